@@ -1,0 +1,1 @@
+"""qcc backends: executors and code generators for quantized graphs."""

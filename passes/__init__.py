@@ -1,0 +1,1 @@
+"""qcc passes: one pass per file, registered in the pass registry on import."""

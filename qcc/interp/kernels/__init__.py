@@ -1,0 +1,40 @@
+"""Float kernels of the interpreter, one numpy function per IR op, registered by op name.
+
+A kernel takes the operand arrays and the node's (normalized) attributes and returns the result
+arrays. Kernels never see IR objects, so the same table serves the interpreter, constant folding
+at import and the fold-constants pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+KernelFn = Callable[[Sequence[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
+
+KERNELS: dict[str, KernelFn] = {}
+
+
+def kernel(*ops: str) -> Callable[[KernelFn], KernelFn]:
+    """Register a function as the float kernel of one or more ops."""
+
+    def wrap(fn: KernelFn) -> KernelFn:
+        for op in ops:
+            if op in KERNELS:
+                raise ValueError(f"kernel for '{op}' is already registered")
+            KERNELS[op] = fn
+        return fn
+
+    return wrap
+
+
+def apply_fused_clamp(y: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
+    """Apply the optional act_min/act_max clamp that fuse-activation puts on producers."""
+    lo, hi = attrs.get("act_min", -np.inf), attrs.get("act_max", np.inf)
+    if lo == -np.inf and hi == np.inf:
+        return y
+    return np.clip(y, lo, hi).astype(y.dtype, copy=False)
+
+
+from qcc.interp.kernels import elementwise, nn, tensor  # noqa: E402,F401  (register kernels)

@@ -1,0 +1,3 @@
+"""Float kernels of the nn ops."""
+
+from __future__ import annotations

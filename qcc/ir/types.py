@@ -1,0 +1,190 @@
+"""Value objects of the IR type system: element types, tensor types and quantization parameters.
+
+They are frozen and compared by value so that passes can share them freely and the printer can
+print them without caring where they came from.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from qcc.errors import IRError
+
+Dim = Union[int, str]  # str = symbolic dimension, allowed only on graph inputs
+
+
+class DType(enum.Enum):
+    """Element types the IR knows, by their printed name."""
+
+    BOOL = "bool"
+    I4 = "i4"
+    I8 = "i8"
+    I16 = "i16"
+    I32 = "i32"
+    I64 = "i64"
+    U8 = "u8"
+    U16 = "u16"
+    U32 = "u32"
+    U64 = "u64"
+    F16 = "f16"
+    BF16 = "bf16"
+    F32 = "f32"
+    F64 = "f64"
+
+    @property
+    def numpy(self) -> np.dtype:
+        """The numpy dtype that holds values of this type (i4 is held in int8)."""
+        return _TO_NUMPY[self]
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DType.F16, DType.BF16, DType.F32, DType.F64)
+
+    @property
+    def is_integer(self) -> bool:
+        return not self.is_float and self is not DType.BOOL
+
+    @property
+    def bits(self) -> int:
+        return _BITS[self]
+
+    @classmethod
+    def from_numpy(cls, dtype: np.dtype | type) -> DType:
+        dt = np.dtype(dtype)
+        for member, np_dtype in _TO_NUMPY.items():
+            if np_dtype == dt and member is not DType.I4:
+                return member
+        raise IRError(f"numpy dtype {dt} has no IR element type")
+
+    @classmethod
+    def parse(cls, text: str) -> DType:
+        try:
+            return cls(text)
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            raise IRError(f"unknown element type '{text}' (known: {names})") from None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _bf16() -> np.dtype:
+    import ml_dtypes  # shipped with onnx; only needed for bf16 tensors
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+_TO_NUMPY: dict[DType, np.dtype] = {
+    DType.BOOL: np.dtype(np.bool_),
+    DType.I4: np.dtype(np.int8),
+    DType.I8: np.dtype(np.int8),
+    DType.I16: np.dtype(np.int16),
+    DType.I32: np.dtype(np.int32),
+    DType.I64: np.dtype(np.int64),
+    DType.U8: np.dtype(np.uint8),
+    DType.U16: np.dtype(np.uint16),
+    DType.U32: np.dtype(np.uint32),
+    DType.U64: np.dtype(np.uint64),
+    DType.F16: np.dtype(np.float16),
+    DType.BF16: _bf16(),
+    DType.F32: np.dtype(np.float32),
+    DType.F64: np.dtype(np.float64),
+}
+
+_BITS = {
+    DType.BOOL: 1, DType.I4: 4, DType.I8: 8, DType.I16: 16, DType.I32: 32, DType.I64: 64,
+    DType.U8: 8, DType.U16: 16, DType.U32: 32, DType.U64: 64,
+    DType.F16: 16, DType.BF16: 16, DType.F32: 32, DType.F64: 64,
+}
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """How integers map to reals: ``r = scale * (q - zero_point)``.
+
+    Per-tensor when ``axis`` is None (scale and zero_point are scalars), per-channel along ``axis``
+    otherwise (scale and zero_point are tuples, one entry per channel).
+    """
+
+    scale: float | tuple[float, ...]
+    zero_point: int | tuple[int, ...]
+    axis: int | None = None
+    bits: int = 8
+
+    def __post_init__(self) -> None:
+        if self.axis is None:
+            if isinstance(self.scale, tuple) or isinstance(self.zero_point, tuple):
+                raise IRError("per-tensor QuantParams needs scalar scale and zero_point")
+            scales: tuple[float, ...] = (float(self.scale),)
+        else:
+            if not isinstance(self.scale, tuple):
+                raise IRError("per-channel QuantParams needs a tuple of scales")
+            if isinstance(self.zero_point, tuple) and len(self.zero_point) != len(self.scale):
+                raise IRError("per-channel QuantParams: scale and zero_point lengths differ")
+            scales = self.scale
+        for s in scales:
+            if not (math.isfinite(s) and s > 0):
+                raise IRError(f"quantization scale must be finite and > 0, got {s}")
+        if self.bits not in (4, 8, 16, 32):
+            raise IRError(f"quantization bit width must be 4, 8, 16 or 32, got {self.bits}")
+
+    @property
+    def per_channel(self) -> bool:
+        return self.axis is not None
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """A tensor's element type and static shape, plus quantization parameters when quantized."""
+
+    dtype: DType
+    shape: tuple[Dim, ...]
+    quant: QuantParams | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(self.shape))
+        for d in self.shape:
+            if isinstance(d, bool) or not isinstance(d, (int, str)):
+                raise IRError(f"shape dims must be ints or symbols, got {d!r}")
+            if isinstance(d, int) and d < 0:
+                raise IRError(f"shape dims must be >= 0, got {d}")
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    @property
+    def static_shape(self) -> tuple[int, ...]:
+        if not self.is_static:
+            raise IRError(f"shape {self.shape_text()} is not static")
+        return self.shape  # type: ignore[return-value]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.static_shape)
+
+    def with_shape(self, shape: tuple[Dim, ...]) -> TensorType:
+        return TensorType(self.dtype, tuple(shape), self.quant)
+
+    def with_dtype(self, dtype: DType) -> TensorType:
+        return TensorType(dtype, self.shape, None)
+
+    def shape_text(self) -> str:
+        return "[" + ",".join(str(d) for d in self.shape) + "]"
+
+    def __str__(self) -> str:
+        return f"{self.dtype}{self.shape_text()}"
+
+
+def tensor_type_of(array: np.ndarray) -> TensorType:
+    """The TensorType describing a numpy array."""
+    return TensorType(DType.from_numpy(array.dtype), tuple(int(d) for d in array.shape))

@@ -1,0 +1,198 @@
+"""The table of ONNX op converters and the context each converter works through.
+
+A converter turns one ONNX node into IR nodes. It reads operands and attributes through
+``NodeContext`` (which knows the opset and turns every problem into a one-line error naming the
+node) and emits IR through ``NodeContext.emit``, which folds nodes whose operands are all constant
+on the spot: that is how shape arithmetic (Shape -> Gather -> Concat -> Reshape) disappears once
+input shapes are fixed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from qcc.errors import ModelImportError, UnsupportedOpError
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Graph, Value
+from qcc.ir.types import DType
+
+ConverterFn = Callable[["NodeContext"], Sequence[Value]]
+
+CONVERTERS: dict[str, ConverterFn] = {}
+
+
+def converter(*op_types: str) -> Callable[[ConverterFn], ConverterFn]:
+    """Register the converter of one or more ONNX op types (default domain)."""
+
+    def wrap(fn: ConverterFn) -> ConverterFn:
+        for op_type in op_types:
+            if op_type in CONVERTERS:
+                raise ValueError(f"converter for '{op_type}' is already registered")
+            CONVERTERS[op_type] = fn
+        return fn
+
+    return wrap
+
+
+class NeedsConstant(UnsupportedOpError):
+    """An operand that qcc needs as a constant (a shape, axes, pads, ...) is computed at run time.
+
+    ``value_name`` is the ONNX name of that operand, so a caller that knows its value (e.g. the
+    conformance harness, or a user fixing inputs) can bind it and import again."""
+
+    def __init__(self, message: str, value_name: str) -> None:
+        super().__init__(message)
+        self.value_name = value_name
+
+
+ONNX_TO_DTYPE: dict[int, DType] = {
+    onnx.TensorProto.BOOL: DType.BOOL,
+    onnx.TensorProto.INT8: DType.I8,
+    onnx.TensorProto.INT16: DType.I16,
+    onnx.TensorProto.INT32: DType.I32,
+    onnx.TensorProto.INT64: DType.I64,
+    onnx.TensorProto.UINT8: DType.U8,
+    onnx.TensorProto.UINT16: DType.U16,
+    onnx.TensorProto.UINT32: DType.U32,
+    onnx.TensorProto.UINT64: DType.U64,
+    onnx.TensorProto.FLOAT16: DType.F16,
+    onnx.TensorProto.BFLOAT16: DType.BF16,
+    onnx.TensorProto.FLOAT: DType.F32,
+    onnx.TensorProto.DOUBLE: DType.F64,
+}
+
+
+def dtype_from_onnx(elem_type: int, where: str) -> DType:
+    try:
+        return ONNX_TO_DTYPE[elem_type]
+    except KeyError:
+        name = onnx.TensorProto.DataType.Name(elem_type) if elem_type in onnx.TensorProto.DataType.values() else str(elem_type)
+        raise UnsupportedOpError(f"{where}: element type {name} is not supported") from None
+
+
+class NodeContext:
+    """What a converter sees of one ONNX node and the graph being built."""
+
+    def __init__(self, proto: onnx.NodeProto, opset: int, graph: Graph, values: Mapping[str, Value]) -> None:
+        self.proto = proto
+        self.opset = opset
+        self.graph = graph
+        self._values = values
+        self.name = proto.name or (proto.output[0] if proto.output else proto.op_type)
+        self.where = f"node '{self.name}' ({proto.op_type})"
+
+    # ---- operands ----------------------------------------------------------------------------
+
+    @property
+    def num_inputs(self) -> int:
+        """Number of operands, not counting trailing omitted optional ones."""
+        n = len(self.proto.input)
+        while n and not self.proto.input[n - 1]:
+            n -= 1
+        return n
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.proto.output)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.proto.input) and bool(self.proto.input[i])
+
+    def output_used(self, i: int) -> bool:
+        return i < len(self.proto.output) and bool(self.proto.output[i])
+
+    def input(self, i: int) -> Value:
+        """Operand ``i``; an error if it is absent."""
+        if not self.has_input(i):
+            raise ModelImportError(f"{self.where}: missing required input #{i}")
+        return self._values[self.proto.input[i]]
+
+    def optional_input(self, i: int) -> Value | None:
+        return self.input(i) if self.has_input(i) else None
+
+    def inputs(self) -> list[Value]:
+        return [self.input(i) for i in range(self.num_inputs)]
+
+    def static(self, i: int, what: str) -> np.ndarray | None:
+        """Operand ``i`` as a constant array (None if omitted). qcc needs shapes, axes, pads, ...
+        at compile time; a value computed from run-time data is reported by name."""
+        if not self.has_input(i):
+            return None
+        value = self.input(i)
+        if value.data is None:
+            raise NeedsConstant(
+                f"{self.where}: input '{self.proto.input[i]}' ({what}) must be a constant, but it is computed at run time",
+                self.proto.input[i],
+            )
+        return value.data
+
+    # ---- attributes --------------------------------------------------------------------------
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        """An attribute as a Python value (ints/floats lists as tuples, tensors as arrays)."""
+        for a in self.proto.attribute:
+            if a.name == name:
+                if a.type == onnx.AttributeProto.TENSOR:
+                    return numpy_helper.to_array(a.t)
+                if a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
+                    raise self.unsupported(f"attribute '{name}' holds a subgraph")
+                value = helper.get_attribute_value(a)
+                if isinstance(value, bytes):
+                    return value.decode("utf-8", errors="replace")
+                if isinstance(value, list):
+                    return tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+                return value
+        return default
+
+    def require_attr(self, name: str) -> Any:
+        value = self.attr(name)
+        if value is None:
+            raise ModelImportError(f"{self.where}: missing required attribute '{name}'")
+        return value
+
+    def attr_names(self) -> set[str]:
+        return {a.name for a in self.proto.attribute}
+
+    # ---- emitting IR -------------------------------------------------------------------------
+
+    def emit(self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any] | None = None, *, name: str | None = None) -> Value:
+        """Emit a single-result op (folded to a constant when every operand is constant)."""
+        return self.emit_multi(op, inputs, attrs, names=[name or self.proto.output[0]])[0]
+
+    def emit_multi(
+        self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any] | None = None, *, names: Sequence[str]
+    ) -> list[Value]:
+        node = self.graph.create_node(op, inputs, attrs, names=list(names))
+        if all(v.is_const for v in inputs):
+            try:
+                arrays = evaluate(op, [v.data for v in inputs], node.attrs)  # type: ignore[misc]
+            except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+                raise ModelImportError(f"{self.where}: folding '{op}' on constant operands failed: {e}") from None
+            node._detach_inputs()
+            consts = []
+            for result, array in zip(node.results, arrays):
+                self.graph._names.discard(result.name)  # the constant takes over the name
+                consts.append(self.graph.add_const(np.asarray(array, dtype=result.type.dtype.numpy), result.name))
+            return consts
+        self.graph.insert(node)
+        return list(node.results)
+
+    def const(self, array: Any, name: str | None = None) -> Value:
+        return self.graph.add_const(np.asarray(array), name or f"{self.name}_const")
+
+    def unsupported(self, message: str) -> UnsupportedOpError:
+        """An error for a variant of this op that qcc does not handle (raise it)."""
+        return UnsupportedOpError(f"{self.where}: {message}")
+
+    def check_attr_in(self, name: str, allowed: Sequence[Any], default: Any) -> Any:
+        value = self.attr(name, default)
+        if value not in allowed:
+            raise self.unsupported(f"attribute {name}={value!r} is not supported (supported: {', '.join(map(repr, allowed))})")
+        return value
+
+
+from qcc.onnx.converters import elementwise, nn, tensor  # noqa: E402,F401  (register converters)

@@ -1,0 +1,3 @@
+"""Converters of ONNX nn ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Converters of ONNX tensor ops."""
+
+from __future__ import annotations

@@ -1,0 +1,226 @@
+"""ONNX -> IR import.
+
+Reads a model (checking what it can before trusting it), fixes symbolic input dims, turns
+initializers into constants, orders nodes topologically (naming a cycle if there is one), and hands
+each node to its converter from the table in ``qcc.onnx.converters``. Everything a model can get
+wrong becomes a one-line ``ModelImportError`` naming the node and the op.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from qcc.errors import IRError, ModelImportError, UnsupportedOpError
+from qcc.ir.core import Graph, Value
+from qcc.ir.rewrite import remove_dead_code
+from qcc.ir.types import TensorType
+from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
+
+MIN_OPSET = 9
+MAX_OPSET = onnx.defs.onnx_opset_version()
+
+InputShapes = Mapping[str, Sequence[int]]
+
+
+def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """Load an ONNX file; external data is read only from inside the model's directory."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelImportError(f"cannot read '{path}': {e.strerror}") from None
+    try:
+        model = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as e:
+        raise ModelImportError(f"'{path}' is not a valid ONNX model (protobuf decode failed: {e})") from None
+    if not model.HasField("graph") or not model.opset_import:
+        raise ModelImportError(f"'{path}' is not a valid ONNX model (no graph or no opset)")
+    _load_external_data(model, path.parent)
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, base: Path) -> None:
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    base = base.resolve()
+    for tensor in _get_all_tensors(model):
+        if not uses_external_data(tensor):
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (base / location).resolve()
+        if base not in target.parents:
+            raise ModelImportError(
+                f"initializer '{tensor.name}': external data '{location}' lies outside the model's directory"
+            )
+        if not target.is_file():
+            raise ModelImportError(f"initializer '{tensor.name}': external data file '{location}' not found")
+    try:
+        onnx.load_external_data_for_model(model, str(base))
+    except (OSError, ValueError) as e:
+        raise ModelImportError(f"cannot load external data: {e}") from None
+
+
+def import_model(
+    model: onnx.ModelProto | str | os.PathLike[str],
+    *,
+    input_shapes: InputShapes | None = None,
+    bind: Mapping[str, np.ndarray] | None = None,
+) -> Graph:
+    """Import an ONNX model into a float IR graph.
+
+    ``input_shapes`` fixes symbolic dims (a leading symbolic batch dim defaults to 1);
+    ``bind`` turns graph inputs into constants with the given values.
+    """
+    if not isinstance(model, onnx.ModelProto):
+        name = Path(model).stem
+        model = load_model(model)
+    else:
+        name = model.graph.name or "model"
+    return _Importer(model, name, dict(input_shapes or {}), dict(bind or {})).run()
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, name: str, input_shapes: dict[str, Sequence[int]], bind: dict[str, np.ndarray]) -> None:
+        self.model = model
+        self.graph = Graph(model.graph.name or name)
+        self.input_shapes = input_shapes
+        self.bind = bind
+        self.values: dict[str, Value] = {}
+        self.opset = self._default_opset()
+
+    def _default_opset(self) -> int:
+        versions = {op.domain: op.version for op in self.model.opset_import}
+        version = versions.get("", versions.get("ai.onnx"))
+        if version is None:
+            raise ModelImportError("model imports no version of the default ONNX domain")
+        if version < MIN_OPSET:
+            raise UnsupportedOpError(
+                f"opset {version} is older than the oldest qcc imports ({MIN_OPSET}); "
+                "convert it with onnx.version_converter.convert_version first"
+            )
+        if version > MAX_OPSET:
+            raise UnsupportedOpError(f"opset {version} is newer than the installed onnx knows ({MAX_OPSET})")
+        return version
+
+    def run(self) -> Graph:
+        g = self.model.graph
+        for tensor in g.initializer:
+            where = f"initializer '{tensor.name}'"
+            dtype_from_onnx(tensor.data_type, where)
+            try:
+                array = numpy_helper.to_array(tensor)
+            except (ValueError, TypeError) as e:
+                raise ModelImportError(f"{where}: cannot read its data ({e})") from None
+            self.values[tensor.name] = self.graph.add_const(array, tensor.name)
+        for name in self.input_shapes:
+            if name not in {i.name for i in g.input}:
+                raise ModelImportError(f"--input-shape names '{name}', which is not a model input")
+        for name in self.bind:
+            if name not in {i.name for i in g.input}:
+                raise ModelImportError(f"cannot bind '{name}': not a model input")
+        for info in g.input:
+            if info.name in self.values:
+                continue  # opset-9 style: an initializer listed as an input is a constant
+            if info.name in self.bind:
+                self.values[info.name] = self.graph.add_const(np.asarray(self.bind[info.name]), info.name)
+            else:
+                self.values[info.name] = self.graph.add_input(info.name, self._input_type(info))
+        for proto in self._topological_nodes():
+            self._convert(proto)
+        self._set_outputs()
+        remove_dead_code(self.graph)
+        return self.graph
+
+    def _input_type(self, info: onnx.ValueInfoProto) -> TensorType:
+        where = f"input '{info.name}'"
+        if not info.type.HasField("tensor_type"):
+            raise UnsupportedOpError(f"{where}: only tensor inputs are supported")
+        tt = info.type.tensor_type
+        dtype = dtype_from_onnx(tt.elem_type, where)
+        if not tt.HasField("shape"):
+            raise ModelImportError(f"{where} has no shape; give one with --input-shape {info.name}=1x3x224x224")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        given = self.input_shapes.get(info.name)
+        if given is not None:
+            given = [int(d) for d in given]
+            if len(given) != len(dims) or any(d is not None and d != v for d, v in zip(dims, given)):
+                raise ModelImportError(f"--input-shape {info.name}={'x'.join(map(str, given))} does not fit its declared shape {dims}")
+            return TensorType(dtype, tuple(given))
+        shape = []
+        for axis, d in enumerate(dims):
+            if d is None and axis == 0:
+                d = 1  # a dynamic batch runs one sample at a time
+            if d is None:
+                raise ModelImportError(
+                    f"{where} has a symbolic dim at axis {axis}; fix it with --input-shape {info.name}=" + "x".join("N" if x is None else str(x) for x in dims)
+                )
+            shape.append(d)
+        return TensorType(dtype, tuple(shape))
+
+    def _topological_nodes(self) -> list[onnx.NodeProto]:
+        nodes = list(self.model.graph.node)
+        producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
+        dag = nx.DiGraph()
+        dag.add_nodes_from(range(len(nodes)))
+        for i, n in enumerate(nodes):
+            for name in n.input:
+                if name in producer and producer[name] != i:
+                    dag.add_edge(producer[name], i)
+                elif name in producer:
+                    raise ModelImportError(f"node '{n.name or n.output[0]}' ({n.op_type}) consumes its own output '{name}'")
+        try:
+            order = list(nx.lexicographical_topological_sort(dag))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(dag)
+            first = nodes[cycle[0][0]]
+            path = " -> ".join(f"'{nodes[a].name or nodes[a].output[0]}'" for a, _ in cycle)
+            raise ModelImportError(f"graph has a cycle through node '{first.name or first.output[0]}' ({first.op_type}): {path}") from None
+        return [nodes[i] for i in order]
+
+    def _convert(self, proto: onnx.NodeProto) -> None:
+        ctx = NodeContext(proto, self.opset, self.graph, self.values)
+        if proto.domain not in ("", "ai.onnx"):
+            raise UnsupportedOpError(f"{ctx.where}: op domain '{proto.domain}' is not supported")
+        for name in proto.input:
+            if name and name not in self.values:
+                raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
+        fn = CONVERTERS.get(proto.op_type)
+        if fn is None:
+            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
+        try:
+            outputs = fn(ctx)
+        except ModelImportError:
+            raise
+        except IRError as e:  # operand types that do not fit the op, found by shape inference
+            raise ModelImportError(f"{ctx.where}: {e}") from None
+        for name, value in zip(proto.output, outputs):
+            if name:
+                self.values[name] = value
+
+    def _set_outputs(self) -> None:
+        outs = []
+        for info in self.model.graph.output:
+            if info.name not in self.values:
+                raise ModelImportError(f"graph output '{info.name}' is not produced by any node")
+            value = self.values[info.name]
+            if value.producer is not None and value.name != info.name and not any(o is value for o in outs):
+                _rename(self.graph, value, info.name)
+            outs.append(value)
+        self.graph.outputs = outs
+
+
+def _rename(graph: Graph, value: Value, name: str) -> None:
+    """Give a graph output its ONNX name when an elided Identity/Dropout left it another one."""
+    if name in graph._names:
+        return
+    graph._names.discard(value.name)
+    value.name = graph.unique_name(name)
+

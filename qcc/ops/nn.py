@@ -1,0 +1,3 @@
+"""Neural-network float ops: convolutions, matrix products, pooling, normalization, softmax."""
+
+from __future__ import annotations
