@@ -1,0 +1,28 @@
+"""Saving and loading a graph as ``name.qir`` (text) plus ``name.npz`` (large constants)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from qcc.ir.core import Graph
+from qcc.ir.parser import load
+from qcc.ir.printer import print_graph
+
+__all__ = ["save", "load"]
+
+
+def save(graph: Graph, path: str | os.PathLike[str]) -> list[Path]:
+    """Write the text and, when there are large constants, the sidecar; returns the files written.
+    Callers that need atomicity write into a temporary directory first (see qcc.fileio)."""
+    path = Path(path)
+    text, blobs = print_graph(graph)
+    path.write_text(text)
+    written = [path]
+    if blobs:
+        sidecar = path.with_suffix(".npz")
+        np.savez(sidecar, **blobs)
+        written.append(sidecar)
+    return written
