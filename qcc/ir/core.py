@@ -112,6 +112,11 @@ class Node:
         self._inputs[index] = value
         value.uses.append(Use(self, index))
 
+    def append_input(self, value: Value) -> None:
+        """Add a trailing operand (e.g. the optional bias of a conv)."""
+        self._inputs.append(value)
+        value.uses.append(Use(self, len(self._inputs) - 1))
+
     def _attach_inputs(self, values: Sequence[Value]) -> None:
         for i, v in enumerate(values):
             self._inputs.append(v)
@@ -162,6 +167,21 @@ class Graph:
             name = f"{base}_{n}"
         self._names.add(name)
         return name
+
+    def has_name(self, name: str) -> bool:
+        return name in self._names
+
+    def release_names(self, values: Sequence[Value]) -> None:
+        """Free the names of values that will never be placed in the graph (e.g. the results of a
+        node that was created and then folded away instead of inserted)."""
+        for v in values:
+            self._names.discard(v.name)
+
+    def rename(self, value: Value, hint: str) -> str:
+        """Give a value a new name derived from ``hint`` (made unique); frees its old name."""
+        self._names.discard(value.name)
+        value.name = self.unique_name(hint)
+        return value.name
 
     # ---- creation ----------------------------------------------------------------------------
 
@@ -250,11 +270,14 @@ class Graph:
         node._detach_inputs()
         self.nodes.pop(self._index(node))
         node.graph = None
+        for r in node.results:
+            self._names.discard(r.name)
 
     def remove_unused_constants(self) -> int:
         outputs = {id(v) for v in self.outputs}
         keep = [c for c in self.constants if c.uses or id(c) in outputs]
         removed = len(self.constants) - len(keep)
+        self.release_names([c for c in self.constants if not (c.uses or id(c) in outputs)])
         self.constants = keep
         return removed
 

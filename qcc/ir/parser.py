@@ -44,12 +44,20 @@ def _describe(e: lark.exceptions.UnexpectedInput, text: str) -> str:
     if isinstance(e, lark.exceptions.UnexpectedToken):
         if e.token.type == "$END":
             return "unexpected end of input"
-        expected = sorted(e.expected)
+        expected = sorted(_TOKEN_TEXT.get(t, t) for t in e.expected)
         hint = f" (expected {', '.join(expected[:6])}{', ...' if len(expected) > 6 else ''})"
         return f"unexpected {e.token.value!r}{hint}"
     if isinstance(e, lark.exceptions.UnexpectedEOF):
         return "unexpected end of input"
     return str(e).splitlines()[0]
+
+
+_TOKEN_TEXT = {
+    "COMMA": "','", "RPAR": "')'", "LPAR": "'('", "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['",
+    "RSQB": "']'", "COLON": "':'", "EQUAL": "'='", "LESSTHAN": "'<'", "MORETHAN": "'>'",
+    "VALUE": "a %value", "OP": "an op name", "NAME": "a name", "INT": "an integer", "FLOAT": "a number",
+    "RETURN": "'return'", "CONST": "'const'", "STRING": "a string",
+}
 
 
 def load(path: str | os.PathLike[str]) -> Graph:

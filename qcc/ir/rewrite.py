@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from qcc.ir.core import Graph, Node, Value
 
 
@@ -54,3 +56,35 @@ def match(node: Node, op: str, *operand_ops: str | None, where: Callable[[Node],
         elif producer_op(value) != want:
             return False
     return where(node) if where is not None else True
+
+
+def set_const_operand(graph: Graph, node: Node, index: int, array: np.ndarray, hint: str = "c") -> Value:
+    """Make operand ``index`` of ``node`` a constant holding ``array``. The old constant, if no
+    longer used, is dropped and its name passes to the new one (weights keep their names through
+    folding, equalization and bias correction)."""
+    old = node.inputs[index]
+    new = graph.add_const(array, old.name if old.is_const else hint)
+    node.replace_input(index, new)
+    if old.is_const and not old.uses and not any(o is old for o in graph.outputs):
+        graph.constants.remove(old)
+        graph.release_names([old])
+        graph.rename(new, old.name)
+    return new
+
+
+def add_const_operand(graph: Graph, node: Node, array: np.ndarray, hint: str) -> Value:
+    """Append a constant operand (e.g. a bias a conv did not have)."""
+    const = graph.add_const(array, hint)
+    node.append_input(const)
+    return const
+
+
+def replace_result(graph: Graph, old: Value, new: Value) -> None:
+    """Reroute every use of ``old`` to ``new``, remove old's node if dead, and let ``new`` take over
+    old's name (the name users see in printed IR and in the model's outputs)."""
+    name = old.name
+    graph.replace_all_uses_with(old, new)
+    if old.producer is not None and is_dead(graph, old.producer):
+        graph.remove_node(old.producer)
+    if not graph.has_name(name):
+        graph.rename(new, name)

@@ -212,15 +212,9 @@ class _Importer:
                 raise ModelImportError(f"graph output '{info.name}' is not produced by any node")
             value = self.values[info.name]
             if value.producer is not None and value.name != info.name and not any(o is value for o in outs):
-                _rename(self.graph, value, info.name)
+                if not self.graph.has_name(info.name):
+                    self.graph.rename(value, info.name)
             outs.append(value)
         self.graph.outputs = outs
 
-
-def _rename(graph: Graph, value: Value, name: str) -> None:
-    """Give a graph output its ONNX name when an elided Identity/Dropout left it another one."""
-    if name in graph._names:
-        return
-    graph._names.discard(value.name)
-    value.name = graph.unique_name(name)
 

@@ -173,9 +173,9 @@ class NodeContext:
             except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
                 raise ModelImportError(f"{self.where}: folding '{op}' on constant operands failed: {e}") from None
             node._detach_inputs()
+            self.graph.release_names(node.results)  # the constants take over the names
             consts = []
             for result, array in zip(node.results, arrays):
-                self.graph._names.discard(result.name)  # the constant takes over the name
                 consts.append(self.graph.add_const(np.asarray(array, dtype=result.type.dtype.numpy), result.name))
             return consts
         self.graph.insert(node)

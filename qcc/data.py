@@ -1,0 +1,48 @@
+"""Reading user data: model inputs from ``.npy`` / ``.npz`` files, checked against the graph.
+
+An ``.npz`` is keyed by input name; a ``.npy`` feeds a single-input model. N samples stacked on the
+batch axis of a batch-1 model are how users pass a data set. Keys named ``label``/``labels`` are
+labels, not inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from qcc.errors import InputError
+from qcc.ir.core import Graph
+
+LABEL_KEYS = ("label", "labels")
+
+
+def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Arrays of an .npy (key '') or .npz file, with a one-line error for anything unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file '{path}' does not exist")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        return {"": np.load(path, allow_pickle=False)}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise InputError(f"cannot read '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def load_feeds(path: str | os.PathLike[str], graph: Graph) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The model's input arrays from a file, plus labels if the file holds them."""
+    arrays = load_arrays(path)
+    names = [v.name for v in graph.inputs]
+    if "" in arrays:
+        if len(names) != 1:
+            raise InputError(f"'{path}' holds one array but the model has {len(names)} inputs ({', '.join(names)}); use an .npz keyed by input name")
+        return {names[0]: arrays[""]}, None
+    labels = next((arrays.pop(k) for k in LABEL_KEYS if k in arrays), None)
+    for key in arrays:
+        if key not in names:
+            raise InputError(f"'{path}' has an array '{key}' that is not a model input (inputs: {', '.join(names)})")
+    return arrays, labels
