@@ -52,7 +52,7 @@ NUM_TEST = 360
 NUM_CALIB = 256
 EPOCHS = 40
 BATCH_SIZE = 32
-LEARNING_RATE = 3e-3
+LEARNING_RATE = 1e-2
 WEIGHT_DECAY = 1e-4
 OPSET = 13
 
@@ -155,8 +155,8 @@ class DigitsMBV2(nn.Module):
         self.stem = conv_bn(1, 16, 3)                              # 16 x 16x16
         self.block1 = DepthwiseSeparable(16, 24)                   # 24 x 16x16
         self.block2 = DepthwiseSeparable(24, 32, stride=2)         # 32 x 8x8 (stride-2 stage)
-        self.block3 = InvertedResidual(32, expansion=4)            # 32 x 8x8
-        self.block4 = InvertedResidual(32, expansion=4)            # 32 x 8x8
+        self.block3 = InvertedResidual(32, expansion=6)            # 32 x 8x8 (hidden 192)
+        self.block4 = InvertedResidual(32, expansion=6)            # 32 x 8x8 (hidden 192)
         self.pool = nn.AdaptiveAvgPool2d(1)                        # -> GlobalAveragePool
         self.fc = nn.Linear(32, num_classes)                       # -> Gemm
 

@@ -63,7 +63,7 @@ def test_quant_params_print_per_tensor_and_per_channel() -> None:
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (("relu(%x)", "relu(%x"), "t.qir:4:16: unexpected ':' (expected ',', ')')"),
+        (("relu(%x)", "relu(%x"), "t.qir:4:16: unexpected ':' (expected ')', ',')"),
         (("add(%r, %b)", "add(%q, %b)"), "t.qir:5:12: undefined value %q"),
         (("%r = relu", "%b = relu"), "t.qir:4:3: %b is defined twice"),
         (("relu(%x)", "frobnicate(%x)"), "t.qir:4:8: unknown op 'frobnicate'"),
