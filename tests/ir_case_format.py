@@ -8,13 +8,18 @@ A file holds cases separated by a line ``// -----``. Each case is::
     <expected IR, exactly as the printer prints it>
 
 or, for a pipeline that must refuse the input, ``// EXPECT-ERROR: <substring of the message>``
-instead of the expected IR. Lines starting with ``//`` elsewhere are comments.
+instead of the expected IR. Passes that need calibration data get it from lines
+``// CALIB: <input name> = <list of samples>`` (a Python literal; each sample has the input's
+shape). Lines starting with ``//`` elsewhere are comments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 CASES_DIR = Path(__file__).parent / "ir_cases"
 SEPARATOR = "// -----"
@@ -28,6 +33,14 @@ class IRCase:
     input: str
     expected: str | None
     error: str | None
+    calibration: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def calibration_samples(self) -> list[dict[str, np.ndarray]] | None:
+        """The CALIB lines as one feed dict per sample (None if the case has none)."""
+        if not self.calibration:
+            return None
+        n = len(next(iter(self.calibration.values())))
+        return [{k: v[i] for k, v in self.calibration.items()} for i in range(n)]
 
     @property
     def id(self) -> str:
@@ -49,12 +62,17 @@ def load_cases(path: Path) -> list[IRCase]:
         if run is None:
             raise ValueError(f"{path.name} case {index}: no '// RUN:' line")
         pipeline = run.removeprefix("// RUN:").strip()
+        calibration = {}
+        for line in lines:
+            if line.startswith("// CALIB:"):
+                name, _, samples = line.removeprefix("// CALIB:").partition("=")
+                calibration[name.strip()] = np.array(ast.literal_eval(samples.strip()), dtype=np.float32)
         error = next((l.removeprefix("// EXPECT-ERROR:").strip() for l in lines if l.startswith("// EXPECT-ERROR:")), None)
         if error is not None:
-            cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines), None, error))
+            cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines), None, error, calibration))
             continue
         split = next(i for i, l in enumerate(lines) if l.strip() == "// EXPECT:")
-        cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines[:split]), _strip_comments(lines[split + 1 :]), None))
+        cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines[:split]), _strip_comments(lines[split + 1 :]), None, calibration))
     return cases
 
 

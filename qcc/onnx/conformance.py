@@ -59,6 +59,8 @@ def collect_cases() -> list[Any]:
 def _as_array(x: Any) -> Any:
     if isinstance(x, onnx.TensorProto):
         return numpy_helper.to_array(x)
+    if isinstance(x, np.generic):  # scalar operands (Range's start, Pad's constant_value) come as numpy scalars
+        return np.asarray(x)
     return x
 
 
@@ -106,7 +108,7 @@ def _run_data_set(case: Any, inputs: Sequence[Any], expected: Sequence[Any]) -> 
             return "mismatch", f"output {i}: shape {list(g.shape)}, expected {list(e.shape)}"
         if g.dtype != e.dtype:
             return "mismatch", f"output {i}: dtype {g.dtype}, expected {e.dtype}"
-        if e.dtype.kind in "fc":
+        if e.dtype.kind in "fc" or e.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 has kind 'V'
             ok = np.allclose(g.astype(np.float64), e.astype(np.float64), rtol=case.rtol, atol=case.atol, equal_nan=True)
         else:
             ok = np.array_equal(g, e)

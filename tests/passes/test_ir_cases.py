@@ -9,7 +9,7 @@ import pytest
 
 from qcc.errors import QccError
 from qcc.ir import parse, to_text
-from qcc.pipeline import all_passes, run_pipeline
+from qcc.pipeline import PassContext, all_passes, run_pipeline
 from tests.ir_case_format import CASES_DIR, all_cases
 
 CASES = all_cases()
@@ -18,11 +18,12 @@ CASES = all_cases()
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_pass_case(case) -> None:
     graph = parse(case.input, filename=case.id)
+    ctx = PassContext(calibration=case.calibration_samples())
     if case.error is not None:
         with pytest.raises(QccError, match=case.error):
-            run_pipeline(graph, case.pipeline)
+            run_pipeline(graph, case.pipeline, ctx)
         return
-    got = to_text(run_pipeline(graph, case.pipeline))
+    got = to_text(run_pipeline(graph, case.pipeline, ctx))
     assert got == case.expected, "\n" + "".join(difflib.unified_diff(case.expected.splitlines(True), got.splitlines(True), "expected", "got"))
 
 

@@ -9,12 +9,12 @@ except Clip (opset 11).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from qcc.ir.core import Value
-from qcc.ir.ops import get_op
+from qcc.ir.ops import FUSED_CLAMP, get_op
 from qcc.onnx.converters import NodeContext, converter
 
 # ONNX op type -> IR op, for ops that take their operands as they are and whose attributes the IR
@@ -73,11 +73,14 @@ VARIADIC: dict[str, str] = {"Sum": "add", "Max": "max", "Min": "min", "Mean": "a
 
 @converter(*DIRECT)
 def direct(ctx: NodeContext) -> Sequence[Value]:
+    """The IR op of the table, with the ONNX attributes it declares (absent ones: its defaults,
+    which are ONNX's)."""
     op_type = ctx.proto.op_type
     ir_op = DIRECT[op_type]
-    opdef = get_op(ir_op)
-    attrs = {}
-    for spec in opdef.attrs:
+    attrs: dict[str, Any] = {}
+    for spec in get_op(ir_op).attrs:
+        if spec in FUSED_CLAMP:
+            continue  # set by fuse-activation, never by ONNX
         choices = _CHOICES.get((op_type, spec.name))
         value = ctx.check_attr_in(spec.name, choices, spec.default) if choices else ctx.attr(spec.name)
         if value is not None:

@@ -1,0 +1,1 @@
+"""Calibration: streaming sample sources and the observers that turn activations into ranges."""

@@ -1,0 +1,146 @@
+"""Observers: per-tensor statistics gathered while calibration data streams through the float
+interpreter, and the range choices made from them.
+
+Each observer keeps a fixed amount of state (exact min/max plus a histogram of ``BINS`` bins), so
+memory does not grow with the number of samples. The histogram widens by merging adjacent bin
+pairs, which is exact, so no sample is ever re-binned approximately.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qcc.quant.params import activation_params, activation_qrange, weight_qrange
+
+BINS = 2048
+
+
+class HistogramObserver:
+    """Exact running min/max and a mergeable histogram of one tensor's values."""
+
+    def __init__(self, bins: int = BINS) -> None:
+        self.bins = bins
+        self.min = math.inf
+        self.max = -math.inf
+        self.lo = 0.0
+        self.width = 0.0
+        self.counts = np.zeros(bins, np.int64)
+        self.samples = 0
+
+    def update(self, array: np.ndarray) -> None:
+        x = np.asarray(array, dtype=np.float32).reshape(-1)
+        if x.size == 0:
+            return
+        self.samples += 1
+        mn, mx = float(x.min()), float(x.max())
+        if self.width == 0.0:
+            span = mx - mn
+            self.lo = mn
+            self.width = span / self.bins if span > 0 else max(abs(mn), 1.0) * 2.0**-20
+        else:
+            self._cover(mn, mx)
+        self.min, self.max = min(self.min, mn), max(self.max, mx)
+        idx = np.floor((x.astype(np.float64) - self.lo) / self.width).astype(np.int64)
+        np.clip(idx, 0, self.bins - 1, out=idx)
+        self.counts += np.bincount(idx, minlength=self.bins)
+
+    def _cover(self, mn: float, mx: float) -> None:
+        """Double the bin width (merging pairs) until [mn, mx] lies inside the histogram."""
+        while mn < self.lo or mx >= self.lo + self.width * self.bins:
+            merged = self.counts.reshape(-1, 2).sum(axis=1)
+            half = self.bins // 2
+            self.counts = np.zeros(self.bins, np.int64)
+            if mn < self.lo:  # grow to the left: old content goes to the right half
+                self.counts[half:] = merged
+                self.lo -= self.width * self.bins
+            else:
+                self.counts[:half] = merged
+            self.width *= 2
+
+    @property
+    def centers(self) -> np.ndarray:
+        return self.lo + (np.arange(self.bins) + 0.5) * self.width
+
+    # ---- range choices -----------------------------------------------------------------------
+
+    def minmax(self) -> tuple[float, float]:
+        return self.min, self.max
+
+    def percentile(self, p: float) -> tuple[float, float]:
+        """Clip the (100 - p)% tails on each side (interpolated within bins)."""
+        cdf = np.cumsum(self.counts) / max(self.counts.sum(), 1)
+        edges = self.lo + np.arange(self.bins + 1) * self.width
+
+        def at(q: float) -> float:
+            i = int(np.searchsorted(cdf, q))
+            i = min(i, self.bins - 1)
+            prev = cdf[i - 1] if i > 0 else 0.0
+            frac = (q - prev) / (cdf[i] - prev) if cdf[i] > prev else 0.0
+            return float(edges[i] + frac * self.width)
+
+        tail = (100.0 - p) / 100.0
+        lo = max(self.min, at(tail)) if self.min < 0 else self.min
+        hi = min(self.max, at(1.0 - tail))
+        return lo, max(hi, lo)
+
+    def mse(self, bits: int, symmetric: bool, candidates: int = 100) -> tuple[float, float]:
+        """The clipping range, among shrunk versions of [min, max], that minimizes the expected
+        squared error of quantizing the observed distribution to ``bits``."""
+        c, n = self.centers, self.counts.astype(np.float64)
+        keep = n > 0
+        c, n = c[keep], n[keep]
+        best, best_err = self.minmax(), math.inf
+        for alpha in np.linspace(1.0 / candidates, 1.0, candidates):
+            lo, hi = min(self.min * alpha, 0.0), max(self.max * alpha, 0.0)
+            err = float(np.sum(n * (c - fake_quantize(c, lo, hi, bits, symmetric)) ** 2))
+            if err < best_err:
+                best, best_err = (lo, hi), err
+        return best
+
+    def entropy(self, bits: int) -> tuple[float, float]:
+        """TensorRT's KL-divergence calibration on the |x| histogram: the threshold T minimizing
+        KL(P || Q), where P is the distribution clipped at T and Q its quantization to
+        2^(bits-1) levels (Migacz, "8-bit Inference with TensorRT", GTC 2017)."""
+        amax = max(abs(self.min), abs(self.max))
+        if amax == 0.0:
+            return 0.0, 0.0
+        hist, _ = np.histogram(np.abs(self.centers), bins=self.bins, range=(0.0, amax), weights=self.counts)
+        levels = 2 ** (bits - 1)
+        best_t, best_kl = amax, math.inf
+        for i in range(levels, self.bins + 1, max(1, (self.bins - levels) // 256)):
+            p = hist[:i].astype(np.float64).copy()
+            p[-1] += hist[i:].sum()
+            q = _quantized_distribution(hist[:i].astype(np.float64), levels)
+            kl = _kl(p, q)
+            if kl < best_kl:
+                best_kl, best_t = kl, (i / self.bins) * amax
+        return max(self.min, -best_t), min(self.max, best_t)
+
+
+def _quantized_distribution(p: np.ndarray, levels: int) -> np.ndarray:
+    """Merge p's bins into ``levels`` groups and spread each group's mass back over the group's
+    non-empty bins."""
+    groups = np.array_split(np.arange(p.size), levels)
+    q = np.zeros_like(p)
+    for g in groups:
+        nonzero = p[g] > 0
+        if nonzero.any():
+            q[g[nonzero]] = p[g].sum() / nonzero.sum()
+    return q
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    p = p / p.sum()
+    q = q / max(q.sum(), 1e-30)
+    mask = p > 0
+    return float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
+
+
+def fake_quantize(x: np.ndarray, lo: float, hi: float, bits: int, symmetric: bool) -> np.ndarray:
+    """Quantize-dequantize with the parameters the range [lo, hi] gives (for the MSE search)."""
+    q = activation_params(lo, hi, bits, symmetric=symmetric)
+    qmin, qmax = weight_qrange(bits) if symmetric else activation_qrange(bits)
+    scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    return (np.clip(np.rint(x / scale) + zp, qmin, qmax) - zp) * scale

@@ -1,0 +1,59 @@
+"""Choosing quantization parameters from ranges and weights (DESIGN §5).
+
+Activations: int8 asymmetric per tensor in [-128, 127], or int16 symmetric (zp = 0) in
+[-32767, 32767]; the range always contains 0 so that zero (padding, ReLU's floor) is exact.
+Weights: symmetric, restricted range [-(2^(b-1)-1), 2^(b-1)-1], per output channel or per tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc.ir.types import QuantParams
+
+# The smallest scale qcc uses: a tensor that is constantly zero still needs a valid scale.
+MIN_SCALE = 2.0**-24
+
+
+def activation_qrange(bits: int) -> tuple[int, int]:
+    """int8 uses the full range; int16 is symmetric and restricted (DESIGN §5)."""
+    return (-128, 127) if bits == 8 else (-(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1)
+
+
+def weight_qrange(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1
+
+
+def activation_params(lo: float, hi: float, bits: int, symmetric: bool | None = None) -> QuantParams:
+    """Per-tensor parameters covering [lo, hi] (widened to contain 0). int8 is asymmetric, wider
+    widths symmetric, unless ``symmetric`` says otherwise."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    symmetric = bits > 8 if symmetric is None else symmetric
+    if symmetric:
+        qmax = weight_qrange(bits)[1]
+        scale = max(max(-lo, hi) / qmax, MIN_SCALE)
+        return QuantParams(scale, 0, None, bits)
+    qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    scale = max((hi - lo) / (qmax - qmin), MIN_SCALE)
+    zp = int(np.clip(round(qmin - lo / scale), qmin, qmax))
+    return QuantParams(scale, zp, None, bits)
+
+
+def params_range(q: QuantParams) -> tuple[float, float]:
+    """The real interval a per-tensor activation QuantParams represents."""
+    qmin, qmax = activation_qrange(q.bits)
+    scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    return scale * (qmin - zp), scale * (qmax - zp)
+
+
+def weight_params(weight: np.ndarray, bits: int, axis: int | None) -> QuantParams:
+    """Symmetric weight parameters: one scale per slice along ``axis`` (per channel) or one for the
+    whole tensor (axis None)."""
+    qmax = 2 ** (bits - 1) - 1
+    w = np.abs(np.asarray(weight, dtype=np.float64))
+    if axis is None:
+        return QuantParams(max(float(w.max(initial=0.0)) / qmax, MIN_SCALE), 0, None, bits)
+    reduce = tuple(i for i in range(w.ndim) if i != axis)
+    amax = w.max(axis=reduce, initial=0.0)
+    scales = tuple(max(float(a) / qmax, MIN_SCALE) for a in amax)
+    return QuantParams(scales, 0, axis, bits)

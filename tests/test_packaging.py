@@ -1,0 +1,29 @@
+"""Packaging: every package in the tree is installed, and passes/ and backends/ install as
+qcc.passes and qcc.backends (DESIGN §2)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = {"qcc": "qcc", "passes": "qcc.passes", "backends": "qcc.backends"}
+
+
+def test_every_package_directory_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for top, dotted in MAPPING.items():
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / top).parts
+            found.add(".".join((dotted, *rel)))
+    assert found - listed == set(), f"packages missing from pyproject.toml: {sorted(found - listed)}"
+
+
+def test_passes_and_backends_import_under_qcc() -> None:
+    import qcc.backends
+    import qcc.passes
+
+    assert Path(qcc.passes.__file__).parent.name == "passes"
+    assert Path(qcc.backends.__file__).parent.name == "backends"
