@@ -105,7 +105,7 @@ def slice_length(start: int, end: int, step: int) -> int:
 def _slice(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Strided sub-tensor: along each listed axis take ``starts[i]:ends[i]:steps[i]`` (ONNX Slice,
     with negative and out-of-range bounds already resolved: for step > 0 bounds lie in [0, dim],
-    for step < 0 start lies in [0, dim-1] and end in [-1, dim-1])."""
+    for step < 0 start lies in [0, dim-1] and end in [-1, dim-1]; an empty axis has 0:0)."""
     x = types[0]
     shape = list(x.static_shape)
     starts, ends, axes = attrs["starts"], attrs["ends"], attrs["axes"]
@@ -117,10 +117,15 @@ def _slice(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
         dim = shape[axis]
         if step == 0:
             raise fail("slice", f"step of axis {axis} is 0")
-        lo, hi = (0, dim) if step > 0 else (-1, dim - 1)
-        if not (max(lo, 0) <= start <= max(hi, 0) and lo <= end <= hi) and dim > 0:
+        if dim == 0:
+            resolved = start == end == 0
+        elif step > 0:
+            resolved = 0 <= start <= dim and 0 <= end <= dim
+        else:
+            resolved = 0 <= start < dim and -1 <= end < dim
+        if not resolved:
             raise fail("slice", f"bounds {start}:{end}:{step} of axis {axis} (length {dim}) are not resolved")
-        shape[axis] = slice_length(start, end, step) if dim > 0 else 0
+        shape[axis] = slice_length(start, end, step)
     return [TensorType(x.dtype, tuple(shape))]
 
 
@@ -238,6 +243,7 @@ def _cast(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
 RESIZE_MODES = ("nearest", "linear", "cubic")
 COORDINATE_MODES = (
     "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize",
+    "tf_half_pixel_for_nn",
 )
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
@@ -248,6 +254,12 @@ def resize_scales(in_shape: Sequence[int], attrs: Mapping[str, Any]) -> tuple[fl
     if attrs["scales"]:
         return tuple(attrs["scales"])
     return tuple(o / i if i else 1.0 for o, i in zip(attrs["sizes"], in_shape))
+
+
+def resize_axis_is_identity(in_len: int, out_len: int, scale: float, roi: tuple[float, float] | None) -> bool:
+    """Whether a resize leaves an axis as it is: same length, unit scale, whole roi. (A scale
+    within rounding of 1 counts as 1, as in the ONNX reference.)"""
+    return out_len == in_len and math.isclose(scale, 1.0) and roi in (None, (0.0, 1.0))
 
 
 @define_op(
@@ -270,7 +282,11 @@ def _resize(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tenso
     """Resample ``x`` to shape ``sizes`` by nearest, N-linear or N-cubic interpolation, separably
     per axis (ONNX Resize / Upsample). Each result coordinate maps to an operand coordinate by
     ``coordinate_transformation_mode`` using the axis scale (``scales``, or ``sizes / dims``).
-    ONNX's ``axes`` and ``keep_aspect_ratio_policy`` are resolved into ``sizes`` and ``scales``."""
+    ONNX's ``axes`` and ``keep_aspect_ratio_policy`` are resolved into ``sizes`` and ``scales``.
+    Where the ONNX text is loose, qcc follows the ONNX reference implementation: align_corners and
+    tf_crop_and_resize divide by the fractional length ``scale * dim``; pytorch_half_pixel maps
+    to coordinate 0 when the result length is 1 (as the spec and onnxruntime do). Integer
+    operands are interpolated in f64 and rounded half to even, saturating."""
     x = types[0]
     rank = x.rank
     sizes, scales, roi = attrs["sizes"], attrs["scales"], attrs["roi"]

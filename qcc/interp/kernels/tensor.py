@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from qcc.interp.kernels import kernel
-from qcc.ops.tensor import resize_scales
+from qcc.ops.tensor import resize_axis_is_identity, resize_scales
 
 Arrays = list[np.ndarray]
 
@@ -81,6 +81,8 @@ def gather_elements(xs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> Array
     if indices.size and (indices.min() < -dim or indices.max() >= dim):
         raise IndexError(f"gather_elements index out of range [{-dim}, {dim}) of axis {axis}")
     idx = np.where(indices < 0, indices + dim, indices).astype(np.intp, copy=False)
+    # indices may be shorter than data on the other axes; numpy wants them to match.
+    data = data[tuple(slice(None) if k == axis else slice(0, n) for k, n in enumerate(indices.shape))]
     return [np.take_along_axis(data, idx, axis=axis)]
 
 
@@ -126,6 +128,8 @@ def _source_coords(mode: str, out_len: int, in_len: int, scale: float, out_width
         return (y + 0.5) / scale - 0.5 if out_len > 1 else np.zeros(out_len)
     if mode == "asymmetric":
         return y / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (y + 0.5) / scale
     if mode == "align_corners":
         return np.zeros(out_len) if out_width == 1 else y * (in_len - 1) / (out_width - 1)
     assert mode == "tf_crop_and_resize" and roi is not None
@@ -207,7 +211,7 @@ def _apply_taps(x: np.ndarray, axis: int, taps: _AxisTaps, fill: float) -> np.nd
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
     """Interpolate f32 (and narrower floats) in f32, everything else (f64, integers) in f64."""
-    if dtype.kind == "f" and dtype.itemsize <= 4 or dtype.name == "bfloat16":
+    if (dtype.kind == "f" and dtype.itemsize <= 4) or dtype.name == "bfloat16":
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
@@ -222,8 +226,8 @@ def resize(xs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> Arrays:
     for axis in range(rank):
         in_len, out_len, scale = x.shape[axis], sizes[axis], scales[axis]
         axis_roi = (roi[axis], roi[axis + rank]) if roi else None
-        if out_len == in_len and math.isclose(scale, 1.0) and axis_roi in (None, (0.0, 1.0)):
-            continue  # this axis is not resized
+        if resize_axis_is_identity(in_len, out_len, scale, axis_roi):
+            continue
         out_width = scale * in_len if attrs["scales"] else float(out_len)
         taps = _axis_taps(in_len, out_len, scale, out_width, axis_roi, attrs)
         y = _apply_taps(y, axis, taps, attrs["extrapolation_value"])
