@@ -13,9 +13,12 @@ import numpy as np
 
 from qcc.errors import InputError, IRError
 from qcc.interp.kernels import KERNELS
-from qcc.ir.core import Graph, Value
+from qcc.ir.core import Graph, Node, Value
 
 Observer = Callable[[Value, np.ndarray], None]
+# How one node is computed from its operand arrays; the float interpreter's is `float_node`, the
+# integer reference executor (qcc.backends.numpy_int) passes its own.
+NodeEvaluator = Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]
 
 
 def evaluate(op: str, operands: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
@@ -25,6 +28,10 @@ def evaluate(op: str, operands: Sequence[np.ndarray], attrs: Mapping[str, Any]) 
     except KeyError:
         raise IRError(f"op '{op}' has no float kernel") from None
     return fn(operands, attrs)
+
+
+def float_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return evaluate(node.op, operands, node.attrs)
 
 
 def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -54,8 +61,10 @@ def run(
     feeds: Mapping[str, np.ndarray],
     *,
     observer: Observer | None = None,
+    evaluate_node: NodeEvaluator = float_node,
 ) -> dict[str, np.ndarray]:
-    """Run the graph on one set of inputs; returns the outputs keyed by output value name."""
+    """Run the graph on one set of inputs; returns the outputs keyed by output value name.
+    ``evaluate_node`` computes each node (the float kernels by default)."""
     env: dict[int, np.ndarray] = {}
     for value, arr in zip(graph.inputs, check_feeds(graph, feeds)):
         env[id(value)] = arr
@@ -67,7 +76,7 @@ def run(
     keep = {id(v) for v in graph.outputs}
     for index, node in enumerate(graph.nodes):
         try:
-            results = evaluate(node.op, [env[id(v)] for v in node.inputs], node.attrs)
+            results = evaluate_node(node, [env[id(v)] for v in node.inputs])
         except (ValueError, FloatingPointError, IndexError) as e:
             raise IRError(f"node '{node.name}' ({node.op}) failed: {e}") from None
         for value, arr in zip(node.results, results):
@@ -115,10 +124,10 @@ def split_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> Iterator[dic
         yield {k: np.asarray(v)[i : i + 1] for k, v in feeds.items()}
 
 
-def run_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_samples(graph: Graph, feeds: Mapping[str, np.ndarray], evaluate_node: NodeEvaluator = float_node) -> dict[str, np.ndarray]:
     """Run every stacked sample and stack the outputs on the batch axis the same way."""
     outs: dict[str, list[np.ndarray]] = {}
     for sample in split_samples(graph, feeds):
-        for name, arr in run(graph, sample).items():
+        for name, arr in run(graph, sample, evaluate_node=evaluate_node).items():
             outs.setdefault(name, []).append(arr)
     return {k: (v[0] if len(v) == 1 else np.concatenate(v, axis=0)) for k, v in outs.items()}

@@ -1,1 +1,5 @@
-"""Quantization: parameter choice, the lowering rules of the quantize pass, fake-quant simulation."""
+"""Quantization: parameter choice, the lowering rules of the quantize pass, fake-quant simulation.
+
+Importing this package registers the lowering rules."""
+
+from qcc.quant import rules_elementwise, rules_nn, rules_tensor  # noqa: F401

@@ -1,0 +1,49 @@
+"""The integer reference executor: runs a quantized graph exactly as docs/arithmetic.md defines it.
+
+This is the semantics every other executor (the generated C) must match byte for byte. Integer
+ops run their kernels from ``kernels.INT_KERNELS``; pure data-movement ops (reshape, transpose,
+concat, slice, pad, max-pool, ...) run the float interpreter's kernels, which are exact on
+integers; anything else on an integer graph is an error, never a silent float computation.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from qcc.backends.numpy_int.kernels import INT_KERNELS
+from qcc.errors import IRError
+from qcc.interp.interpreter import Observer, evaluate, run, run_samples
+from qcc.ir.core import Graph, Node
+
+# Ops whose float kernels are exact on integer tensors (no arithmetic on values, or only
+# comparisons), so both executors can share them.
+DATA_MOVEMENT_OPS = frozenset(
+    {
+        "reshape", "transpose", "concat", "split", "slice", "pad", "gather", "expand", "tile",
+        "max_pool", "global_max_pool", "reduce_max", "clip", "resize",
+    }
+)
+
+
+def integer_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Evaluate one node of a quantized graph."""
+    kernel = INT_KERNELS.get(node.op)
+    if kernel is not None:
+        return kernel(node, operands)
+    if node.op in DATA_MOVEMENT_OPS:
+        if node.op == "resize" and node.attr("mode") != "nearest":
+            raise IRError(f"node '{node.name}': integer resize must be mode=nearest here (use q.resize for linear)")
+        return evaluate(node.op, operands, node.attrs)
+    raise IRError(f"node '{node.name}' ({node.op}) has no integer semantics; the graph is not fully quantized")
+
+
+def run_integer(graph: Graph, feeds: Mapping[str, np.ndarray], *, observer: Observer | None = None) -> dict[str, np.ndarray]:
+    """Run a quantized graph on one set of inputs."""
+    return run(graph, feeds, observer=observer, evaluate_node=integer_node)
+
+
+def run_integer_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run N stacked samples of a batch-1 quantized graph one by one."""
+    return run_samples(graph, feeds, evaluate_node=integer_node)

@@ -1,0 +1,189 @@
+"""Kernels of the integer reference executor: one function per integer op.
+
+They follow docs/arithmetic.md exactly, with int64 intermediates and the shared helpers of
+``arith``. Reductions over int8/int16 products run as float64 matrix products: every partial sum is
+an integer below 2^53 (|acc| < 2^47 is a precondition of every rule), so BLAS computes them
+exactly, and fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from qcc.backends.numpy_int.arith import (
+    INT32_MAX,
+    INT32_MIN,
+    multiply_by_quantized_multiplier,
+    quantize_real,
+    requantize,
+    rounding_divide,
+)
+from qcc.backends.numpy_int.lut import lut_lookup_int16
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Node
+from qcc.ir.types import DType, QuantParams
+
+IntKernel = Callable[[Node, Sequence[np.ndarray]], list[np.ndarray]]
+INT_KERNELS: dict[str, IntKernel] = {}
+
+
+def int_kernel(*ops: str) -> Callable[[IntKernel], IntKernel]:
+    def wrap(fn: IntKernel) -> IntKernel:
+        for op in ops:
+            INT_KERNELS[op] = fn
+        return fn
+
+    return wrap
+
+
+def _exact(values: np.ndarray) -> np.ndarray:
+    """float64 results of integer products back to int64 (exact below 2^53)."""
+    return np.rint(values).astype(np.int64)
+
+
+def _centered(x: np.ndarray, zp: int) -> np.ndarray:
+    return x.astype(np.float64) - float(zp)
+
+
+def _check_accumulator(acc: np.ndarray, attrs: Mapping[str, Any], node: Node) -> None:
+    """An int32 accumulator the quantize pass proved safe must really fit: if not, qcc has a bug."""
+    if attrs.get("acc_bits", 32) == 32 and acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise OverflowError(f"node '{node.name}' ({node.op}): int32 accumulator overflow the quantize pass should have ruled out")
+
+
+def _output_stage(acc: np.ndarray, attrs: Mapping[str, Any], channel_axis: int | None) -> np.ndarray:
+    """requantize + zero point + clamp, per channel along ``channel_axis`` when multipliers are
+    per channel, and cast to the result type."""
+    multiplier, shift = attrs["multiplier"], attrs["shift"]
+    if not isinstance(multiplier, int):
+        multiplier, shift = multiplier.array.astype(np.int64), shift.array.astype(np.int64)
+        if multiplier.size > 1 and channel_axis is not None:
+            shape = [1] * acc.ndim
+            shape[channel_axis] = multiplier.size
+            multiplier, shift = multiplier.reshape(shape), shift.reshape(shape)
+        elif multiplier.size == 1:
+            multiplier, shift = multiplier.reshape(()), shift.reshape(())
+    out = requantize(acc, multiplier, shift, attrs["out_zp"], attrs["qmin"], attrs["qmax"], attrs["rounding"], attrs.get("acc_bits", 32))
+    return out.astype(attrs["dtype"].numpy)
+
+
+def _per_tensor(node: Node, index: int = 0) -> tuple[float, int]:
+    q = node.results[index].type.quant if index >= 0 else None
+    assert q is not None
+    return float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+
+
+# ---- boundary ------------------------------------------------------------------------------------
+
+
+@int_kernel("quantize")
+def quantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    q: QuantParams = node.result.type.quant  # type: ignore[assignment]
+    dtype = node.attr("dtype")
+    qmin, qmax = (-128, 127) if dtype is DType.I8 else (-32767, 32767)
+    return [quantize_real(xs[0], float(q.scale), int(q.zero_point), qmin, qmax).astype(dtype.numpy)]  # type: ignore[arg-type]
+
+
+@int_kernel("dequantize")
+def dequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    from qcc.backends.numpy_int.arith import dequantize as deq
+
+    q: QuantParams = node.inputs[0].type.quant  # type: ignore[assignment]
+    return [deq(xs[0], float(q.scale), int(q.zero_point))]  # type: ignore[arg-type]
+
+
+# ---- requantizing ops ----------------------------------------------------------------------------
+
+
+@int_kernel("q.conv", "q.conv_transpose")
+def qconv(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    float_op = node.op.removeprefix("q.")
+    keys = ("strides", "pads", "dilations", "group") + (("output_padding",) if float_op == "conv_transpose" else ())
+    products = evaluate(float_op, [_centered(xs[0], attrs["in_zp"]), xs[1].astype(np.float64)], {k: attrs[k] for k in keys})[0]
+    acc = _exact(products)
+    if len(xs) > 2:
+        acc += xs[2].astype(np.int64).reshape((1, -1) + (1,) * (acc.ndim - 2))
+    _check_accumulator(acc, attrs, node)
+    return [_output_stage(acc, attrs, channel_axis=1)]
+
+
+@int_kernel("q.gemm")
+def qgemm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    a = _centered(xs[0], attrs["in_zp"])
+    b = xs[1].astype(np.float64)
+    a = a.T if attrs["trans_a"] else a
+    b = b.T if attrs["trans_b"] else b
+    acc = _exact(a @ b)
+    if len(xs) > 2:
+        acc += xs[2].astype(np.int64)
+    _check_accumulator(acc, attrs, node)
+    return [_output_stage(acc, attrs, channel_axis=acc.ndim - 1)]
+
+
+@int_kernel("q.matmul")
+def qmatmul(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    acc = _exact(np.matmul(_centered(xs[0], attrs["a_zp"]), _centered(xs[1], attrs["b_zp"])))
+    _check_accumulator(acc, attrs, node)
+    return [_output_stage(acc, attrs, channel_axis=acc.ndim - 1)]
+
+
+@int_kernel("q.add")
+def qadd(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    shift = attrs["left_shift"]
+    rounding = attrs["rounding"]
+    a = multiply_by_quantized_multiplier((xs[0].astype(np.int64) - attrs["a_zp"]) << shift, attrs["a_multiplier"], attrs["a_shift"], rounding)
+    b = multiply_by_quantized_multiplier((xs[1].astype(np.int64) - attrs["b_zp"]) << shift, attrs["b_multiplier"], attrs["b_shift"], rounding)
+    acc = a - b if attrs["subtract"] else a + b
+    return [_output_stage(acc, attrs, channel_axis=None)]
+
+
+@int_kernel("q.mul")
+def qmul(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    acc = (xs[0].astype(np.int64) - attrs["a_zp"]) * (xs[1].astype(np.int64) - attrs["b_zp"])
+    return [_output_stage(acc, attrs, channel_axis=None)]
+
+
+@int_kernel("q.requantize")
+def qrequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    return [_output_stage(xs[0].astype(np.int64) - attrs["in_zp"], attrs, channel_axis=None)]
+
+
+@int_kernel("q.mean")
+def qmean(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    axes = tuple(attrs["axes"])
+    centered = xs[0].astype(np.int64) - attrs["in_zp"]
+    acc = centered.sum(axis=axes, keepdims=attrs["keepdims"])
+    n = int(np.prod([xs[0].shape[a] for a in axes]))
+    return [_output_stage(rounding_divide(acc, n), attrs, channel_axis=None)]
+
+
+@int_kernel("q.avg_pool")
+def qavg_pool(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    from qcc.backends.numpy_int.windows import window_sums
+
+    attrs = node.attrs
+    x = xs[0]
+    sums, counts = window_sums(
+        x.astype(np.int64), attrs["kernel_shape"], attrs["strides"], attrs["pads"], attrs["dilations"],
+        attrs["ceil_mode"], attrs["count_include_pad"], pad_value=attrs["zp"],
+    )
+    info = np.iinfo(x.dtype)
+    return [np.clip(rounding_divide(sums, counts), info.min, info.max).astype(x.dtype)]
+
+
+@int_kernel("q.lut")
+def qlut(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    table = node.attr("table").array
+    x = xs[0]
+    if x.dtype == np.int8:
+        return [table[x.astype(np.int64) + 128].astype(node.attr("dtype").numpy)]
+    return [lut_lookup_int16(table, x).astype(node.attr("dtype").numpy)]

@@ -1,0 +1,302 @@
+"""The machinery of the quantize pass: per-node settings, the value map from float to integer values,
+and the table of lowering rules (one per float op, registered from ``qcc/quant/rules_*.py``).
+
+A rule reads a float node of the calibrated graph and emits integer nodes into the new graph
+through a ``Lowerer``, which knows every value's quantization parameters, converts operands to the
+widths a rule asks for, and computes the integers (weights, biases, multipliers, clamp bounds) with
+the shared helpers of ``qcc.backends.numpy_int``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from qcc.backends.numpy_int.arith import (
+    INT32_MAX,
+    INT32_MIN,
+    accumulator_fits_int32,
+    left_shift_fits,
+    quantize_multiplier,
+    quantize_multipliers,
+    quantize_real,
+)
+from qcc.backends.targets import Target
+from qcc.errors import PipelineError, QccError
+from qcc.ir.core import Graph, Node, Value
+from qcc.ir.ops import Tensor
+from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.quant.params import activation_params, activation_qrange, params_range, weight_params
+
+LowerFn = Callable[["Lowerer", Node], None]
+RULES: dict[str, LowerFn] = {}
+
+
+def lowering(*ops: str) -> Callable[[LowerFn], LowerFn]:
+    """Register the integer lowering of one or more float ops."""
+
+    def wrap(fn: LowerFn) -> LowerFn:
+        for op in ops:
+            if op in RULES:
+                raise ValueError(f"lowering for '{op}' is already registered")
+            RULES[op] = fn
+        return fn
+
+    return wrap
+
+
+class NoLowering(QccError):
+    """A float op that has no integer lowering (yet)."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Bit widths and weight granularity for one node."""
+
+    weight_bits: int
+    activation_bits: int
+    per_channel: bool
+
+
+@dataclass
+class Settings:
+    """Defaults plus per-node overrides (``--override 'conv_3:weights=4:acts=16'``)."""
+
+    weight_bits: int
+    activation_bits: int
+    per_channel: bool
+    target: Target
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def for_node(self, node: Node) -> NodeSettings:
+        o = self.overrides.get(node.name, {})
+        s = NodeSettings(o.get("weights", self.weight_bits), o.get("acts", self.activation_bits), o.get("per_channel", self.per_channel))
+        self.target.check_widths(s.weight_bits, s.activation_bits, f"node '{node.name}'")
+        self.target.check_per_channel(s.per_channel)
+        return s
+
+
+def parse_overrides(items: Sequence[str], graph: Graph) -> dict[str, dict[str, Any]]:
+    """``NODE:key=value[:key=value]`` items, keys weights|acts|per-channel; nodes must exist."""
+    names = {n.name for n in graph.nodes}
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        node, *pairs = item.split(":")
+        if node not in names:
+            raise PipelineError(f"override '{item}': the graph has no node '{node}'")
+        if not pairs:
+            raise PipelineError(f"override '{item}': expected NODE:weights=4 (keys: weights, acts, per-channel)")
+        for pair in pairs:
+            key, _, raw = pair.partition("=")
+            try:
+                if key in ("weights", "acts"):
+                    out.setdefault(node, {})[key] = int(raw)
+                elif key == "per-channel":
+                    out.setdefault(node, {})["per_channel"] = {"true": True, "false": False}[raw]
+                else:
+                    raise KeyError
+            except (KeyError, ValueError):
+                raise PipelineError(f"override '{item}': bad setting '{pair}' (keys: weights=N, acts=N, per-channel=true|false)") from None
+    return out
+
+
+class Lowerer:
+    """Builds the integer graph from a calibrated float graph."""
+
+    def __init__(self, src: Graph, settings: Settings) -> None:
+        self.src = src
+        self.settings = settings
+        self.dst = Graph(src.name)
+        self.rounding = settings.target.rounding
+        # float value -> {bits: integer value}
+        self._map: dict[int, dict[int, Value]] = {}
+        self.node: Node | None = None
+
+    # ---- driving -----------------------------------------------------------------------------
+
+    def run(self) -> Graph:
+        for value in self.src.inputs:
+            x = self.dst.add_input(value.name, TensorType(value.type.dtype, value.type.shape))
+            bits = self.settings.activation_bits
+            q = self.add("quantize", [x], {"dtype": int_dtype(bits)}, name=f"{value.name}_q", quant=self.qparams(value, bits))
+            self._record(value, q)
+        for node in self.src.nodes:
+            rule = RULES.get(node.op)
+            if rule is None:
+                raise NoLowering(f"node '{node.name}' ({node.op}) has no integer lowering")
+            self.node = node
+            rule(self, node)
+        outputs = []
+        for value in self.src.outputs:
+            q = self.operand(value)
+            self.dst.rename(q, f"{value.name}_q")
+            outputs.append(self.add("dequantize", [q], {}, name=value.name))
+        self.dst.outputs = outputs
+        return self.dst
+
+    # ---- settings and parameters -------------------------------------------------------------
+
+    def settings_of(self, node: Node) -> NodeSettings:
+        return self.settings.for_node(node)
+
+    def qparams(self, value: Value, bits: int) -> QuantParams:
+        """The activation parameters of a float value at ``bits``, from its calibration."""
+        q = value.type.quant
+        if q is None:
+            raise PipelineError(f"value '{value.name}' has no calibrated range: run calibrate before quantize")
+        if q.bits == bits:
+            return q
+        lo, hi = params_range(q)
+        return activation_params(lo, hi, bits)
+
+    # ---- values ------------------------------------------------------------------------------
+
+    def _record(self, value: Value, q: Value) -> None:
+        self._map.setdefault(id(value), {})[q.type.quant.bits if q.type.quant else q.type.dtype.bits] = q  # type: ignore[union-attr]
+
+    def operand(self, value: Value, bits: int | None = None) -> Value:
+        """The integer version of a float value, converted to ``bits`` if asked (q.requantize),
+        or quantized from its data if it is a constant."""
+        versions = self._map.get(id(value))
+        if versions is None:
+            if value.is_const:
+                return self._const_operand(value, bits or self.settings.activation_bits)
+            raise PipelineError(f"value '{value.name}' is used before it is quantized")
+        if bits is None or bits in versions:
+            return versions[bits] if bits is not None else next(iter(versions.values()))
+        source = next(iter(versions.values()))
+        target = activation_params(*params_range(source.type.quant), bits)  # type: ignore[arg-type]
+        converted = self.requantize(source, target, int_dtype(bits), name=f"{value.name}_i{bits}")
+        versions[bits] = converted
+        return converted
+
+    def _const_operand(self, value: Value, bits: int) -> Value:
+        data = np.asarray(value.data, dtype=np.float64)
+        if not value.type.dtype.is_float:
+            return self.dst.add_const(value.data, value.name)  # indices and shapes stay as they are
+        q = activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), bits)
+        qmin, qmax = activation_qrange(bits)
+        ints = quantize_real(data, float(q.scale), int(q.zero_point), qmin, qmax, dtype=np.float64).astype(int_dtype(bits).numpy)  # type: ignore[arg-type]
+        const = self.dst.add_const(ints, value.name)
+        const.type = TensorType(int_dtype(bits), const.type.shape, q)
+        self._record(value, const)
+        return const
+
+    def result(self, value: Value, q: Value) -> Value:
+        """Record ``q`` as the integer version of the float result ``value``."""
+        self._record(value, q)
+        return q
+
+    # ---- emitting ----------------------------------------------------------------------------
+
+    def add(self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any], *, name: str, quant: QuantParams | None = None, shape: Any = None) -> Value:
+        """Emit a single-result node whose result carries ``quant``."""
+        node = self.dst.create_node(op, inputs, attrs, names=name)
+        t = node.result.type
+        node.result.type = TensorType(t.dtype, t.shape if shape is None else shape, quant)
+        self.dst.insert(node)
+        return node.result
+
+    def requantize(self, x: Value, out: QuantParams, dtype: DType, *, name: str, clamp: tuple[float, float] | None = None) -> Value:
+        """q.requantize x to new parameters (and an optional real clamp)."""
+        qin = x.type.quant
+        assert qin is not None
+        m, s = self.multiplier(float(qin.scale) / float(out.scale), bound=max(abs(v) for v in activation_qrange(qin.bits)) * 2)  # type: ignore[arg-type]
+        qmin, qmax = self.clamp_bounds(out, clamp)
+        attrs = dict(in_zp=int(qin.zero_point), multiplier=m, shift=s, out_zp=int(out.zero_point), qmin=qmin, qmax=qmax, rounding=self.rounding, dtype=dtype)  # type: ignore[arg-type]
+        return self.add("q.requantize", [x], attrs, name=name, quant=out)
+
+    def multiplier(self, real: float, bound: int) -> tuple[int, int]:
+        """Per-tensor (multiplier, shift) for a real rescale, checking the double-rounding
+        left-shift precondition for an accumulator bounded by ``bound``."""
+        m, s = quantize_multiplier(real)
+        self.check_left_shift(bound, s)
+        return m, s
+
+    def multipliers(self, reals: np.ndarray, bound: int) -> tuple[Tensor, Tensor]:
+        """Per-channel (multiplier, shift) tensors."""
+        m, s = quantize_multipliers(np.asarray(reals, dtype=np.float64))
+        self.check_left_shift(bound, int(s.max(initial=0)))
+        return Tensor(m.astype(np.int32)), Tensor(s.astype(np.int32))
+
+    def check_left_shift(self, bound: int, shift: int) -> None:
+        if self.rounding == "double" and shift > 0 and not left_shift_fits(bound, shift):
+            raise PipelineError(f"node '{self.where}': a rescale >= 1 would overflow the int32 left shift of double rounding")
+
+    @property
+    def where(self) -> str:
+        return self.node.name if self.node is not None else "?"
+
+    def clamp_bounds(self, out: QuantParams, clamp: tuple[float, float] | None) -> tuple[int, int]:
+        """Integer clamp bounds: the type's range narrowed by a real [lo, hi] (a fused ReLU/Clip)."""
+        qmin, qmax = activation_qrange(out.bits)
+        if clamp is not None:
+            scale, zp = float(out.scale), int(out.zero_point)  # type: ignore[arg-type]
+            lo, hi = clamp
+            if lo != -math.inf:
+                qmin = max(qmin, int(quantize_real(np.float64(lo), scale, zp, qmin, qmax, dtype=np.float64)))
+            if hi != math.inf:
+                qmax = min(qmax, int(quantize_real(np.float64(hi), scale, zp, qmin, qmax, dtype=np.float64)))
+            qmax = max(qmax, qmin)
+        return qmin, qmax
+
+    @staticmethod
+    def max_centered(x: Value) -> int:
+        """The largest |q - zp| an activation can hold."""
+        q = x.type.quant
+        assert q is not None
+        qmin, qmax = activation_qrange(q.bits)
+        return max(int(q.zero_point) - qmin, qmax - int(q.zero_point))  # type: ignore[arg-type]
+
+    def accumulator_bits(self, x: Value, max_abs_weight: int, reduction: int, bias_max_abs: int = 0) -> int:
+        """32 when the int32 accumulator provably cannot overflow, else 64 (if the target has
+        int64 accumulators); int16 activations always use 64 (DESIGN §5)."""
+        q = x.type.quant
+        assert q is not None
+        if q.bits <= 8 and accumulator_fits_int32(self.max_centered(x), max_abs_weight, reduction, bias_max_abs):
+            return 32
+        if not self.settings.target.wide_accumulator:
+            raise PipelineError(
+                f"node '{self.where}': the int32 accumulator could overflow (reduction of {reduction}) and target "
+                f"'{self.settings.target.name}' has no int64 accumulators"
+            )
+        return 64
+
+    # ---- weights -----------------------------------------------------------------------------
+
+    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str) -> Value:
+        """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
+        parameters."""
+        q = weight_params(weight, bits, axis)
+        scale = np.asarray(q.scale, dtype=np.float64)
+        if axis is not None:
+            shape = [1] * weight.ndim
+            shape[axis] = -1
+            scale = scale.reshape(shape)
+        lim = 2 ** (bits - 1) - 1
+        ints = quantize_real(np.asarray(weight, np.float64), scale, 0, -lim, lim, dtype=np.float64).astype(np.int8)
+        const = self.dst.add_const(ints, name)
+        const.type = TensorType(DType.I8, const.type.shape, q)
+        return const
+
+    def quantize_bias(self, bias: np.ndarray, scales: np.ndarray, name: str) -> Value:
+        """int32 bias at scale s_x * s_w[c] (float64 division, DESIGN §5)."""
+        exact = np.rint(np.asarray(bias, np.float64) / scales)
+        if np.any(exact < INT32_MIN) or np.any(exact > INT32_MAX):
+            raise PipelineError(f"node '{self.where}': bias does not fit int32 at scale s_in*s_w; the weights' range is too small for it")
+        const = self.dst.add_const(exact.astype(np.int32), name)
+        return const
+
+
+def int_dtype(bits: int) -> DType:
+    return DType.I8 if bits <= 8 else DType.I16
+
+
+def scales_of(q: QuantParams, channels: int) -> np.ndarray:
+    """Per-channel scales as an array (a per-tensor scale repeated)."""
+    if q.axis is None:
+        return np.full(channels, float(q.scale))  # type: ignore[arg-type]
+    return np.asarray(q.scale, dtype=np.float64)

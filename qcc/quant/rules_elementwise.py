@@ -1,0 +1,94 @@
+"""Integer lowerings of element-wise ops: add/sub/mul of two tensors, standalone ReLU/Clip, and the
+unary non-linearities, which become lookup tables (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from qcc.backends.numpy_int.arith import add_left_shift, add_rescale
+from qcc.backends.numpy_int.lut import build_lut_int8, build_lut_int16
+from qcc.errors import PipelineError
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Node
+from qcc.ir.types import DType
+from qcc.quant.lowering import Lowerer, int_dtype, lowering
+from qcc.quant.params import activation_qrange
+
+
+@lowering("add", "sub")
+def lower_add(lw: Lowerer, node: Node) -> None:
+    s = lw.settings_of(node)
+    bits = s.activation_bits
+    a, b = (lw.operand(v, bits) for v in node.inputs)
+    out_q = lw.qparams(node.result, bits)
+    qa, qb = a.type.quant, b.type.quant
+    r = add_rescale(float(qa.scale), float(qb.scale), float(out_q.scale), bits)  # type: ignore[union-attr,arg-type]
+    qmin, qmax = lw.clamp_bounds(out_q, (node.attr("act_min"), node.attr("act_max")))
+    attrs = dict(
+        a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), left_shift=add_left_shift(bits),  # type: ignore[union-attr,arg-type]
+        a_multiplier=r.multiplier_a, a_shift=r.shift_a, b_multiplier=r.multiplier_b, b_shift=r.shift_b,
+        multiplier=r.multiplier_out, shift=r.shift_out, subtract=node.op == "sub",
+        out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits),  # type: ignore[arg-type]
+    )
+    lw.result(node.result, lw.add("q.add", [a, b], attrs, name=node.result.name, quant=out_q))
+
+
+@lowering("mul")
+def lower_mul(lw: Lowerer, node: Node) -> None:
+    s = lw.settings_of(node)
+    bits = s.activation_bits
+    a, b = (lw.operand(v, bits) for v in node.inputs)
+    out_q = lw.qparams(node.result, bits)
+    qa, qb = a.type.quant, b.type.quant
+    m, sh = lw.multiplier(float(qa.scale) * float(qb.scale) / float(out_q.scale), bound=2**30)  # type: ignore[union-attr,arg-type]
+    qmin, qmax = lw.clamp_bounds(out_q, (node.attr("act_min"), node.attr("act_max")))
+    attrs = dict(a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), multiplier=m, shift=sh, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+                 qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))
+    lw.result(node.result, lw.add("q.mul", [a, b], attrs, name=node.result.name, quant=out_q))
+
+
+@lowering("relu", "clip")
+def lower_clamp(lw: Lowerer, node: Node) -> None:
+    """A ReLU/Clip that fuse-activation could not fold: the result keeps the input's parameters
+    and clamps in the integer domain (docs/arithmetic.md §3.6)."""
+    x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
+    q = x.type.quant
+    lo, hi = (0.0, np.inf) if node.op == "relu" else (node.attr("min"), node.attr("max"))
+    qmin, qmax = lw.clamp_bounds(q, (lo, hi))  # type: ignore[arg-type]
+    lw.result(node.result, lw.add("clip", [x], {"min": float(qmin), "max": float(qmax)}, name=node.result.name, quant=q))
+
+
+# Unary ops computed by table: the float kernel defines the function, so tables and the float
+# interpreter cannot disagree about what "hard_swish" means.
+LUT_OPS = (
+    "sigmoid", "tanh", "hard_sigmoid", "hard_swish", "erf", "gelu", "leaky_relu", "elu", "selu",
+    "celu", "softplus", "softsign", "mish", "exp", "thresholded_relu",
+)
+
+
+def _real_function(node: Node) -> Callable[[np.ndarray], np.ndarray]:
+    def fn(x: np.ndarray) -> np.ndarray:
+        return evaluate(node.op, [np.asarray(x, dtype=np.float32)], node.attrs)[0].astype(np.float64)
+
+    return fn
+
+
+@lowering(*LUT_OPS)
+def lower_lut(lw: Lowerer, node: Node) -> None:
+    s = lw.settings_of(node)
+    bits = s.activation_bits
+    if not lw.settings.target.lut:
+        raise PipelineError(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
+    x = lw.operand(node.inputs[0], bits)
+    out_q = lw.qparams(node.result, bits)
+    qx = x.type.quant
+    fn = _real_function(node)
+    out_min, out_max = activation_qrange(bits)
+    if bits == 8:
+        table = build_lut_int8(fn, float(qx.scale), int(qx.zero_point), float(out_q.scale), int(out_q.zero_point), out_min, out_max)  # type: ignore[union-attr,arg-type]
+    else:
+        table = build_lut_int16(fn, float(qx.scale), float(out_q.scale), in_zp=int(qx.zero_point), out_zp=int(out_q.zero_point), out_qmin=out_min, out_qmax=out_max)  # type: ignore[union-attr,arg-type]
+    dtype = DType.I8 if bits == 8 else DType.I16
+    lw.result(node.result, lw.add("q.lut", [x], {"table": table, "dtype": dtype}, name=node.result.name, quant=out_q))

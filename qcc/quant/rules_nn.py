@@ -1,0 +1,133 @@
+"""Integer lowerings of the weight layers (conv, conv_transpose, gemm, matmul) and of pooling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qcc.backends.numpy_int.arith import accumulator_bound
+from qcc.errors import PipelineError
+from qcc.ir.core import Node
+from qcc.quant.lowering import Lowerer, int_dtype, lowering, scales_of
+
+
+def _fused_clamp(node: Node) -> tuple[float, float]:
+    return node.attr("act_min"), node.attr("act_max")
+
+
+def _weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int, reduction: int, extra_attrs: dict) -> None:
+    """Shared by conv, conv_transpose and gemm: quantize weight and bias, compute the per-channel
+    output stage, prove the accumulator width, emit the q. op."""
+    s = lw.settings_of(node)
+    x_float, w_float = node.inputs[0], node.inputs[1]
+    if not w_float.is_const:
+        raise PipelineError(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
+    x = lw.operand(x_float, s.activation_bits)
+    out_q = lw.qparams(node.result, s.activation_bits)
+    w = lw.quantize_weight(w_float.data, s.weight_bits, channel_axis if s.per_channel else None, w_float.name)
+    channels = node.result.type.shape[1] if float_op != "gemm" else node.result.type.shape[1]
+    w_scales = scales_of(w.type.quant, w.type.shape[channel_axis])  # type: ignore[arg-type]
+    if len(w_scales) != channels:  # grouped conv_transpose: weight axis 1 holds C_out/group channels
+        w_scales = np.tile(w_scales, channels // len(w_scales))
+    x_scale = float(x.type.quant.scale)  # type: ignore[union-attr]
+    operands = [x, w]
+    bias_max = 0
+    if len(node.inputs) > 2:
+        bias_float = node.inputs[2]
+        bias_data = np.broadcast_to(np.asarray(bias_float.data, np.float64), (channels,)) if float_op == "gemm" else bias_float.data
+        if float_op == "gemm":
+            bias_data = bias_data * node.attr("beta") / node.attr("alpha")
+        bias = lw.quantize_bias(bias_data, x_scale * w_scales, f"{bias_float.name}")
+        bias_max = int(np.abs(bias.data).max(initial=0))
+        operands.append(bias)
+    max_w = int(np.abs(w.data).max(initial=0))
+    acc_bits = lw.accumulator_bits(x, max_w, reduction, bias_max)
+    alpha = node.attr("alpha") if float_op == "gemm" else 1.0
+    bound = accumulator_bound(lw.max_centered(x), max_w, reduction, bias_max)
+    multiplier, shift = lw.multipliers(alpha * x_scale * w_scales / float(out_q.scale), bound=bound)  # type: ignore[arg-type]
+    qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))
+    attrs = dict(extra_attrs, in_zp=int(x.type.quant.zero_point), multiplier=multiplier, shift=shift,  # type: ignore[union-attr]
+                 out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding,  # type: ignore[arg-type]
+                 dtype=int_dtype(s.activation_bits), acc_bits=acc_bits)
+    lw.result(node.result, lw.add(f"q.{float_op}", operands, attrs, name=node.result.name, quant=out_q))
+
+
+@lowering("conv")
+def lower_conv(lw: Lowerer, node: Node) -> None:
+    w = node.inputs[1].type.static_shape
+    keys = ("strides", "pads", "dilations", "group")
+    _weight_layer(lw, node, "conv", 0, math.prod(w[1:]), {k: node.attr(k) for k in keys})
+
+
+@lowering("conv_transpose")
+def lower_conv_transpose(lw: Lowerer, node: Node) -> None:
+    w = node.inputs[1].type.static_shape
+    stride = node.attr("strides")
+    # each output element sums at most C_in/group * prod(ceil(k/stride)) products
+    reduction = (w[0] // node.attr("group")) * math.prod(-(-k // s) for k, s in zip(w[2:], stride))
+    keys = ("strides", "pads", "dilations", "group", "output_padding")
+    _weight_layer(lw, node, "conv_transpose", 1, reduction, {k: node.attr(k) for k in keys})
+
+
+@lowering("gemm")
+def lower_gemm(lw: Lowerer, node: Node) -> None:
+    if node.attr("alpha") <= 0:
+        raise PipelineError(f"node '{node.name}' (gemm): alpha={node.attr('alpha')} must be > 0 to fold into the multiplier")
+    b = node.inputs[1].type.static_shape
+    trans_b = node.attr("trans_b")
+    reduction = b[1] if trans_b else b[0]
+    _weight_layer(lw, node, "gemm", 0 if trans_b else 1, reduction, {"trans_a": node.attr("trans_a"), "trans_b": trans_b})
+
+
+@lowering("matmul")
+def lower_matmul(lw: Lowerer, node: Node) -> None:
+    """Activation x activation (or x constant, quantized as an activation-like tensor): one
+    multiplier; zero points of both operands subtracted (docs/arithmetic.md §3.2)."""
+    s = lw.settings_of(node)
+    a = lw.operand(node.inputs[0], s.activation_bits)
+    b_float = node.inputs[1]
+    b = lw.operand(b_float, s.activation_bits)
+    out_q = lw.qparams(node.result, s.activation_bits)
+    reduction = node.inputs[0].type.shape[-1]
+    qa, qb = a.type.quant, b.type.quant
+    acc_bits = 64 if s.activation_bits > 8 else lw.accumulator_bits(a, lw.max_centered(b), reduction)
+    bound = accumulator_bound(lw.max_centered(a), lw.max_centered(b), reduction)
+    multiplier, shift = lw.multipliers(np.array([float(qa.scale) * float(qb.scale) / float(out_q.scale)]), bound=bound)  # type: ignore[union-attr,arg-type]
+    qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))
+    attrs = dict(a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), multiplier=multiplier, shift=shift, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+                 qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(s.activation_bits), acc_bits=acc_bits)
+    lw.result(node.result, lw.add("q.matmul", [a, b], attrs, name=node.result.name, quant=out_q))
+
+
+def _mean(lw: Lowerer, node: Node, axes: tuple[int, ...], keepdims: bool) -> None:
+    s = lw.settings_of(node)
+    x = lw.operand(node.inputs[0], s.activation_bits)
+    out_q = lw.qparams(node.result, s.activation_bits)
+    qx = x.type.quant
+    m, sh = lw.multiplier(float(qx.scale) / float(out_q.scale), bound=2**16)  # type: ignore[union-attr,arg-type]
+    qmin, qmax = lw.clamp_bounds(out_q, None)
+    attrs = dict(axes=axes, keepdims=keepdims, in_zp=int(qx.zero_point), multiplier=m, shift=sh, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+                 qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(s.activation_bits))
+    lw.result(node.result, lw.add("q.mean", [x], attrs, name=node.result.name, quant=out_q))
+
+
+@lowering("global_avg_pool")
+def lower_global_avg_pool(lw: Lowerer, node: Node) -> None:
+    _mean(lw, node, tuple(range(2, node.inputs[0].type.rank)), True)
+
+
+@lowering("reduce_mean")
+def lower_reduce_mean(lw: Lowerer, node: Node) -> None:
+    _mean(lw, node, tuple(node.attr("axes")), node.attr("keepdims"))
+
+
+@lowering("avg_pool")
+def lower_avg_pool(lw: Lowerer, node: Node) -> None:
+    """Input and result share parameters (DESIGN §5); the result's calibration is ignored."""
+    s = lw.settings_of(node)
+    x = lw.operand(node.inputs[0], s.activation_bits)
+    keys = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "count_include_pad")
+    attrs = {k: node.attr(k) for k in keys}
+    attrs["zp"] = int(x.type.quant.zero_point)  # type: ignore[union-attr]
+    lw.result(node.result, lw.add("q.avg_pool", [x], attrs, name=node.result.name, quant=x.type.quant))

@@ -1,0 +1,61 @@
+"""Integer lowerings of data-movement ops: the result shares the input's parameters (a permutation
+or selection of integers means the same reals), except concat, whose operands are requantized to
+the output's parameters where they differ (docs/arithmetic.md §3.6)."""
+
+from __future__ import annotations
+
+from qcc.backends.numpy_int.arith import quantize_real
+from qcc.ir.core import Node
+from qcc.ir.types import TensorType
+from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
+from qcc.quant.params import activation_qrange
+
+SHARED_PARAMETER_OPS = ("reshape", "transpose", "slice", "gather", "expand", "tile", "max_pool", "global_max_pool", "reduce_max")
+
+
+@lowering(*SHARED_PARAMETER_OPS)
+def lower_shared(lw: Lowerer, node: Node) -> None:
+    x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
+    others = [lw.operand(v) for v in node.inputs[1:]]  # gather's indices stay integers
+    lw.result(node.result, lw.add(node.op, [x, *others], node.attrs, name=node.result.name, quant=x.type.quant))
+
+
+@lowering("split")
+def lower_split(lw: Lowerer, node: Node) -> None:
+    x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
+    split = lw.dst.create_node("split", [x], node.attrs, names=[r.name for r in node.results])
+    for float_result, q_result in zip(node.results, split.results):
+        q_result.type = TensorType(q_result.type.dtype, q_result.type.shape, x.type.quant)
+        lw.result(float_result, q_result)
+    lw.dst.insert(split)
+
+
+@lowering("pad")
+def lower_pad(lw: Lowerer, node: Node) -> None:
+    x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
+    q = x.type.quant
+    attrs = dict(node.attrs)
+    if attrs["mode"] == "constant":
+        qmin, qmax = activation_qrange(q.bits)  # type: ignore[union-attr]
+        attrs["value"] = float(quantize_real(attrs["value"], float(q.scale), int(q.zero_point), qmin, qmax))  # type: ignore[union-attr,arg-type]
+    lw.result(node.result, lw.add("pad", [x], attrs, name=node.result.name, quant=q))
+
+
+@lowering("resize")
+def lower_resize(lw: Lowerer, node: Node) -> None:
+    if node.attr("mode") != "nearest":
+        raise NoLowering(f"node '{node.name}' (resize): mode={node.attr('mode')} has no integer lowering yet")
+    lower_shared(lw, node)
+
+
+@lowering("concat")
+def lower_concat(lw: Lowerer, node: Node) -> None:
+    s = lw.settings_of(node)
+    out_q = lw.qparams(node.result, s.activation_bits)
+    operands = []
+    for i, value in enumerate(node.inputs):
+        x = lw.operand(value, s.activation_bits)
+        if x.type.quant != out_q:
+            x = lw.requantize(x, out_q, int_dtype(s.activation_bits), name=f"{node.result.name}_in{i}")
+        operands.append(x)
+    lw.result(node.result, lw.add("concat", operands, node.attrs, name=node.result.name, quant=out_q))
