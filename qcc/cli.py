@@ -59,7 +59,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
     if args.print_ir_after:
         after = True if args.print_ir_after == "all" else frozenset(args.print_ir_after.split(","))
     pm = PassManager(passes, verify_each=not args.no_verify, print_ir_after=after)
-    graph = pm.run(graph)
+    graph = pm.run(graph, _context(args))
     if args.timing:
         print(pm.timing_report(), file=sys.stderr)
     if args.output:
@@ -114,6 +114,62 @@ def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndar
         print(f"%{name} vs onnxruntime: max abs error {err:.3g} (relative to max |output| {err / scale:.3g})")
 
 
+DEFAULT_PIPELINE = "fold-constants,fold-batchnorm,fuse-activation,dce,calibrate,quantize"
+
+
+def _context(args: argparse.Namespace):  # -> PassContext
+    from qcc.backends.targets import get_target
+    from qcc.pipeline import PassContext, Progress
+
+    return PassContext(
+        calibration=getattr(args, "calib", None),
+        target=get_target(getattr(args, "target", None) or "generic-int8"),
+        seed=getattr(args, "seed", 0),
+        progress=Progress(),
+        log=(lambda message: print(message, file=sys.stderr)) if getattr(args, "verbose", False) else (lambda message: None),
+    )
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from qcc.pipeline import PassManager, parse_pipeline
+
+    passes = parse_pipeline(args.pipeline)
+    ctx = _context(args)
+    graph = load_graph(args.model, _input_shapes(args))
+    pm = PassManager(passes)
+    graph = pm.run(graph, ctx)
+    if args.timing:
+        print(pm.timing_report(), file=sys.stderr)
+    _write_graph(graph, args.output)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qcc.backends.numpy_int.executor import integer_node
+    from qcc.evaluate import evaluate_quantized
+    from qcc.pipeline import Progress
+
+    float_graph = load_graph(args.float_model, _input_shapes(args))
+    quant_graph = load_graph(args.quant_model)
+    report = evaluate_quantized(
+        float_graph, quant_graph, args.data, quant_evaluator=integer_node, per_layer=args.per_layer, limit=args.limit,
+        progress=lambda it, total: Progress().bar(it, total=total, desc="eval"),
+    )
+    print(report.render())
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from qcc.backends.targets import DEFAULT_TARGET, TARGETS
+
+    for name, t in TARGETS.items():
+        default = " (default)" if name == DEFAULT_TARGET else ""
+        print(f"{name}{default}: {t.description}")
+        print(f"    weights {'/'.join(map(str, t.weight_bits))}-bit, activations {'/'.join(map(str, t.activation_bits))}-bit, "
+              f"per-channel {'yes' if t.per_channel else 'no'}, rounding {t.rounding}, int64 accumulators {'yes' if t.wide_accumulator else 'no'}")
+    return 0
+
+
 def cmd_passes(args: argparse.Namespace) -> int:
     from qcc.pipeline import all_passes, options_of
 
@@ -139,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
+    def calibration_and_target(p: argparse.ArgumentParser, calib: bool = True) -> None:
+        if calib:
+            p.add_argument("--calib", help="calibration data for calibrate and data-driven passes")
+        p.add_argument("--target", default="generic-int8", help="integer target (see qcc targets)")
+        p.add_argument("--seed", type=int, default=0, help="seed for passes that draw random numbers")
+        p.add_argument("-v", "--verbose", action="store_true", help="print what passes do")
+
     def input_shape(p: argparse.ArgumentParser) -> None:
         p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="fix symbolic input dims (repeatable)")
 
@@ -156,7 +219,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after", metavar="all|PASS[,PASS]", help="print IR to stderr after these passes")
     p.add_argument("--timing", action="store_true", help="print per-pass times to stderr")
     p.add_argument("--no-verify", action="store_true", help="skip the verifier after each pass")
+    calibration_and_target(p)
     p.set_defaults(fn=cmd_opt)
+
+    p = sub.add_parser("quantize", help="import, fold, calibrate and quantize a model to integer IR")
+    p.add_argument("model", help=".onnx or .qir")
+    p.add_argument("--calib", required=True, help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("-o", "--output", required=True, help="the quantized IR (.qir, plus .npz)")
+    p.add_argument("-p", "--pipeline", default=DEFAULT_PIPELINE, help=f"default: {DEFAULT_PIPELINE}")
+    p.add_argument("--timing", action="store_true", help="print per-pass times to stderr")
+    calibration_and_target(p, calib=False)
+    input_shape(p)
+    p.set_defaults(fn=cmd_quantize)
+
+    p = sub.add_parser("eval", help="accuracy of a quantized model (integer reference) against its float model")
+    p.add_argument("float_model", help="the float model (.onnx or .qir)")
+    p.add_argument("quant_model", help="the quantized model (.qir)")
+    p.add_argument("--data", required=True, help=".npz keyed by input name (a 'label' array gives top-1), or a folder of .npy")
+    p.add_argument("--per-layer", action="store_true", help="also print the SQNR of every layer")
+    p.add_argument("--limit", type=int, help="use at most this many samples")
+    input_shape(p)
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("targets", help="list the integer targets")
+    p.set_defaults(fn=cmd_targets)
 
     p = sub.add_parser("run", help="run a model on inputs with the float interpreter")
     p.add_argument("model", help=".onnx or .qir")

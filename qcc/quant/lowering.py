@@ -29,7 +29,7 @@ from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams, TensorType
-from qcc.quant.params import activation_params, activation_qrange, params_range, weight_params
+from qcc.quant.params import activation_params, activation_qrange, params_range, quantize_weight_ints
 
 LowerFn = Callable[["Lowerer", Node], None]
 RULES: dict[str, LowerFn] = {}
@@ -270,14 +270,7 @@ class Lowerer:
     def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str) -> Value:
         """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
         parameters."""
-        q = weight_params(weight, bits, axis)
-        scale = np.asarray(q.scale, dtype=np.float64)
-        if axis is not None:
-            shape = [1] * weight.ndim
-            shape[axis] = -1
-            scale = scale.reshape(shape)
-        lim = 2 ** (bits - 1) - 1
-        ints = quantize_real(np.asarray(weight, np.float64), scale, 0, -lim, lim, dtype=np.float64).astype(np.int8)
+        ints, q, _ = quantize_weight_ints(weight, bits, axis)
         const = self.dst.add_const(ints, name)
         const.type = TensorType(DType.I8, const.type.shape, q)
         return const

@@ -57,3 +57,17 @@ def weight_params(weight: np.ndarray, bits: int, axis: int | None) -> QuantParam
     amax = w.max(axis=reduce, initial=0.0)
     scales = tuple(max(float(a) / qmax, MIN_SCALE) for a in amax)
     return QuantParams(scales, 0, axis, bits)
+
+
+def quantize_weight_ints(weight: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, QuantParams, np.ndarray]:
+    """Symmetric weight quantization: the integers, their parameters, and the scales shaped to
+    broadcast against the weight. Rounds half to even after a float64 division (DESIGN §5)."""
+    q = weight_params(weight, bits, axis)
+    scale = np.asarray(q.scale, dtype=np.float64)
+    if axis is not None:
+        shape = [1] * weight.ndim
+        shape[axis] = -1
+        scale = scale.reshape(shape)
+    lo, hi = weight_qrange(bits)
+    ints = np.clip(np.rint(np.asarray(weight, np.float64) / scale), lo, hi).astype(np.int8)
+    return ints, q, scale

@@ -1,0 +1,148 @@
+"""Accuracy of a quantized graph against its float model: top-1 (when the data has labels), and
+per output and per layer the SQNR and the largest absolute error of the integer result.
+
+Samples stream through both executors one at a time; per-layer statistics are running sums, so
+memory does not grow with the data set. Layers are matched by value name: the quantize pass keeps
+the float graph's names.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from qcc.calibration.source import CalibrationSet
+from qcc.data import LABEL_KEYS, load_arrays
+from qcc.errors import InputError
+from qcc.interp.interpreter import NodeEvaluator, float_node, run
+from qcc.ir.core import Graph, Value
+
+Executor = Callable[[Graph, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass
+class ErrorStats:
+    """Running signal/noise sums of one tensor."""
+
+    signal: float = 0.0
+    noise: float = 0.0
+    max_abs: float = 0.0
+
+    def add(self, reference: np.ndarray, value: np.ndarray) -> None:
+        ref = reference.astype(np.float64)
+        diff = value.astype(np.float64) - ref
+        self.signal += float(np.sum(ref * ref))
+        self.noise += float(np.sum(diff * diff))
+        self.max_abs = max(self.max_abs, float(np.max(np.abs(diff))) if diff.size else 0.0)
+
+    @property
+    def sqnr_db(self) -> float:
+        if self.noise == 0.0:
+            return math.inf
+        if self.signal == 0.0:
+            return -math.inf
+        return 10.0 * math.log10(self.signal / self.noise)
+
+
+@dataclass
+class EvalReport:
+    samples: int = 0
+    float_correct: int = 0
+    quant_correct: int = 0
+    labelled: bool = False
+    outputs: dict[str, ErrorStats] = field(default_factory=dict)
+    layers: dict[str, ErrorStats] = field(default_factory=dict)
+    layer_info: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (op, type)
+
+    @property
+    def float_top1(self) -> float:
+        return self.float_correct / max(self.samples, 1)
+
+    @property
+    def quant_top1(self) -> float:
+        return self.quant_correct / max(self.samples, 1)
+
+    def render(self) -> str:
+        lines = []
+        if self.labelled:
+            lines.append(f"top-1: float {100 * self.float_top1:.2f}%  integer {100 * self.quant_top1:.2f}%  ({self.samples} samples)")
+        for name, st in self.outputs.items():
+            lines.append(f"output %{name}: SQNR {st.sqnr_db:.2f} dB, max abs error {st.max_abs:.4g}")
+        if self.layers:
+            width = max(len(n) for n in self.layers)
+            lines.append("")
+            lines.append(f"{'layer':<{width}}  {'op':<14} {'type':<28} SQNR (dB)  max abs err")
+            for name, st in self.layers.items():
+                op, t = self.layer_info[name]
+                lines.append(f"{name:<{width}}  {op:<14} {t:<28} {st.sqnr_db:9.2f}  {st.max_abs:.4g}")
+        return "\n".join(lines)
+
+
+def _labels(data: str | os.PathLike[str] | None) -> np.ndarray | None:
+    if data is None or Path(data).suffix != ".npz":
+        return None
+    arrays = load_arrays(data)
+    return next((arrays[k].reshape(-1) for k in LABEL_KEYS if k in arrays), None)
+
+
+def _dequantized(value: Value, array: np.ndarray) -> np.ndarray | None:
+    q = value.type.quant
+    if q is None or q.axis is not None or value.type.dtype.is_float:
+        return None
+    return (array.astype(np.float64) - int(q.zero_point)) * float(q.scale)  # type: ignore[arg-type]
+
+
+def evaluate_quantized(
+    float_graph: Graph,
+    quant_graph: Graph,
+    data: str | os.PathLike[str] | Iterable[Mapping[str, np.ndarray]],
+    *,
+    quant_evaluator: NodeEvaluator,
+    per_layer: bool = False,
+    limit: int | None = None,
+    progress: Callable[[Iterable, int | None], Iterable] | None = None,
+) -> EvalReport:
+    """Compare the integer execution of ``quant_graph`` with the float execution of
+    ``float_graph`` on the same samples."""
+    report = EvalReport()
+    labels = _labels(data) if isinstance(data, (str, os.PathLike)) else None
+    report.labelled = labels is not None
+    samples = CalibrationSet(float_graph, data, limit)
+    float_names = {v.name for v in float_graph.values()}
+    watched = {id(v): v for n in quant_graph.nodes for v in n.results if per_layer and v.name in float_names and v.type.quant is not None}
+    for v in watched.values():
+        report.layer_info[v.name] = (v.producer.op if v.producer else "", str(v.type))
+    stream = progress(samples, samples.count()) if progress else samples
+    for index, feeds in enumerate(stream):
+        reference: dict[str, np.ndarray] = {}
+
+        def keep(value: Value, array: np.ndarray) -> None:
+            if value.name in report.layer_info:
+                reference[value.name] = array
+
+        float_out = run(float_graph, feeds, observer=keep if per_layer else None, evaluate_node=float_node)
+
+        def compare(value: Value, array: np.ndarray) -> None:
+            v = watched.get(id(value))
+            if v is not None and v.name in reference:
+                deq = _dequantized(v, array)
+                if deq is not None:
+                    report.layers.setdefault(v.name, ErrorStats()).add(reference[v.name], deq)
+
+        quant_out = run(quant_graph, feeds, observer=compare if per_layer else None, evaluate_node=quant_evaluator)
+        for (name, f), q in zip(float_out.items(), quant_out.values()):
+            report.outputs.setdefault(name, ErrorStats()).add(f, q)
+        if labels is not None:
+            if index >= len(labels):
+                raise InputError(f"'{data}' holds more samples than labels ({len(labels)})")
+            f0, q0 = next(iter(float_out.values())), next(iter(quant_out.values()))
+            report.float_correct += int(np.argmax(f0) == labels[index])
+            report.quant_correct += int(np.argmax(q0) == labels[index])
+        report.samples += 1
+    report.layers = {name: report.layers[name] for name in report.layer_info if name in report.layers}
+    return report
