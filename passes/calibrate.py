@@ -59,7 +59,7 @@ class Calibrate(Pass):
             raise PipelineError(f"calibrate: bits={bits}; activations are 8 or 16 bits")
         data = calibration_set(graph, ctx, self.samples or None)
         values = observed_values(graph)
-        observers = {id(v): HistogramObserver() for v in values}
+        observers = {id(v): HistogramObserver(histogram=self.method != "minmax") for v in values}
 
         def observe(value: Value, array: object) -> None:
             obs = observers.get(id(value))
