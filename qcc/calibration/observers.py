@@ -111,9 +111,13 @@ class HistogramObserver:
         if amax == 0.0:
             return 0.0, 0.0
         hist, _ = np.histogram(np.abs(self.centers), bins=self.bins, range=(0.0, amax), weights=self.counts)
+        # Zero is exact at every threshold; left in, the spike ReLU outputs have at 0 dominates the
+        # divergence and drives the threshold far below the bulk of the distribution.
+        hist[0] = 0.0
         levels = 2 ** (bits - 1)
         best_t, best_kl = amax, math.inf
-        for i in range(levels, self.bins + 1, max(1, (self.bins - levels) // 256)):
+        candidates = [*range(levels, self.bins, max(1, (self.bins - levels) // 256)), self.bins]  # no clipping is a candidate too
+        for i in candidates:
             p = hist[:i].astype(np.float64).copy()
             p[-1] += hist[i:].sum()
             q = _quantized_distribution(hist[:i].astype(np.float64), levels)
