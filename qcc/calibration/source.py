@@ -18,6 +18,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from qcc.errors import InputError
+from qcc.interp.interpreter import check_array
 from qcc.ir.core import Graph
 
 Feeds = dict[str, np.ndarray]
@@ -99,12 +100,7 @@ class CalibrationSet:
         for value in self.graph.inputs:
             if value.name not in feeds:
                 raise InputError(f"calibration data has no array for input '{value.name}'")
-            arr = np.asarray(feeds[value.name])
-            want = value.type
-            if arr.dtype != want.dtype.numpy:
-                raise InputError(f"calibration sample {index}, input '{value.name}': expected {want.dtype}, got {arr.dtype}")
-            if arr.shape != tuple(want.shape):
-                raise InputError(f"calibration sample {index}, input '{value.name}': expected shape {list(want.shape)}, got {list(arr.shape)}")
+            arr = check_array(value, feeds[value.name], f"calibration sample {index}, input '{value.name}'")
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                 bad = "NaN" if np.isnan(arr).any() else "Inf"
                 raise InputError(f"calibration sample {index}, input '{value.name}' contains {bad}")

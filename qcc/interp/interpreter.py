@@ -44,16 +44,20 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> list[np.ndarra
     for value in graph.inputs:
         if value.name not in feeds:
             raise InputError(f"missing input '{value.name}' ({value.type})")
-        arr = np.asarray(feeds[value.name])
-        want = value.type
-        if arr.dtype != want.dtype.numpy:
-            raise InputError(f"input '{value.name}': expected element type {want.dtype}, got {arr.dtype}")
-        if tuple(arr.shape) != tuple(want.shape):
-            raise InputError(
-                f"input '{value.name}': expected shape {list(want.shape)}, got {list(arr.shape)}"
-            )
-        arrays.append(arr)
+        arrays.append(check_array(value, feeds[value.name], f"input '{value.name}'"))
     return arrays
+
+
+def check_array(value: Value, array: Any, where: str) -> np.ndarray:
+    """An array for graph input ``value``, with a one-line error if its element type or shape is
+    not the input's (``where`` names it in the message)."""
+    arr = np.asarray(array)
+    want = value.type
+    if arr.dtype != want.dtype.numpy:
+        raise InputError(f"{where}: expected element type {want.dtype}, got {arr.dtype}")
+    if tuple(arr.shape) != tuple(want.shape):
+        raise InputError(f"{where}: expected shape {list(want.shape)}, got {list(arr.shape)}")
+    return arr
 
 
 def run(

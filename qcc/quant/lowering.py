@@ -29,23 +29,12 @@ from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.registry import Registry
 from qcc.quant.params import activation_params, activation_qrange, params_range, quantize_weight_ints
 
 LowerFn = Callable[["Lowerer", Node], None]
-RULES: dict[str, LowerFn] = {}
-
-
-def lowering(*ops: str) -> Callable[[LowerFn], LowerFn]:
-    """Register the integer lowering of one or more float ops."""
-
-    def wrap(fn: LowerFn) -> LowerFn:
-        for op in ops:
-            if op in RULES:
-                raise ValueError(f"lowering for '{op}' is already registered")
-            RULES[op] = fn
-        return fn
-
-    return wrap
+RULES: Registry[LowerFn] = Registry("lowering")
+lowering = RULES.register  # @lowering("op", ...) registers the integer lowering of float ops
 
 
 class NoLowering(QccError):

@@ -49,7 +49,7 @@ def test_limit_takes_the_first_samples(tmp_path: Path) -> None:
     "arrays, message",
     [
         ({"x": np.zeros((4, 2, 4), np.float32)}, "array 'x' has shape [4, 2, 4]; input 'x' needs [1, 2, 3]"),
-        ({"x": np.zeros((4, 2, 3), np.float64)}, "calibration sample 0, input 'x': expected f32, got float64"),
+        ({"x": np.zeros((4, 2, 3), np.float64)}, "calibration sample 0, input 'x': expected element type f32, got float64"),
         ({"image": np.zeros((4, 2, 3), np.float32)}, "array 'image' that is not a model input (inputs: x)"),
         ({"x": np.zeros((0, 2, 3), np.float32)}, "holds no samples"),
     ],

@@ -11,22 +11,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from qcc.registry import Registry
+
 KernelFn = Callable[[Sequence[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
 
-KERNELS: dict[str, KernelFn] = {}
-
-
-def kernel(*ops: str) -> Callable[[KernelFn], KernelFn]:
-    """Register a function as the float kernel of one or more ops."""
-
-    def wrap(fn: KernelFn) -> KernelFn:
-        for op in ops:
-            if op in KERNELS:
-                raise ValueError(f"kernel for '{op}' is already registered")
-            KERNELS[op] = fn
-        return fn
-
-    return wrap
+KERNELS: Registry[KernelFn] = Registry("float kernel")
+kernel = KERNELS.register  # @kernel("op", ...) registers the float kernel of one or more ops
 
 
 def apply_fused_clamp(y: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:

@@ -19,23 +19,12 @@ from qcc.errors import ModelImportError, UnsupportedOpError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import DType
+from qcc.registry import Registry
 
 ConverterFn = Callable[["NodeContext"], Sequence[Value]]
 
-CONVERTERS: dict[str, ConverterFn] = {}
-
-
-def converter(*op_types: str) -> Callable[[ConverterFn], ConverterFn]:
-    """Register the converter of one or more ONNX op types (default domain)."""
-
-    def wrap(fn: ConverterFn) -> ConverterFn:
-        for op_type in op_types:
-            if op_type in CONVERTERS:
-                raise ValueError(f"converter for '{op_type}' is already registered")
-            CONVERTERS[op_type] = fn
-        return fn
-
-    return wrap
+CONVERTERS: Registry[ConverterFn] = Registry("converter")
+converter = CONVERTERS.register  # @converter("OnnxOp", ...) for ops of the default domain
 
 
 class NeedsConstant(UnsupportedOpError):

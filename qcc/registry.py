@@ -1,0 +1,26 @@
+"""Name -> function tables filled by decorators (float kernels, ONNX converters, lowering rules,
+integer kernels): one mechanism, so every table refuses a duplicate the same way."""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class Registry(dict[str, F]):
+    """A dict of functions by name with a registering decorator; a name registered twice is a bug."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def register(self, *names: str) -> Callable[[F], F]:
+        def wrap(fn: F) -> F:
+            for name in names:
+                if name in self:
+                    raise ValueError(f"{self.what} for '{name}' is already registered")
+                self[name] = fn
+            return fn
+
+        return wrap
