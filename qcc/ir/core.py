@@ -273,6 +273,12 @@ class Graph:
         for r in node.results:
             self._names.discard(r.name)
 
+    def discard(self, node: Node) -> None:
+        """Drop a node made by ``create_node`` that will not be inserted (e.g. folded to a
+        constant instead): its operand uses and result names are released."""
+        node._detach_inputs()
+        self.release_names(node.results)
+
     def remove_unused_constants(self) -> int:
         outputs = {id(v) for v in self.outputs}
         keep = [c for c in self.constants if c.uses or id(c) in outputs]

@@ -161,8 +161,7 @@ class NodeContext:
                 arrays = evaluate(op, [v.data for v in inputs], node.attrs)  # type: ignore[misc]
             except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
                 raise ModelImportError(f"{self.where}: folding '{op}' on constant operands failed: {e}") from None
-            node._detach_inputs()
-            self.graph.release_names(node.results)  # the constants take over the names
+            self.graph.discard(node)  # the constants take over its result names
             consts = []
             for result, array in zip(node.results, arrays):
                 consts.append(self.graph.add_const(np.asarray(array, dtype=result.type.dtype.numpy), result.name))
