@@ -27,3 +27,19 @@ def test_passes_and_backends_import_under_qcc() -> None:
 
     assert Path(qcc.passes.__file__).parent.name == "passes"
     assert Path(qcc.backends.__file__).parent.name == "backends"
+
+
+def test_the_wheel_ships_passes_backends_and_grammar(tmp_path) -> None:
+    """What `pip install .` installs (a non-editable wheel) has every package and data file."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("qcc-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in ("qcc/passes/quantize.py", "qcc/backends/numpy_int/arith.py", "qcc/backends/targets.py", "qcc/ir/grammar.lark", "qcc/cli.py"):
+        assert expected in names, expected
