@@ -25,7 +25,7 @@ class Quantize(Pass):
     it (DESIGN §5)."""
 
     name = "quantize"
-    forbids_ops = frozenset({"batch_norm", "quantize", "dequantize"})
+    forbids_ops = frozenset({"quantize", "dequantize"})
     weights: int = 0
     acts: int = 0
     per_channel: bool = True

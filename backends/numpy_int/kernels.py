@@ -187,3 +187,92 @@ def qlut(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     if x.dtype == np.int8:
         return [table[x.astype(np.int64) + 128].astype(node.attr("dtype").numpy)]
     return [lut_lookup_int16(table, x).astype(node.attr("dtype").numpy)]
+
+
+# ---- softmax, linear resize, layer norm, LRN, PRelu (docs/arithmetic.md §3.8-§3.12) --------------
+
+from qcc.backends.numpy_int.arith import bit_length, integer_sqrt, rounding_divide_by_pot  # noqa: E402
+from qcc.ops.quantized import RESIZE_WEIGHT_BITS  # noqa: E402
+
+
+@int_kernel("q.softmax")
+def qsoftmax(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.8: e = E[max - q], R = 2^38 // sum(e), out = min(((e * R + 2^29) >> 30) - 128, 127)."""
+    axis = node.attr("axis")
+    table = node.attr("table").array.astype(np.int64)
+    q = xs[0].astype(np.int64)
+    e = table[q.max(axis=axis, keepdims=True) - q]
+    total = e.sum(axis=axis, keepdims=True)  # in [2^16, 2^31 - 2^16] for rows of at most 32767
+    reciprocal = (np.int64(1) << 38) // total
+    y = (e * reciprocal + (1 << 29)) >> 30
+    return [np.minimum(y - 128, 127).astype(np.int8)]
+
+
+@int_kernel("q.resize")
+def qresize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.9, separably and unrounded: per interpolated axis acc = w0 * acc[idx0] + w1 * acc[idx1]
+    (int64, exact), then one rounding division by 2^(11 k)."""
+    sizes, axes = node.attr("sizes"), node.attr("axes")
+    index = node.attr("index").array.astype(np.int64)
+    weight = node.attr("weight").array.astype(np.int64)
+    acc = xs[0].astype(np.int64)
+    start = 0
+    for axis in axes:
+        rows = slice(start, start + sizes[axis])
+        start += sizes[axis]
+        along = (-1,) + (1,) * (acc.ndim - axis - 1)
+        acc = (np.take(acc, index[rows, 0], axis=axis) * weight[rows, 0].reshape(along)
+               + np.take(acc, index[rows, 1], axis=axis) * weight[rows, 1].reshape(along))
+    return [rounding_divide_by_pot(acc, RESIZE_WEIGHT_BITS * len(axes)).astype(xs[0].dtype)]
+
+
+@int_kernel("q.layer_norm")
+def qlayer_norm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.10: D = N d - sum d, T = sum D^2 + eps, Q = isqrt(T * 4^p), u = D * 2^(p+30) / Q
+    (rounded half away from zero), out = requantize(sign(gamma) * u) per normalized element."""
+    attrs = node.attrs
+    x = xs[0]
+    axes = tuple(range(attrs["axis"], x.ndim))
+    n = int(np.prod([x.shape[a] for a in axes]))
+    d = x.astype(np.int64) - attrs["in_zp"]
+    centered = n * d - d.sum(axis=axes, keepdims=True)
+    total = (centered * centered).sum(axis=axes, keepdims=True) + attrs["eps"]
+    p = (62 - bit_length(total)) >> 1
+    root = integer_sqrt(total << (2 * p))
+    # T == 0 only for a constant row with eps 0: every D is 0 and u is 0 (the divisor is a dummy 1)
+    u = rounding_divide(centered << (p + 30), np.maximum(root, 1))
+    acc = attrs["gamma_sign"].array.astype(np.int64) * u
+    out = requantize(acc, attrs["multiplier"].array.astype(np.int64), attrs["shift"].array.astype(np.int64),
+                     attrs["out_zp"] + attrs["beta"].array.astype(np.int64), attrs["qmin"], attrs["qmax"], attrs["rounding"])
+    return [out.astype(attrs["dtype"].numpy)]
+
+
+@int_kernel("q.lrn")
+def qlrn(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.11: S = windowed sum over channels of d^2, F = int16 table lookup of S >> r,
+    out = requantize(d * F)."""
+    attrs = node.attrs
+    x = xs[0]
+    size, channels = attrs["size"], x.shape[1]
+    below = (size - 1) // 2
+    d = x.astype(np.int64) - attrs["in_zp"]
+    padded = np.zeros((x.shape[0], channels + size - 1, *x.shape[2:]), dtype=np.int64)
+    padded[:, below : below + channels] = d * d
+    sums = np.zeros_like(d)
+    for j in range(size):  # channel c sums channels [c - below, c - below + size - 1]
+        sums += padded[:, j : j + channels]
+    factor = lut_lookup_int16(attrs["table"].array, np.minimum(sums >> attrs["square_shift"], 65535) - 32768)
+    return [_output_stage(d * factor, attrs, channel_axis=None)]
+
+
+@int_kernel("q.prelu")
+def qprelu(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.12: d = q - in_zp; d >= 0 requantized with the positive multiplier, d < 0 as
+    sign(slope) * d with the slope element's multiplier."""
+    attrs = node.attrs
+    d = xs[0].astype(np.int64) - attrs["in_zp"]
+    stage = (attrs["out_zp"], attrs["qmin"], attrs["qmax"], attrs["rounding"])
+    positive = requantize(d, attrs["multiplier"], attrs["shift"], *stage)
+    sign = attrs["neg_sign"].array.astype(np.int64)
+    negative = requantize(sign * d, attrs["neg_multiplier"].array.astype(np.int64), attrs["neg_shift"].array.astype(np.int64), *stage)
+    return [np.where(d >= 0, positive, negative).astype(attrs["dtype"].numpy)]

@@ -227,3 +227,184 @@ def _qlut(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     if x.dtype not in INT_DTYPES or table.shape != (want,):
         raise fail("q.lut", f"a {x.dtype} input needs a table of {want} entries, got {list(table.shape)}")
     return [TensorType(attrs["dtype"], x.shape)]
+
+
+# ---- softmax, linear resize, layer norm, LRN, PRelu (docs/arithmetic.md §3.8-§3.12) --------------
+
+import numpy as np  # noqa: E402  (only the definitions below need it)
+
+SOFTMAX_TABLE_SIZE = 256
+RESIZE_WEIGHT_BITS = 11
+"""Fraction bits of the linear-resize weights: each axis's pair of weights sums to 2^11."""
+LAYER_NORM_MAX_N = 4096
+SOFTMAX_MAX_N = 32767
+LRN_MAX_SIZE = 32767
+
+
+def _check_i8_in(op: str, x: TensorType) -> None:
+    if x.dtype is not DType.I8:
+        raise fail(op, f"operand {x} must be i8")
+
+
+def _tensor(op: str, attrs: Mapping[str, Any], key: str, dtype: Any, shape: tuple[int, ...] | None = None) -> Any:
+    """A tensor attribute's array, checked for element type and (optionally) shape."""
+    array = attrs[key].array
+    if array.dtype != dtype:
+        raise fail(op, f"{key} must hold {dtype}, got {array.dtype}")
+    if shape is not None and tuple(array.shape) != shape:
+        raise fail(op, f"{key} must have shape {list(shape)}, got {list(array.shape)}")
+    return array
+
+
+def _broadcasts_to(op: str, key: str, shape: tuple[int, ...], target: tuple[int, ...]) -> None:
+    if len(shape) > len(target) or any(d not in (1, t) for d, t in zip(reversed(shape), reversed(target))):
+        raise fail(op, f"{key} of shape {list(shape)} does not broadcast to {list(target)}")
+
+
+@define_op(
+    "q.softmax",
+    ["x"],
+    [Attr("axis", "int", doc="the normalized axis (non-negative)"), Attr("table", "tensor", doc="i32[256]: E[d] = round(65536 * exp(-s_in * d))")],
+)
+def _qsoftmax(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Integer softmax along ``axis`` (docs/arithmetic.md §3.8): e = table[max - q] per element,
+    the row sum S, the reciprocal 2^38 / S, y = (e * R + 2^29) >> 30, out = min(y - 128, 127).
+    The result is i8 with scale 1/256 and zero point -128 whatever the input."""
+    x = types[0]
+    _check_i8_in("q.softmax", x)
+    if not 0 <= attrs["axis"] < x.rank:
+        raise fail("q.softmax", f"axis={attrs['axis']} must be in [0, {x.rank})")
+    if x.shape[attrs["axis"]] > SOFTMAX_MAX_N:
+        raise fail("q.softmax", f"the softmax axis has {x.shape[attrs['axis']]} elements; at most {SOFTMAX_MAX_N}")
+    _tensor("q.softmax", attrs, "table", np.int32, (SOFTMAX_TABLE_SIZE,))
+    return [TensorType(DType.I8, x.shape)]
+
+
+@define_op(
+    "q.resize",
+    ["x"],
+    [
+        Attr("sizes", "ints", doc="the full result shape"),
+        Attr("axes", "ints", doc="the interpolated axes, increasing (at most 2); the others keep their length"),
+        Attr("index", "tensor", doc="i32[sum of result lengths of axes, 2]: the two source indices per result position"),
+        Attr("weight", "tensor", doc="i16 like index: the two weights per result position, summing to 2^11"),
+    ],
+)
+def _qresize(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Integer N-linear resize (docs/arithmetic.md §3.9): each result element is the sum over the
+    2^k corners of the product of the axes' weights times q (raw, not q - zp), rounded once by
+    2^(11k) half away from zero. Input and result share scale and zero point."""
+    x = types[0]
+    _check_i8_in("q.resize", x)
+    sizes, axes = tuple(attrs["sizes"]), tuple(attrs["axes"])
+    if len(sizes) != x.rank or any(s < 1 for s in sizes):
+        raise fail("q.resize", f"sizes {list(sizes)} must give one dim >= 1 for each of the {x.rank} axes")
+    if list(axes) != sorted(set(axes)) or len(axes) > 2 or any(not 0 <= a < x.rank for a in axes):
+        raise fail("q.resize", f"axes {list(axes)} must be at most 2 distinct increasing axes in [0, {x.rank})")
+    for a in range(x.rank):
+        if a not in axes and sizes[a] != x.shape[a]:
+            raise fail("q.resize", f"axis {a} changes length ({x.shape[a]} -> {sizes[a]}) but is not interpolated")
+    rows = sum(sizes[a] for a in axes)
+    index = _tensor("q.resize", attrs, "index", np.int32, (rows, 2))
+    weight = _tensor("q.resize", attrs, "weight", np.int16, (rows, 2))
+    start = 0
+    for a in axes:
+        block = index[start : start + sizes[a]]
+        if block.size and (block.min() < 0 or block.max() >= x.shape[a]):
+            raise fail("q.resize", f"index rows of axis {a} must lie in [0, {x.shape[a] - 1}]")
+        start += sizes[a]
+    if weight.size and (weight.min() < 0 or np.any(weight.astype(np.int64).sum(axis=1) != 1 << RESIZE_WEIGHT_BITS)):
+        raise fail("q.resize", f"each weight pair must be non-negative and sum to 2^{RESIZE_WEIGHT_BITS}")
+    return [TensorType(x.dtype, sizes)]
+
+
+@define_op(
+    "q.layer_norm",
+    ["x"],
+    [
+        Attr("axis", "int", doc="first normalized axis (non-negative)"),
+        IN_ZP,
+        Attr("eps", "int", 0, "epsilon in the integer domain: round(epsilon * N^3 / s_in^2)"),
+        Attr("multiplier", "tensor", doc="i32, normalized shape: |gamma| * sqrt(N) / (2^30 * s_out) as Q31"),
+        Attr("shift", "tensor", doc="i32, normalized shape"),
+        Attr("gamma_sign", "tensor", doc="i8, normalized shape: sign of gamma (-1, 0, 1)"),
+        Attr("beta", "tensor", doc="i32, normalized shape: round(beta / s_out), added to the output zero point"),
+        *OUTPUT_STAGE,
+    ],
+)
+def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Integer layer normalization over axes [axis, rank) (docs/arithmetic.md §3.10): centered sums
+    D = N d - sum d, an exact integer square root of sum D^2 + eps, a Q30 quotient per element,
+    then a requantize per normalized element with gamma's sign and beta folded in."""
+    x = types[0]
+    _check_i8_in("q.layer_norm", x)
+    axis = attrs["axis"]
+    if not 0 <= axis < x.rank:
+        raise fail("q.layer_norm", f"axis={axis} must be in [0, {x.rank})")
+    norm_shape = tuple(x.shape[axis:])
+    n = 1
+    for d in norm_shape:
+        n *= d
+    if n > LAYER_NORM_MAX_N:
+        raise fail("q.layer_norm", f"{n} normalized elements; at most {LAYER_NORM_MAX_N}")
+    if not 0 <= attrs["eps"] <= 1 << 60:
+        raise fail("q.layer_norm", f"eps={attrs['eps']} must be in [0, 2^60]")
+    for key, dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
+        _tensor("q.layer_norm", attrs, key, dtype, norm_shape)
+    dtype = _check_out("q.layer_norm", attrs)
+    if dtype is not DType.I8:
+        raise fail("q.layer_norm", "result must be i8")
+    return [TensorType(dtype, x.shape)]
+
+
+@define_op(
+    "q.lrn",
+    ["x"],
+    [
+        Attr("size", "int", doc="number of channels summed over"),
+        IN_ZP,
+        Attr("square_shift", "int", 0, "right shift of the sum of squares before the table (r)"),
+        Attr("table", "tensor", doc="i16[513]: (bias + alpha/size * s_in^2 * 2^r * u)^-beta / s_f, interpolated"),
+        *PER_TENSOR_REQUANT,
+        *OUTPUT_STAGE,
+    ],
+)
+def _qlrn(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Integer local response normalization across channels (docs/arithmetic.md §3.11):
+    S = windowed sum of (q - in_zp)^2, F = table lookup of S >> square_shift (int16 interpolation),
+    out = requantize((q - in_zp) * F)."""
+    x = types[0]
+    _check_i8_in("q.lrn", x)
+    if x.rank < 2:
+        raise fail("q.lrn", f"input must be [N, C, ...], got {x}")
+    if not 1 <= attrs["size"] <= LRN_MAX_SIZE:
+        raise fail("q.lrn", f"size={attrs['size']} must be in [1, {LRN_MAX_SIZE}]")
+    if not 0 <= attrs["square_shift"] <= 31:
+        raise fail("q.lrn", f"square_shift={attrs['square_shift']} must be in [0, 31]")
+    _tensor("q.lrn", attrs, "table", np.int16, (513,))
+    return [TensorType(_check_out("q.lrn", attrs), x.shape)]
+
+
+@define_op(
+    "q.prelu",
+    ["x"],
+    [
+        IN_ZP,
+        *PER_TENSOR_REQUANT,
+        Attr("neg_multiplier", "tensor", doc="i32, the slope's shape: |slope| * s_in / s_out as Q31"),
+        Attr("neg_shift", "tensor", doc="i32, the slope's shape"),
+        Attr("neg_sign", "tensor", doc="i8, the slope's shape: sign of the slope (-1, 0, 1)"),
+        *OUTPUT_STAGE,
+    ],
+)
+def _qprelu(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Integer PRelu with a constant slope (docs/arithmetic.md §3.12): d = q - in_zp; d >= 0 is
+    requantized with (multiplier, shift) = s_in / s_out, d < 0 as neg_sign * d with the
+    per-slope-element (neg_multiplier, neg_shift) = |slope| * s_in / s_out."""
+    x = types[0]
+    _check_i8_in("q.prelu", x)
+    shape = tuple(attrs["neg_multiplier"].array.shape)
+    for key, dtype in (("neg_multiplier", np.int32), ("neg_shift", np.int32), ("neg_sign", np.int8)):
+        _tensor("q.prelu", attrs, key, dtype, shape)
+    _broadcasts_to("q.prelu", "the slope", shape, tuple(x.shape))
+    return [TensorType(_check_out("q.prelu", attrs), x.shape)]

@@ -42,7 +42,7 @@ def lower_mul(lw: Lowerer, node: Node) -> None:
     a, b = (lw.operand(v, bits) for v in node.inputs)
     out_q = lw.qparams(node.result, bits)
     qa, qb = a.type.quant, b.type.quant
-    m, sh = lw.multiplier(float(qa.scale) * float(qb.scale) / float(out_q.scale), bound=2**30)  # type: ignore[union-attr,arg-type]
+    m, sh = lw.multiplier(float(qa.scale) * float(qb.scale) / float(out_q.scale), bound=lw.max_centered(a) * lw.max_centered(b))  # type: ignore[union-attr,arg-type]
     qmin, qmax = lw.clamp_bounds(out_q, (node.attr("act_min"), node.attr("act_max")))
     attrs = dict(a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), multiplier=m, shift=sh, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
                  qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))

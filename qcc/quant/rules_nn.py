@@ -16,7 +16,7 @@ def _fused_clamp(node: Node) -> tuple[float, float]:
     return node.attr("act_min"), node.attr("act_max")
 
 
-def _weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int, reduction: int, extra_attrs: dict) -> None:
+def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int, reduction: int, extra_attrs: dict) -> None:
     """Shared by conv, conv_transpose and gemm: quantize weight and bias, compute the per-channel
     output stage, prove the accumulator width, emit the q. op."""
     s = lw.settings_of(node)
@@ -57,7 +57,7 @@ def _weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int, red
 def lower_conv(lw: Lowerer, node: Node) -> None:
     w = node.inputs[1].type.static_shape
     keys = ("strides", "pads", "dilations", "group")
-    _weight_layer(lw, node, "conv", 0, math.prod(w[1:]), {k: node.attr(k) for k in keys})
+    lower_weight_layer(lw, node, "conv", 0, math.prod(w[1:]), {k: node.attr(k) for k in keys})
 
 
 @lowering("conv_transpose")
@@ -67,7 +67,7 @@ def lower_conv_transpose(lw: Lowerer, node: Node) -> None:
     # each output element sums at most C_in/group * prod(ceil(k/stride)) products
     reduction = (w[0] // node.attr("group")) * math.prod(-(-k // s) for k, s in zip(w[2:], stride))
     keys = ("strides", "pads", "dilations", "group", "output_padding")
-    _weight_layer(lw, node, "conv_transpose", 1, reduction, {k: node.attr(k) for k in keys})
+    lower_weight_layer(lw, node, "conv_transpose", 1, reduction, {k: node.attr(k) for k in keys})
 
 
 @lowering("gemm")
@@ -77,7 +77,7 @@ def lower_gemm(lw: Lowerer, node: Node) -> None:
     b = node.inputs[1].type.static_shape
     trans_b = node.attr("trans_b")
     reduction = b[1] if trans_b else b[0]
-    _weight_layer(lw, node, "gemm", 0 if trans_b else 1, reduction, {"trans_a": node.attr("trans_a"), "trans_b": trans_b})
+    lower_weight_layer(lw, node, "gemm", 0 if trans_b else 1, reduction, {"trans_a": node.attr("trans_a"), "trans_b": trans_b})
 
 
 @lowering("matmul")

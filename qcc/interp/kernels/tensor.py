@@ -115,7 +115,7 @@ class _AxisTaps:
     outside: np.ndarray | None
 
 
-def _source_coords(mode: str, out_len: int, in_len: int, scale: float, out_width: float, roi: tuple[float, float] | None) -> np.ndarray:
+def source_coords(mode: str, out_len: int, in_len: int, scale: float, out_width: float, roi: tuple[float, float] | None) -> np.ndarray:
     """Operand coordinate of each result position along one axis. ``out_width`` is the possibly
     fractional result length ``scale * in_len`` that align_corners and tf_crop_and_resize use."""
     y = np.arange(out_len, dtype=np.float64)
@@ -171,7 +171,7 @@ _FILTERS: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], int]] = {
 def _axis_taps(in_len: int, out_len: int, scale: float, out_width: float, roi: tuple[float, float] | None, attrs: Mapping[str, Any]) -> _AxisTaps:
     """The index/weight table of one resized axis."""
     coord_mode = attrs["coordinate_transformation_mode"]
-    x = _source_coords(coord_mode, out_len, in_len, scale, out_width, roi)
+    x = source_coords(coord_mode, out_len, in_len, scale, out_width, roi)
     outside = (x < 0) | (x > in_len - 1) if coord_mode == "tf_crop_and_resize" else None
     base = np.floor(x)
     frac = x - base
