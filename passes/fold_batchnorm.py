@@ -42,7 +42,11 @@ class FoldBatchNorm(Pass):
 
     In inference BN is a per-channel affine map y = s*x + t, so W' = s*W and b' = s*b + t give the
     same outputs with one op less, and the quantizer then sees the weights the device will use.
-    A BN whose producer has other users, a fused clamp, or non-constant weights is left alone."""
+    A BN whose producer has other users, a fused clamp, or non-constant weights is left alone.
+
+    The BN's gamma and beta stay on the producer as `bn_gamma`/`bn_beta`: its output was
+    normalized to per-channel mean beta and std |gamma|, which the data-free passes use
+    (absorb-high-bias, correct-bias{mode=analytic}; Nagel et al. 2019, arXiv:1906.04721)."""
 
     name = "fold-batchnorm"
 
@@ -87,4 +91,7 @@ class FoldBatchNorm(Pass):
                 set_const_operand(graph, producer, 2, bias)
             else:
                 add_const_operand(graph, producer, bias, f"{producer.name}_bias")
+        gamma, beta = (np.asarray(v.data, dtype=np.float32).reshape(-1) for v in bn.inputs[1:3])
+        producer.set_attr("bn_gamma", gamma)
+        producer.set_attr("bn_beta", beta)
         replace_result(graph, bn.result, producer.result)

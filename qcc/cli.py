@@ -132,9 +132,12 @@ def _context(args: argparse.Namespace):  # -> PassContext
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     from qcc.pipeline import PassManager, parse_pipeline
+    from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
-    passes = parse_pipeline(args.pipeline)
     ctx = _context(args)
+    text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE, ctx.target)
+    passes = parse_pipeline(text)
+    ctx.log(f"pipeline: {text}")
     graph = load_graph(args.model, _input_shapes(args))
     pm = PassManager(passes)
     graph = pm.run(graph, ctx)
@@ -226,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=".onnx or .qir")
     p.add_argument("--calib", required=True, help="calibration data: .npz keyed by input name, or a folder of .npy")
     p.add_argument("-o", "--output", required=True, help="the quantized IR (.qir, plus .npz)")
-    p.add_argument("-p", "--pipeline", default=DEFAULT_PIPELINE, help=f"default: {DEFAULT_PIPELINE}")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("-p", "--pipeline", help="a pass pipeline instead of a recipe")
+    how.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="fast (default), dfq or adaround, e.g. 'adaround{weights=4}'; see docs/recipes.md")
     p.add_argument("--timing", action="store_true", help="print per-pass times to stderr")
     calibration_and_target(p, calib=False)
     input_shape(p)

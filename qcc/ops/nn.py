@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from qcc.ir.ops import FUSED_CLAMP, Attr, broadcast_shapes, define_op, fail, same_dtype
 from qcc.ir.types import DType, TensorType
 
@@ -51,6 +53,14 @@ _CEIL_MODE = Attr("ceil_mode", "bool", False, "count a partial last window (whic
 _EPSILON = Attr("epsilon", "float", 1e-5, "added to the variance before the square root")
 _AXES = Attr("axes", "ints", doc="reduced axes: sorted, distinct, non-negative; empty reduces nothing")
 _KEEPDIMS = Attr("keepdims", "bool", True, "keep reduced axes as size-1 dims")
+# Batch-norm statistics a weight layer's output had before fold-batchnorm folded the BN into it
+# (the BN's gamma and beta: the output's per-channel std |gamma| and mean beta). Recorded for the
+# data-free passes (absorb-high-bias, correct-bias{mode=analytic}); empty = none, not printed.
+_NO_STATS = np.zeros(0, dtype=np.float32)
+_BN_STATS = (
+    Attr("bn_gamma", "tensor", _NO_STATS, "f32 [C_out] or empty: gamma of the batch_norm folded into this op (output std |gamma|)"),
+    Attr("bn_beta", "tensor", _NO_STATS, "f32 [C_out] or empty: beta of the batch_norm folded into this op (output mean)"),
+)
 
 
 def _spatial_input(op: str, x: TensorType) -> int:
@@ -96,6 +106,13 @@ def _broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
     return all(d in (1, t) for d, t in zip(reversed(tuple(shape)), reversed(tuple(target))))
 
 
+def _check_bn_stats(op: str, attrs: Mapping[str, Any], channels: int) -> None:
+    """bn_gamma and bn_beta are both empty or both one value per output channel."""
+    gamma, beta = attrs["bn_gamma"].array, attrs["bn_beta"].array
+    if gamma.shape != beta.shape or gamma.shape not in ((0,), (channels,)):
+        raise fail(op, f"bn_gamma {list(gamma.shape)} and bn_beta {list(beta.shape)} must both be empty or [{channels}]")
+
+
 def _check_bias(op: str, bias: TensorType | None, channels: int) -> None:
     if bias is not None and tuple(bias.shape) != (channels,):
         raise fail(op, f"bias must be [{channels}] (one per output channel), got {bias}")
@@ -117,7 +134,7 @@ def _conv_operands(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any
 # ---- convolutions and matrix products -----------------------------------------------------------
 
 
-@define_op("conv", ["x", "w", "b"], [_STRIDES, _PADS, _DILATIONS, _GROUP, *FUSED_CLAMP], optional=1)
+@define_op("conv", ["x", "w", "b"], [_STRIDES, _PADS, _DILATIONS, _GROUP, *FUSED_CLAMP, *_BN_STATS], optional=1)
 def _conv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """N-d convolution (ONNX Conv, cross-correlation): x [N, C_in, D1, ...], w [C_out,
     C_in/group, k1, ...], optional bias b [C_out]. The kernel size comes from w; there is no
@@ -130,6 +147,7 @@ def _conv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     if w.shape[1] * group != c_in:
         raise fail("conv", f"weight {w} expects {w.shape[1] * group} input channels (group={group}), input {x} has {c_in}")
     _check_bias("conv", types[2] if len(types) > 2 else None, c_out)
+    _check_bn_stats("conv", attrs, c_out)
     spatial = _pooled_shape("conv", x, w.shape[2:], attrs, False)
     return [TensorType(x.dtype, (x.shape[0], c_out, *spatial))]
 
@@ -137,7 +155,7 @@ def _conv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
 @define_op(
     "conv_transpose",
     ["x", "w", "b"],
-    [_STRIDES, _PADS, _DILATIONS, _GROUP, Attr("output_padding", "ints", doc="extra result rows/cols at the end of each spatial axis"), *FUSED_CLAMP],
+    [_STRIDES, _PADS, _DILATIONS, _GROUP, Attr("output_padding", "ints", doc="extra result rows/cols at the end of each spatial axis"), *FUSED_CLAMP, *_BN_STATS],
     optional=1,
 )
 def _conv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -154,6 +172,7 @@ def _conv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> li
         raise fail("conv_transpose", f"group={group} must divide input channels ({c_in})")
     c_out = w.shape[1] * group
     _check_bias("conv_transpose", types[2] if len(types) > 2 else None, c_out)
+    _check_bn_stats("conv_transpose", attrs, c_out)
     pads, strides, dilations, out_pad = attrs["pads"], attrs["strides"], attrs["dilations"], attrs["output_padding"]
     spatial = []
     for i in range(nsp):
@@ -173,6 +192,7 @@ def _conv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> li
         Attr("trans_a", "bool", False, "use a transposed"),
         Attr("trans_b", "bool", False, "use b transposed"),
         *FUSED_CLAMP,
+        *_BN_STATS,
     ],
     optional=1,
 )
@@ -189,6 +209,7 @@ def _gemm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
         raise fail("gemm", f"inner dimensions differ: op(a) is [{m},{k}], op(b) is [{k2},{n}]")
     if len(types) > 2 and not _broadcasts_to(types[2].shape, (m, n)):
         raise fail("gemm", f"c {types[2]} does not broadcast to the result [{m},{n}]")
+    _check_bn_stats("gemm", attrs, n)
     return [TensorType(dtype, (m, n))]
 
 

@@ -1,0 +1,148 @@
+"""adaround: learn the rounding of every weight, layer by layer (AdaRound, ICML 2020)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from qcc.errors import PipelineError
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Graph, Node
+from qcc.passes.calibrate import calibration_set
+from qcc.pipeline import Pass, PassContext, PassResult, register_pass
+from qcc.ptq.capture import capture, quantized_input, with_weights
+from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
+from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
+from qcc.ptq.settings import quant_settings, require_calibrated
+from qcc.quant.fakequant import FakeQuant, fake_quantize_weight, weight_axis
+from qcc.quant.params import quantize_weight_ints, weight_params, weight_qrange
+
+
+def grid_weights(node: Node, ints: np.ndarray, scale: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """The float weight that holds exactly the grid points s * q, in the op's layout: what
+    adaround leaves in the graph so that quantize's round-to-nearest finds q again."""
+    return from_canonical(node, (ints * scale).reshape(ints.shape[:2] + (-1, 1)), like)
+
+
+def canonical_scale(node: Node, weight: np.ndarray, bits: int, per_channel: bool) -> np.ndarray:
+    """The quantize pass's weight scale(s) for this weight, shaped [G, O_g, 1] (or scalar [1,1,1])."""
+    q = weight_params(weight, bits, weight_axis(node, per_channel))
+    scale = np.asarray(q.scale, dtype=np.float64)
+    if q.axis is None:
+        return scale.reshape(1, 1, 1)
+    view = canonical(node, weight)
+    return scale.reshape(view.shape[0], view.shape[1], 1)
+
+
+@register_pass
+@dataclass(frozen=True)
+class AdaRound(Pass):
+    """AdaRound: learn for every weight whether it rounds down or up, so that each layer's output
+    on calibration data is reconstructed best (Nagel et al., ICML 2020, arXiv:2004.10568).
+
+    Rounding each weight to nearest is not optimal (Nagel, Amjad, van Baalen, Louizos, Blankevoort,
+    "Up or Down? Adaptive Rounding for Post-Training Quantization"). The optimizer and its
+    equations are in qcc/ptq/rounding.py: rectified sigmoid h(V), regularizer sum(1 - |2h(V) - 1|^beta) with beta
+    annealed from `beta-start` to `beta-end` after a warm-up of `warmup` x `iters` steps without
+    it, weight `reg` (the paper's lambda, applied to normalized terms: see there), Adam at learning rate `lr`, `batch` calibration samples
+    per step, for `iters` steps per layer.
+
+    Layers (conv incl. depthwise/grouped, gemm) are done in graph order. A layer's input comes from
+    the network with everything upstream quantized (weights already rounded by this pass, activations
+    rounded to their calibrated grids: the graph must be calibrated); its target output from the
+    float network as it was before the pass. `samples` limits the calibration samples (0 = all;
+    each layer keeps its inputs and targets for them in memory). Deterministic for a `seed`
+    (-1 = the context's seed, `qcc --seed`).
+
+    The learned integers reach the quantize pass through the weights themselves: each weight is
+    replaced by s * q, the grid point it rounds to, so quantize (same `weights`, `per-channel`,
+    `overrides` options; the recipes pass equal ones) recomputes the same scale s and rounds every
+    weight to exactly q; the pass checks that it does. Each q is floor(w/s) or floor(w/s) + 1, so
+    within one grid step of rounding to nearest. conv_transpose and matmul are left to nearest
+    rounding (named in the log). Run after calibrate, right before quantize (correct-bias would
+    find no weight error left)."""
+
+    name = "adaround"
+    forbids_ops = frozenset({"quantize", "dequantize"})
+    iters: int = 1000
+    reg: float = 10.0
+    beta_start: float = 20.0
+    beta_end: float = 2.0
+    warmup: float = 0.2
+    batch: int = 32
+    lr: float = 0.03
+    samples: int = 0
+    seed: int = -1
+    weights: int = 0
+    acts: int = 0
+    per_channel: bool = True
+    overrides: tuple[str, ...] = ()
+
+    def config(self) -> AdaRoundConfig:
+        return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr)
+
+    def _check_options(self) -> None:
+        if self.iters < 1 or self.batch < 1 or self.samples < 0:
+            raise PipelineError(f"adaround: iters={self.iters} and batch={self.batch} must be >= 1, samples={self.samples} >= 0")
+        if not (0.0 <= self.warmup < 1.0) or self.reg < 0 or self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
+            raise PipelineError("adaround: need 0 <= warmup < 1, reg >= 0, lr > 0, beta-start > 0, beta-end > 0")
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        self._check_options()
+        require_calibrated(graph, "adaround")
+        settings = quant_settings(graph, ctx, self.weights, self.acts, self.per_channel, self.overrides)
+        for node in graph.nodes:
+            if node.op in ("conv_transpose", "matmul"):
+                ctx.log(f"adaround: skip {node.name}: {node.op} keeps rounding to nearest")
+        layers = [n for n in graph.nodes if is_weight_layer(n) and n.op in ("conv", "gemm")]
+        if not layers:
+            ctx.log("adaround: nothing to do: no conv or gemm with constant weights")
+            return PassResult(graph, False)
+        data = calibration_set(graph, ctx, self.samples or None)
+        seed = ctx.seed if self.seed < 0 else self.seed
+        original = {id(n): np.asarray(n.inputs[1].data) for n in layers}
+        float_eval = with_weights(original)
+        fq = FakeQuant(graph, settings)
+        start = time.perf_counter()
+        for index, node in enumerate(layers):
+            s = settings.for_node(node)
+            quant_inputs, float_inputs = [], []
+            for feeds in data:
+                quant_inputs.append(quantized_input(graph, fq, feeds, node))
+                float_inputs.append(capture(graph, feeds, node.inputs[0], float_eval))
+            x_q = np.concatenate(quant_inputs).astype(np.float32)
+            x_f = np.concatenate(float_inputs).astype(np.float32)
+            del quant_inputs, float_inputs
+            new = self._layer(node, x_q, x_f, s.weight_bits, s.per_channel, np.random.default_rng([seed % 2**32, index]), ctx)
+            set_weight(graph, node, new)
+            fq.weights[id(node)] = fake_quantize_weight(new, s.weight_bits, weight_axis(node, s.per_channel))
+        ctx.log(f"adaround: {len(layers)} layers in {time.perf_counter() - start:.1f} s")
+        return PassResult(graph, True)
+
+    def _layer(self, node: Node, x_q: np.ndarray, x_f: np.ndarray, bits: int, per_channel: bool, rng: np.random.Generator, ctx: PassContext) -> np.ndarray:
+        weight = np.asarray(node.inputs[1].data)
+        view = canonical(node, weight.astype(np.float64))
+        g, og = view.shape[:2]
+        flat = view.reshape(g, og, -1)
+        scale = canonical_scale(node, weight, bits, per_channel)
+        bias = bias_vector(node)
+        if bias is None:
+            raise PipelineError(f"adaround: node '{node.name}': its bias is not one value per channel")
+        target = evaluate(node.op, [x_f] + [np.asarray(v.data) for v in node.inputs[1:]], node.attrs)[0]
+        target = target.reshape(target.shape[0], g, og, -1)
+        kernel = weight.shape[2:] if node.op == "conv" else ()
+        columns = Columns(node.op, dict(node.attrs), x_q * np.float32(linear_scale(node)), groups(node), kernel)  # gemm's alpha
+        steps = ctx.progress.bar(range(self.iters), total=self.iters, desc=f"adaround {node.name}")
+        result = learn_rounding(flat, scale, weight_qrange(bits), columns, target, bias.reshape(g, og, 1), clamp(node), self.config(), rng, steps)
+        new = grid_weights(node, result.ints, scale, weight)
+        ints, _, _ = quantize_weight_ints(new, bits, weight_axis(node, per_channel))
+        expected = from_canonical(node, result.ints.reshape(g, og, -1, 1), np.zeros(weight.shape, np.int64))
+        if not np.array_equal(ints.astype(np.int64), expected):
+            raise PipelineError(f"adaround: node '{node.name}': quantizing the learned weights does not give the learned integers back")
+        ctx.log(
+            f"adaround: {node.name}: reconstruction loss {result.nearest_loss:.4g} (nearest) -> {result.learned_loss:.4g}, "
+            f"{result.flipped} of {result.ints.size} weights rounded the other way"
+        )
+        return new

@@ -1,0 +1,139 @@
+"""correct-bias: remove the mean output shift that weight quantization causes (DFQ §4.2)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qcc.errors import PipelineError
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Graph, Node
+from qcc.passes.calibrate import calibration_set
+from qcc.pipeline import Pass, PassContext, PassResult, register_pass
+from qcc.ptq.capture import quantized_input, running_mean
+from qcc.ptq.expectation import expected_value
+from qcc.ptq.layers import bias_vector, canonical, is_weight_layer, linear_scale, set_bias_vector, sum_over_inputs
+from qcc.ptq.settings import quant_settings, require_calibrated
+from qcc.ptq.statistics import has_bn_stats
+from qcc.quant.fakequant import FakeQuant, weight_axis
+from qcc.quant.lowering import Settings
+from qcc.quant.params import quantize_weight_ints
+
+Mode = Literal["empirical", "analytic"]
+
+
+def output_shift(node: Node, weight_error: np.ndarray, mean_input: np.ndarray) -> np.ndarray:
+    """E[(W~ - W) x] per output channel, given E[x] element-wise (one sample's shape): the layer
+    applied to the mean input with the weight error as weight and no bias or clamp, averaged over
+    every axis but the channel axis. Exact, padding included, because the layer is linear in x."""
+    attrs = dict(node.attrs)
+    attrs["act_min"], attrs["act_max"] = -math.inf, math.inf
+    y = evaluate(node.op, [mean_input.astype(np.float64), weight_error.astype(np.float64)], attrs)[0]
+    axes = tuple(i for i in range(y.ndim) if i != 1)
+    return y.mean(axis=axes)
+
+
+@register_pass
+@dataclass(frozen=True)
+class CorrectBias(Pass):
+    """Bias correction: quantizing a layer's weights W to W~ shifts its expected output by
+    E[W~ x] - E[W x] = (W~ - W) E[x] per output channel; subtracting that from the bias removes the
+    shift (Nagel et al., ICCV 2019, arXiv:1906.04721, §4.2). Layers are conv, conv_transpose and
+    gemm; W~ is the grid the quantize pass will use, so take the same `weights`, `acts`,
+    `per-channel` and `overrides` options as quantize (0 = the target's default).
+
+    `mode=empirical` (needs calibration data and a calibrated graph): E[(W~ - W) x] measured on the
+    calibration samples, layer by layer from the input: x is the layer's input with everything
+    upstream fake-quantized (weights on their grids, upstream biases already corrected, activations
+    rounded to their calibrated ranges). One streamed pass over the samples per layer keeps memory
+    flat; `samples` limits how many are used (0 = all).
+
+    `mode=analytic` (data-free, the paper's main variant): E[x] from the batch-norm statistics
+    fold-batchnorm recorded on the layer producing x, passed through its activation as a clipped
+    normal (§4.2), and through residual adds and pooling. Layers whose input expectation is unknown
+    (the model input, max pooling, ...) are skipped and named in the log; padding borders are
+    ignored, as in the paper. Without any batch-norm statistics the pass stops with an error.
+
+    Run after calibrate (activation ranges) and before quantize; not after adaround, whose weights
+    already lie on the grid (so there is nothing to correct)."""
+
+    name = "correct-bias"
+    forbids_ops = frozenset({"quantize", "dequantize"})
+    mode: Mode = "empirical"
+    samples: int = 0
+    weights: int = 0
+    acts: int = 0
+    per_channel: bool = True
+    overrides: tuple[str, ...] = ()
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        settings = quant_settings(graph, ctx, self.weights, self.acts, self.per_channel, self.overrides)
+        layers = [n for n in graph.nodes if is_weight_layer(n)]
+        if not layers:
+            ctx.log("correct-bias: nothing to do: no conv, conv_transpose or gemm with constant weights")
+            return PassResult(graph, False)
+        if self.mode == "analytic":
+            corrected = self._analytic(graph, ctx, layers, settings)
+        else:
+            corrected = self._empirical(graph, ctx, layers, settings)
+        ctx.log(f"correct-bias ({self.mode}): corrected {len(corrected)} of {len(layers)} layers" + (f": {', '.join(corrected)}" if corrected else ""))
+        return PassResult(graph, bool(corrected))
+
+    @staticmethod
+    def _quantization_error(node: Node, settings: Settings) -> np.ndarray:
+        """W~ - W in float64, W~ = q * s exactly as the quantize pass's integers and scales say."""
+        s = settings.for_node(node)
+        w = np.asarray(node.inputs[1].data)
+        ints, _, scale = quantize_weight_ints(w, s.weight_bits, weight_axis(node, s.per_channel))
+        return ints.astype(np.float64) * scale - w.astype(np.float64)
+
+    def _apply(self, graph: Graph, ctx: PassContext, node: Node, shift: np.ndarray) -> bool:
+        bias = bias_vector(node)
+        if bias is None:
+            ctx.log(f"correct-bias: skip {node.name}: its bias is not one value per channel")
+            return False
+        set_bias_vector(graph, node, bias - shift)
+        ctx.log(f"correct-bias: {node.name}: max |shift| {float(np.max(np.abs(shift), initial=0.0)):.3g}")
+        return True
+
+    def _analytic(self, graph: Graph, ctx: PassContext, layers: list[Node], settings: Settings) -> list[str]:
+        if not any(has_bn_stats(n) for n in graph.nodes):
+            raise PipelineError(
+                "correct-bias{mode=analytic} needs the batch-norm statistics fold-batchnorm records, and no layer has any "
+                "(the model has no batch_norm, or fold-batchnorm did not run); use correct-bias{mode=empirical} with calibration data"
+            )
+        corrected = []
+        for node in layers:
+            mean = expected_value(node.inputs[0])
+            if mean is None:
+                ctx.log(f"correct-bias: skip {node.name}: the expected value of its input %{node.inputs[0].name} is unknown without data")
+                continue
+            if node.op == "conv_transpose":
+                ctx.log(f"correct-bias: skip {node.name}: analytic mode does not handle conv_transpose (use mode=empirical)")
+                continue
+            raw_error = self._quantization_error(node, settings)
+            if not np.any(raw_error):
+                continue
+            error = canonical(node, raw_error)
+            if self._apply(graph, ctx, node, linear_scale(node) * sum_over_inputs(error, mean)):
+                corrected.append(node.name)
+        return corrected
+
+    def _empirical(self, graph: Graph, ctx: PassContext, layers: list[Node], settings: Settings) -> list[str]:
+        require_calibrated(graph, "correct-bias{mode=empirical}")
+        data = calibration_set(graph, ctx, self.samples or None)
+        total = data.count()
+        fq = FakeQuant(graph, settings)
+        corrected = []
+        for node in layers:
+            error = self._quantization_error(node, settings)
+            if not np.any(error):
+                continue
+            stream = (quantized_input(graph, fq, feeds, node) for feeds in ctx.progress.bar(data, total=total, desc=f"correct-bias {node.name}"))
+            mean, _ = running_mean(stream)
+            if self._apply(graph, ctx, node, output_shift(node, error, mean)):
+                corrected.append(node.name)
+        return corrected

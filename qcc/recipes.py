@@ -1,0 +1,135 @@
+"""Recipes: named, tested pipelines for post-training quantization (docs/recipes.md says when to
+use which).
+
+    fast      fold batch norms and activations, calibrate, round weights to nearest
+    dfq       + cross-layer equalization, high-bias absorption, empirical bias correction
+              (Nagel et al., ICCV 2019, arXiv:1906.04721)
+    adaround  dfq's equalization and absorption, then AdaRound instead of bias correction
+              (Nagel et al., ICML 2020, arXiv:2004.10568)
+
+A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``; its
+options are the quantization settings that several passes of the pipeline must agree on (the
+weight grid correct-bias and adaround predict is the one quantize then uses), so they are given
+once here and written into every pass that needs them:
+
+    weights      weight bits (0: the target's default)
+    acts         activation bits (0: the target's default)
+    per-channel  per-channel weight scales (default: whether the target has them)
+    method       calibration method (minmax, percentile, mse, entropy)
+    iters        AdaRound iterations per layer (adaround only)
+
+``qcc quantize --recipe`` (and ``qcc compile``) use ``recipe_pipeline``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qcc.errors import PipelineError
+from qcc.pipeline import format_pipeline, parse_pipeline
+
+# equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
+# docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
+_PREPARE = ("fold-constants", "fold-batchnorm")
+_EQUALIZE = ("equalize{relu6-as-relu=true}", "absorb-high-bias")
+_FOLD_ACTIVATIONS = ("fuse-activation", "dce", "calibrate{$calibrate}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    steps: tuple[str, ...]  # one pass each; the words $calibrate, $quant, $adaround are filled in
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "fast",
+            "fold batch norms and activations, calibrate, round weights to nearest (seconds)",
+            (*_PREPARE, *_FOLD_ACTIVATIONS, "quantize{$quant}"),
+        ),
+        Recipe(
+            "dfq",
+            "fast + cross-layer equalization, high-bias absorption and empirical bias correction (seconds)",
+            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "correct-bias{mode=empirical $quant}", "quantize{$quant}"),
+        ),
+        Recipe(
+            "adaround",
+            "dfq's equalization and absorption, then AdaRound learns every weight's rounding (minutes)",
+            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "adaround{$quant $adaround}", "quantize{$quant}"),
+        ),
+    )
+}
+
+DEFAULT_RECIPE = "fast"
+_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int}
+_METHODS = ("minmax", "percentile", "mse", "entropy")
+
+
+def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
+    """``name`` or ``name{key=value ...}`` -> the recipe and its options (one error per mistake)."""
+    text = text.strip()
+    name, brace, rest = text.partition("{")
+    name = name.strip()
+    recipe = RECIPES.get(name)
+    if recipe is None:
+        raise PipelineError(f"unknown recipe '{name}' (known: {', '.join(RECIPES)})")
+    if brace and not rest.endswith("}"):
+        raise PipelineError(f"recipe '{name}': options must end with '}}'")
+    options: dict[str, Any] = {}
+    for token in rest[:-1].split() if brace else []:
+        key, eq, raw = token.partition("=")
+        kind = _OPTIONS.get(key)
+        if kind is None or not eq:
+            raise PipelineError(f"recipe '{name}': bad option '{token}' (options: {', '.join(k + '=' for k in _OPTIONS)})")
+        try:
+            if kind is bool:
+                options[key] = {"true": True, "false": False}[raw]
+            elif kind is int:
+                options[key] = int(raw)
+            else:
+                if raw not in _METHODS:
+                    raise KeyError
+                options[key] = raw
+        except (KeyError, ValueError):
+            want = f"one of {', '.join(_METHODS)}" if key == "method" else "true or false" if kind is bool else "an integer"
+            raise PipelineError(f"recipe '{name}': option '{key}': '{raw}' is not {want}") from None
+    if "iters" in options and name != "adaround":
+        raise PipelineError(f"recipe '{name}': option 'iters' is only for the adaround recipe")
+    return recipe, options
+
+
+def recipe_pipeline(text: str = DEFAULT_RECIPE, target: Any = None) -> str:
+    """Pipeline text of a recipe for a target (a qcc.backends.targets.Target; None = the default
+    target): per-channel weight scales when the target has them, unless the recipe says."""
+    recipe, options = parse_recipe(text)
+    per_channel = options.get("per-channel", True if target is None else bool(target.per_channel))
+    quant = []
+    if options.get("weights"):
+        quant.append(f"weights={options['weights']}")
+    if options.get("acts"):
+        quant.append(f"acts={options['acts']}")
+    if not per_channel:
+        quant.append("per-channel=false")
+    calibrate = []
+    if options.get("method"):
+        calibrate.append(f"method={options['method']}")
+    if options.get("acts"):
+        calibrate.append(f"bits={options['acts']}")
+    adaround = [f"iters={options['iters']}"] if "iters" in options else []
+    fill = {"calibrate": " ".join(calibrate), "quant": " ".join(quant), "adaround": " ".join(adaround)}
+    text = ",".join(_fill(step, fill) for step in recipe.steps)
+    return format_pipeline(parse_pipeline(text))  # the canonical spelling (and every option checked)
+
+
+def _fill(step: str, fill: dict[str, str]) -> str:
+    """Replace the $words inside a pass's braces; drop braces left empty."""
+    name, brace, rest = step.partition("{")
+    if not brace:
+        return step
+    words = [fill[w[1:]] if w.startswith("$") else w for w in rest[:-1].split()]
+    text = " ".join(w for w in words if w)
+    return f"{name}{{{text}}}" if text else name

@@ -1,0 +1,113 @@
+"""Recipes: each is a pipeline that parses and runs; `qcc quantize --recipe` uses them and keeps
+one-line errors; `fast` is the pipeline qcc quantize always ran by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qcc import import_model
+from qcc.backends.numpy_int.executor import integer_node
+from qcc.backends.targets import TARGETS, get_target
+from qcc.errors import PipelineError
+from qcc.evaluate import evaluate_quantized
+from qcc.pipeline import PassContext, format_pipeline, parse_pipeline, run_pipeline
+from qcc.recipes import RECIPES, recipe_pipeline
+from tests.quant.example_model import CALIB, MODEL, TEST
+from tests.test_cli import assert_clean_error, qcc
+
+
+@pytest.fixture(scope="module")
+def small_calib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 of the 256 calibration samples: enough to exercise every pass in a second or two."""
+    path = tmp_path_factory.mktemp("calib") / "calib16.npz"
+    np.savez(path, input=np.load(CALIB)["input"][:16])
+    return path
+
+
+def test_fast_is_the_former_default_pipeline() -> None:
+    from qcc.cli import DEFAULT_PIPELINE
+
+    assert recipe_pipeline("fast") == DEFAULT_PIPELINE
+    assert recipe_pipeline("fast", get_target("generic-int8")) == DEFAULT_PIPELINE
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_recipe_is_canonical_pipeline_text(name: str, target: str) -> None:
+    text = recipe_pipeline(name, get_target(target))
+    assert format_pipeline(parse_pipeline(text)) == text
+    assert ("per-channel=false" in text) == (not get_target(target).per_channel)
+
+
+def test_options_reach_every_pass_that_predicts_the_grid() -> None:
+    text = recipe_pipeline("adaround{weights=4 per-channel=false iters=50 method=mse}", get_target("dsp-w4a16"))
+    assert "calibrate{method=mse}" in text
+    assert "adaround{iters=50 weights=4 per-channel=false}" in text
+    assert text.endswith("quantize{weights=4 per-channel=false}")
+    dfq = recipe_pipeline("dfq{acts=16}", get_target("dsp-w4a16"))
+    assert "calibrate{bits=16}" in dfq and "correct-bias{acts=16}" in dfq and dfq.endswith("quantize{acts=16}")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nope", "unknown recipe 'nope' (known: fast, dfq, adaround)"),
+        ("fast{weights=four}", "option 'weights': 'four' is not an integer"),
+        ("fast{iters=5}", "option 'iters' is only for the adaround recipe"),
+        ("dfq{colour=red}", "bad option 'colour=red'"),
+        ("fast{method=best}", "is not one of minmax, percentile, mse, entropy"),
+        ("fast{per-channel=maybe}", "is not true or false"),
+        ("fast{weights=4", "options must end with '}'"),
+    ],
+)
+def test_bad_recipes(text: str, message: str) -> None:
+    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        recipe_pipeline(text)
+
+
+@pytest.mark.parametrize("recipe", ["fast", "dfq", "adaround{iters=20}"])
+def test_recipes_run_on_the_example_model(recipe: str, small_calib: Path) -> None:
+    target = get_target("mcu-int8-per-tensor")
+    graph = run_pipeline(import_model(MODEL), recipe_pipeline(recipe, target), PassContext(calibration=str(small_calib), target=target))
+    report = evaluate_quantized(import_model(MODEL), graph, str(TEST), quant_evaluator=integer_node, limit=40)
+    assert report.quant_top1 >= 0.85
+
+
+def test_cli_recipe(tmp_path: Path, small_calib: Path) -> None:
+    out = tmp_path / "q.qir"
+    proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", out, "--recipe", "dfq", "--target", "mcu-int8-per-tensor", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    assert "pipeline: fold-constants,fold-batchnorm,equalize{relu6-as-relu=true}" in proc.stderr
+    assert "correct-bias (empirical): corrected" in proc.stderr
+
+
+def test_cli_recipe_and_pipeline_exclude_each_other(tmp_path: Path) -> None:
+    proc = qcc("quantize", MODEL, "--calib", CALIB, "-o", tmp_path / "q.qir", "--recipe", "fast", "-p", "calibrate,quantize")
+    assert_clean_error(proc, "not allowed with argument")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_unknown_recipe(tmp_path: Path) -> None:
+    assert_clean_error(qcc("quantize", MODEL, "--calib", CALIB, "-o", tmp_path / "q.qir", "--recipe", "best"), "unknown recipe 'best'")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_adaround_before_calibrate(tmp_path: Path, small_calib: Path) -> None:
+    proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", tmp_path / "q.qir", "-p", "fold-batchnorm,adaround,calibrate,quantize")
+    assert_clean_error(proc, "adaround needs a calibrated graph", "run calibrate first")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_adaround_recipe_wins_back_w4_per_tensor() -> None:
+    """The full recipe on the example model (about a minute on 2 cores): W4A8 per tensor collapses
+    to chance with nearest rounding; CLE + AdaRound brings it back near float."""
+    target = get_target("dsp-w4a16")
+    graph = run_pipeline(import_model(MODEL), recipe_pipeline("adaround{weights=4 per-channel=false}", target), PassContext(calibration=str(CALIB), target=target))
+    report = evaluate_quantized(import_model(MODEL), graph, str(TEST), quant_evaluator=integer_node)
+    assert report.quant_top1 >= 0.98
+    assert report.outputs["logits"].sqnr_db >= 20.0
