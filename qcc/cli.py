@@ -73,6 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from qcc.data import load_feeds
     from qcc.interp.interpreter import run_samples
 
+    if Path(args.model).is_dir():
+        return _run_compiled(args)
     graph = load_graph(args.model, _input_shapes(args))
     feeds, labels = load_feeds(args.input, graph)
     outputs = run_samples(graph, feeds)
@@ -183,6 +185,58 @@ def cmd_passes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from qcc.backends.c.compile import compile_model
+
+    ctx = _context(args)
+    try:
+        from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
+
+        text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE, ctx.target)
+    except ImportError:  # a qcc without recipes: the default pipeline of qcc quantize
+        text = args.pipeline or DEFAULT_PIPELINE
+    ctx.log(f"pipeline: {text}")
+    log = (lambda message: print(message, file=sys.stderr)) if args.verbose else (lambda message: None)
+    result = compile_model(args.model, args.output, calibration=args.calib, pipeline=text, context=ctx, verify=args.verify,
+                           input_shapes=_input_shapes(args), name=args.name, log=log)
+    plan = result.program.plan
+    print(f"wrote {result.out}/: {len(result.program.steps)} steps, arena {plan.arena_size} bytes "
+          f"(lower bound {plan.lower_bound}), {result.seconds:.1f} s")
+    if result.verified:
+        print(f"C output byte-equal to the integer reference on {result.verified} calibration sample(s)")
+    return 0
+
+
+def _run_compiled(args: argparse.Namespace) -> int:
+    """qcc run OUT/: the compiled C model (built from OUT's sources, cached) on float inputs."""
+    from qcc.backends.c.runtime import load_compiled
+    from qcc.data import load_feeds
+    from qcc.interp.interpreter import split_samples
+
+    if args.compare_onnxruntime or getattr(args, "input_shape", None):
+        raise QccError("--compare-onnxruntime and --input-shape apply to model files, not to a compiled folder")
+    model = load_compiled(args.model)
+    graph = load_graph(Path(args.model) / "model.qir")
+    feeds, labels = load_feeds(args.input, graph)
+    collected: dict[str, list[np.ndarray]] = {o.float_name: [] for o in model.info.outputs}
+    for sample in split_samples(graph, feeds):
+        for name, arr in model.run_float(sample).items():
+            collected[name].append(arr)
+    outputs = {name: np.concatenate(arrs) if len(arrs) > 1 else arrs[0] for name, arrs in collected.items()}
+    for name, arr in outputs.items():
+        print(f"%{name}: {arr.dtype}{list(arr.shape)}  min {arr.min():.6g}  max {arr.max():.6g}")
+    if labels is not None:
+        first = next(iter(outputs.values()))
+        top1 = float(np.mean(first.reshape(len(labels), -1).argmax(axis=1) == labels.reshape(-1)))
+        print(f"top-1 accuracy: {100 * top1:.2f}% on {len(labels)} labelled samples (C integer model)")
+    if args.output:
+        with atomic_files(args.output) as (tmp,):
+            with open(tmp, "wb") as f:
+                np.savez(f, **outputs)
+        print(f"wrote {args.output}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage mistakes are one line like every other error."""
 
@@ -256,6 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-onnxruntime", action="store_true", help="also run onnxruntime and print the difference")
     input_shape(p)
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("compile", help="quantize a model, generate C, build it and check it bit for bit against the integer reference")
+    p.add_argument("model", help=".onnx (or an already quantized .qir)")
+    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (model.c, model.h, kernels, main.c, Makefile, model.qir, report.md)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("-p", "--pipeline", help="a pass pipeline instead of the default")
+    how.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="a quantization recipe (see qcc quantize --help)")
+    p.add_argument("--verify", type=int, default=4, metavar="N", help="calibration samples checked byte for byte against the integer reference (default 4)")
+    p.add_argument("--name", help="C prefix: qcc_<name>_run (default: the model file's name)")
+    calibration_and_target(p, calib=False)
+    input_shape(p)
+    p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("passes", help="list the available passes and their options")
     p.set_defaults(fn=cmd_passes)

@@ -1,0 +1,157 @@
+"""``qcc compile``: float model → quantized IR → C → built module → verified → ``OUT/``.
+
+The folder is assembled in a temporary directory next to ``OUT`` and renamed into place only after
+the C module was built and found byte-equal to the integer reference (``qcc.fileio``): a failed
+or interrupted compile leaves no partial ``OUT/``. ``OUT/`` holds ``model.c``, ``model.h``, the
+kernel library files the model calls, ``main.c`` and a ``Makefile`` for a standalone build,
+``model.qir`` (+ ``model.npz``) with the quantized graph, ``model.json`` (what ``qcc run OUT/``
+needs to load it) and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from qcc.backends.c.build import kernel_sources
+from qcc.backends.c.emitter import emit_sources
+from qcc.backends.c.lowering import CProgram, lower_graph
+from qcc.backends.c.report import ReportContext, render_report
+from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
+from qcc.backends.c.verify import verify_samples
+from qcc.errors import InputError, QccError
+from qcc.fileio import atomic_directory
+from qcc.ir.core import Graph
+from qcc.ir.serialize import save
+
+MANIFEST = "model.json"
+
+
+@dataclass
+class CompileResult:
+    program: CProgram
+    model: CModel
+    out: Path
+    verified: int
+    seconds: float
+
+
+def is_quantized(graph: Graph) -> bool:
+    """An integer graph already (the output of qcc quantize): the pipeline does not apply."""
+    return any(n.op == "quantize" or n.op.startswith("q.") for n in graph.nodes) or (
+        bool(graph.inputs) and all(v.type.dtype.is_integer for v in graph.inputs))
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse to replace anything but an earlier ``qcc compile`` folder."""
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"-o '{out}' exists and is not a directory")
+        if any(out.iterdir()) and not (out / MANIFEST).is_file():
+            raise InputError(f"-o '{out}' is a non-empty directory that qcc compile did not write; choose another output folder")
+    if out.resolve() == Path.cwd().resolve() or out.resolve() == Path(out.resolve().anchor):
+        raise InputError(f"-o '{out}': refusing to replace the current or root directory")
+
+
+def compile_graph(
+    float_graph: Graph | None,
+    quantized: Graph,
+    out: str | Path,
+    *,
+    name: str,
+    samples: Callable[[], Any],
+    verify: int,
+    model_label: str,
+    target: str,
+    pipeline: str,
+    started: float | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> CompileResult:
+    """Lower, build, verify and write ``OUT/`` for an already quantized graph. ``samples()``
+    returns an iterable of float feed dicts (the first ``verify`` are checked)."""
+    from qcc.backends.numpy_int.executor import integer_node
+    from qcc.evaluate import evaluate_quantized
+
+    started = time.perf_counter() if started is None else started
+    out = Path(out)
+    check_output_dir(out)
+    program = lower_graph(quantized, name)
+    log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
+    sources = emit_sources(program)
+    kernels = kernel_sources(program.files)
+    with atomic_directory(out) as tmp:
+        for file_name, text in {**sources, **kernels}.items():
+            (tmp / file_name).write_text(text)
+        save(quantized, tmp / "model.qir")
+        info = ModelInfo.from_program(program)
+        (tmp / MANIFEST).write_text(info.to_json())
+        (model,) = build_programs([program])
+        log("built the C module")
+        checked = verify_samples(program, model, _take(samples(), verify)).samples if verify > 0 else 0
+        log(f"verified {checked} sample(s): byte-equal to the integer reference")
+        ctx = ReportContext(model_label, target, pipeline, checked)
+        if checked and float_graph is not None:
+            report = evaluate_quantized(float_graph, quantized, list(_take(samples(), verify)), quant_evaluator=integer_node, per_layer=True)
+            ctx.layer_sqnr = {k: v.sqnr_db for k, v in report.layers.items()}
+            ctx.output_sqnr = {k: v.sqnr_db for k, v in report.outputs.items()}
+        seconds = time.perf_counter() - started
+        ctx.compile_seconds = seconds
+        (tmp / "report.md").write_text(render_report(program, ctx))
+    return CompileResult(program, model, out, checked, seconds)
+
+
+def _take(iterable: Any, n: int) -> Any:
+    for index, item in enumerate(iterable):
+        if index >= n:
+            return
+        yield item
+
+
+def compile_model(
+    model_path: str | Path,
+    out: str | Path,
+    *,
+    calibration: Any,
+    pipeline: str,
+    context: Any,
+    verify: int = 4,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    name: str | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> CompileResult:
+    """The whole job of ``qcc compile`` (see the module docstring)."""
+    from qcc.calibration.source import CalibrationSet
+    from qcc.model_io import load_graph
+    from qcc.pipeline import PassManager, parse_pipeline
+
+    started = time.perf_counter()
+    if verify < 0:
+        raise InputError(f"--verify {verify}: the number of samples must be >= 0")
+    passes = parse_pipeline(pipeline)  # a bad pipeline fails before any work
+    check_output_dir(Path(out))
+    graph = load_graph(model_path, input_shapes)
+    float_graph = load_graph(model_path, input_shapes)
+    if is_quantized(graph):
+        quantized = graph
+        log("the model is already quantized: the pipeline is skipped")
+    else:
+        if calibration is None:
+            raise InputError("--calib is required to quantize a float model")
+        quantized = PassManager(passes).run(graph, context)
+    if calibration is None and verify > 0:
+        raise InputError("--calib is required to verify the C model (or pass --verify 0)")
+
+    def samples() -> Any:
+        return CalibrationSet(float_graph if not is_quantized(float_graph) else quantized, calibration, limit=verify) if calibration is not None else []
+
+    label = Path(model_path).name
+    target = getattr(context.target, "name", str(context.target))
+    already = is_quantized(float_graph)
+    return compile_graph(None if already else float_graph, quantized, out, name=name or Path(model_path).stem, samples=samples, verify=verify,
+                         model_label=label, target=target, pipeline="(already quantized)" if already else pipeline,
+                         started=started, log=log)
+
+
+__all__ = ["CompileResult", "compile_graph", "compile_model", "QccError"]

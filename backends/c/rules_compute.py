@@ -1,0 +1,441 @@
+"""Lowering rules of the ops that compute: convolutions, fully connected layers, matrix products,
+element-wise ops, pooling, reductions, softmax, LRN, layer norm and linear resize.
+
+Rules pick the kernel variant (GEMM, depthwise or generic convolution; int8 or int16; 32- or
+64-bit accumulators) and pre-arrange constant data for it (padded weight matrices, per-value
+tables computed with the reference's own helpers), so that run time does no more than the
+arithmetic of docs/arithmetic.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from qcc.backends.c.carrays import Raw
+from qcc.backends.c.lowering import (
+    MAX_DIMS,
+    MAX_PANEL,
+    PANEL_BYTES,
+    ROUNDING,
+    SCRATCH,
+    activation_info,
+    broadcast_strides,
+    CBackendError,
+    collapse,
+    const_data,
+    contiguous_strides,
+    pad3,
+    read,
+    requant_fields,
+    round_up,
+    rule,
+    same_type,
+    shape_of,
+    StepBuilder,
+    write,
+)
+from qcc.backends.c.rules_movement import copy_call, identity_copy
+from qcc.backends.numpy_int.arith import multiply_by_quantized_multiplier, requantize
+from qcc.interp.interpreter import evaluate
+from qcc.ir.core import Node, Value
+from qcc.ir.types import DType
+
+# ---- convolutions --------------------------------------------------------------------------------
+
+
+def _conv_geometry(node: Node, transposed: bool) -> dict[str, Any]:
+    x, y = node.inputs[0], node.result
+    xs, ys = shape_of(x), shape_of(y)
+    nsp = len(xs) - 2
+    if not 1 <= nsp <= 3:
+        raise CBackendError(f"node '{node.name}' ({node.op}): {nsp} spatial axes; the C kernels take 1 to 3")
+    w = shape_of(node.inputs[1])
+    a = node.attrs
+    return {
+        "batch": xs[0], "in_c": xs[1], "out_c": ys[1], "groups": int(a["group"]),
+        "in_size": pad3(xs[2:], 1), "out_size": pad3(ys[2:], 1), "kernel": pad3(w[2:], 1),
+        "stride": pad3(a["strides"], 1), "dilation": pad3(a["dilations"], 1), "pad": pad3(a["pads"][:nsp], 0),
+        "in_zp": int(a["in_zp"]),
+    }
+
+
+@rule("q.conv")
+def lower_conv(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    geo = _conv_geometry(node, False)
+    w = const_data(node, node.inputs[1], "weight").astype(np.int64)
+    groups, cout = geo["groups"], geo["out_c"]
+    cig, cog = geo["in_c"] // groups, cout // groups
+    ktotal = cig * math.prod(geo["kernel"])
+    bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
+    fields = dict(geo, weight=Raw("NULL"), bias=bias, k_stride=ktotal, rows_per_group=cog, tile=0)
+    fields["rq"] = requant_fields(b, node, cout)
+    acc32 = not fields["rq"]["acc64"]
+    nsp = len(shape_of(x)) - 2
+    b.files("qcc_conv.c")
+    if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
+        fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
+        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
+        return
+    gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
+    if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
+        k_stride = round_up(ktotal, 16)
+        rows = round_up(cog, 4)
+        packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
+        packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
+        pixels = math.prod(geo["out_size"])
+        tile = max(2, min(MAX_PANEL, PANEL_BYTES // k_stride, round_up(pixels, 2)))
+        tile -= tile % 2
+        fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
+        b.step.scratch = 2 * tile * k_stride  # an int16 panel
+        b.call(f"qcc_conv_gemm_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
+        return
+    fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
+    b.call(f"qcc_conv_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
+
+
+@rule("q.conv_transpose")
+def lower_conv_transpose(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    geo = _conv_geometry(node, True)
+    w = const_data(node, node.inputs[1], "weight").astype(np.int64)  # [in_c, out_c/g, k...]
+    groups = geo["groups"]
+    cig, cog = geo["in_c"] // groups, geo["out_c"] // groups
+    k = w.shape[2:]
+    # gather form: [out_c][in_c/g][k...], out channel g*cog + o reads in channels g*cig + i
+    rearranged = w.reshape(groups, cig, cog, *k).swapaxes(1, 2).reshape(geo["out_c"], cig, *k)
+    bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
+    fields = dict(geo, weight=b.array("weight", rearranged.reshape(-1), np.int8), bias=bias,
+                  k_stride=0, rows_per_group=0, tile=0, rq=requant_fields(b, node, geo["out_c"]))
+    b.files("qcc_conv.c")
+    b.call(f"qcc_conv_transpose_{suffix}", b.struct("qcc_conv_t", "convt", fields), read(x), write(y))
+
+
+# ---- fully connected, matmul ---------------------------------------------------------------------
+
+
+@rule("q.gemm")
+def lower_gemm(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    a = node.attrs
+    xs, ys = shape_of(x), shape_of(y)
+    weight = const_data(node, node.inputs[1], "weight").astype(np.int64)
+    wt = weight if a["trans_b"] else weight.T  # [n, k]
+    m, n = ys
+    k = wt.shape[1]
+    row, col = (1, xs[1]) if a["trans_a"] else (xs[1], 1)
+    bias = b.array("bias", np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)), np.int32) if len(node.inputs) > 2 else Raw("NULL")
+    fields: dict[str, Any] = {"m": m, "n": n, "k": k, "a_row_stride": row, "a_col_stride": col, "in_zp": int(a["in_zp"])}
+    rq = requant_fields(b, node, n)
+    b.files("qcc_gemm.c")
+    if es == 1 and not rq["acc64"] and not b.force_generic:
+        k_stride, rows = round_up(k, 16), round_up(n, 4)
+        packed = np.zeros((rows, k_stride), dtype=np.int64)
+        packed[:n, :k] = wt
+        fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), bias=bias, k_stride=k_stride, n_rows=rows, rq=rq)
+        b.step.scratch = 2 * k_stride  # an int16 row
+        b.call("qcc_fc_s8", b.struct("qcc_fc_t", "fc", fields), read(x), write(y), SCRATCH)
+        return
+    fields.update(weight=b.array("weight", wt.reshape(-1), np.int8), bias=bias, k_stride=k, n_rows=n, rq=rq)
+    b.call(f"qcc_fc_generic_{suffix}", b.struct("qcc_fc_t", "fc", fields), read(x), write(y))
+
+
+@rule("q.matmul")
+def lower_matmul(b: StepBuilder, node: Node) -> None:
+    av, bv, y = node.inputs[0], node.inputs[1], node.result
+    ctype, suffix, es = same_type(node, av, y)
+    same_type(node, bv, y)
+    ash, bsh = list(shape_of(av)), list(shape_of(bv))
+    if len(ash) == 1:
+        ash = [1] + ash
+    if len(bsh) == 1:
+        bsh = bsh + [1]
+    m, k = ash[-2:]
+    n = bsh[-1]
+    batch = np.broadcast_shapes(tuple(ash[:-2]), tuple(bsh[:-2]))
+    a_index = np.broadcast_to(np.arange(math.prod(ash[:-2]), dtype=np.int64).reshape(ash[:-2]), batch).reshape(-1) * (m * k)
+    b_index = np.broadcast_to(np.arange(math.prod(bsh[:-2]), dtype=np.int64).reshape(bsh[:-2]), batch).reshape(-1) * (k * n)
+    a = node.attrs
+    fields = {
+        "batches": int(a_index.size), "m": m, "n": n, "k": k,
+        "a_offset": b.array("aoff", a_index, np.int32), "b_offset": b.array("boff", b_index, np.int32),
+        "a_zp": int(a["a_zp"]), "b_zp": int(a["b_zp"]), "rq": requant_fields(b, node, n),
+    }
+    b.files("qcc_gemm.c")
+    b.call(f"qcc_matmul_{suffix}", b.struct("qcc_matmul_t", "matmul", fields), read(av), read(bv), write(y))
+
+
+# ---- element-wise --------------------------------------------------------------------------------
+
+
+def _bcast_fields(a_shape: Sequence[int], b_shape: Sequence[int], out_shape: Sequence[int], where: str) -> dict[str, Any]:
+    dims, sa, sb = collapse(out_shape, broadcast_strides(a_shape, out_shape), broadcast_strides(b_shape, out_shape))
+    if len(dims) > MAX_DIMS:
+        raise CBackendError(f"{where}: broadcast over {len(dims)} axes; the C kernels take at most {MAX_DIMS}")
+    return {"ndim": len(dims), "dims": dims, "a_stride": sa, "b_stride": sb}
+
+
+def _same_shape_operands(node: Node) -> tuple[int, ...]:
+    y = node.result
+    return tuple(i for i, v in enumerate(node.inputs) if not v.is_const and shape_of(v) == shape_of(y) and v.type.dtype == y.type.dtype)
+
+
+@rule("q.add")
+def lower_add(b: StepBuilder, node: Node) -> None:
+    av, bv, y = node.inputs[0], node.inputs[1], node.result
+    ctype, suffix, es = same_type(node, av, y)
+    same_type(node, bv, y)
+    a = node.attrs
+    fields = {
+        "shape": _bcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
+        "a_zp": a["a_zp"], "b_zp": a["b_zp"], "left_shift": a["left_shift"],
+        "a_multiplier": a["a_multiplier"], "a_shift": a["a_shift"], "b_multiplier": a["b_multiplier"], "b_shift": a["b_shift"],
+        "multiplier": a["multiplier"], "shift": a["shift"], "subtract": int(a["subtract"]),
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+        "a_table": Raw("NULL"), "b_table": Raw("NULL"),
+    }
+    if es == 1:  # each operand's rescale, for every int8 value, by the reference's own helper
+        q = np.arange(-128, 128, dtype=np.int64)
+        ta = multiply_by_quantized_multiplier((q - a["a_zp"]) << a["left_shift"], a["a_multiplier"], a["a_shift"], a["rounding"])
+        tb = multiply_by_quantized_multiplier((q - a["b_zp"]) << a["left_shift"], a["b_multiplier"], a["b_shift"], a["rounding"])
+        fields.update(a_table=b.array("atable", ta, np.int32), b_table=b.array("btable", -tb if a["subtract"] else tb, np.int32))
+    b.files("qcc_elementwise.c")
+    b.step.inplace = _same_shape_operands(node)
+    b.call(f"qcc_add_{suffix}", b.struct("qcc_add_t", "add", fields), read(av), read(bv), write(y))
+
+
+@rule("q.mul")
+def lower_mul(b: StepBuilder, node: Node) -> None:
+    av, bv, y = node.inputs[0], node.inputs[1], node.result
+    ctype, suffix, es = same_type(node, av, y)
+    same_type(node, bv, y)
+    a = node.attrs
+    fields = {
+        "shape": _bcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
+        "a_zp": a["a_zp"], "b_zp": a["b_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+    }
+    b.files("qcc_elementwise.c")
+    b.step.inplace = _same_shape_operands(node)
+    b.call(f"qcc_mul_{suffix}", b.struct("qcc_mul_t", "mul", fields), read(av), read(bv), write(y))
+
+
+@rule("q.requantize")
+def lower_requantize(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _, sx, _ = activation_info(x, f"node '{node.name}'")
+    _, sy, _ = activation_info(y, f"node '{node.name}'")
+    a = node.attrs
+    fields = {"count": math.prod(shape_of(x)), "in_zp": a["in_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
+              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+              "table": Raw("NULL")}
+    if sx == "s8":  # the whole map, for every int8 value, by the reference's own helper
+        q = np.arange(-128, 128, dtype=np.int64)
+        table = requantize(q - a["in_zp"], a["multiplier"], a["shift"], a["out_zp"], a["qmin"], a["qmax"], a["rounding"])
+        fields["table"] = b.array("table", table, np.int16)
+    b.files("qcc_elementwise.c")
+    b.step.inplace = (0,) if sx == sy else ()
+    b.call(f"qcc_requantize_{sx}_{sy}", b.struct("qcc_requantize_t", "requantize", fields), read(x), write(y))
+
+
+@rule("q.lut")
+def lower_lut(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    table = np.asarray(node.attr("table").array)
+    want = (256, np.int8) if es == 1 else (513, np.int16)
+    if table.shape != (want[0],):
+        raise CBackendError(f"node '{node.name}' (q.lut): a {x.type.dtype} input needs a table of {want[0]} entries")
+    fields = {"count": math.prod(shape_of(x)), "table": b.array("table", table, want[1])}
+    b.files("qcc_elementwise.c")
+    b.step.inplace = (0,)
+    b.call(f"qcc_lut_{suffix}", b.struct(f"qcc_lut_{suffix}_t", "lut", fields), read(x), write(y))
+
+
+@rule("clip")
+def lower_clip(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    info = np.iinfo(x.type.dtype.numpy)
+    # the float kernel on the two extremes gives the integer bounds exactly: clip is
+    # min(max(x, lo), hi), so f(min) and f(max) are its effective lo and hi
+    lo, hi = (int(v) for v in evaluate("clip", [np.array([info.min, info.max], dtype=x.type.dtype.numpy)], node.attrs)[0])
+    b.files("qcc_elementwise.c")
+    b.step.inplace = (0,)
+    b.call(f"qcc_clip_{suffix}", b.struct("qcc_clip_t", "clip", {"count": math.prod(shape_of(x)), "lo": lo, "hi": hi}), read(x), write(y))
+
+
+@rule("q.prelu")
+def lower_prelu(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    same_type(node, x, y)
+    if x.type.dtype is not DType.I8:
+        raise CBackendError(f"node '{node.name}' (q.prelu): the C kernel takes i8")
+    a = node.attrs
+    neg_m = np.asarray(a["neg_multiplier"].array)
+    slope_shape = neg_m.shape
+    shape = _bcast_fields(shape_of(x), slope_shape, shape_of(y), f"node '{node.name}'")
+    fields = {
+        "shape": shape, "in_zp": a["in_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
+        "neg_multiplier": b.array("negmult", neg_m.reshape(-1), np.int32),
+        "neg_shift": b.array("negshift", np.asarray(a["neg_shift"].array).reshape(-1), np.int32),
+        "neg_sign": b.array("negsign", np.asarray(a["neg_sign"].array).reshape(-1), np.int8),
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+    }
+    b.files("qcc_elementwise.c")
+    b.step.inplace = (0,)
+    b.call("qcc_prelu_s8", b.struct("qcc_prelu_t", "prelu", fields), read(x), write(y))
+
+
+# ---- pooling, reductions -------------------------------------------------------------------------
+
+
+def _pool(b: StepBuilder, node: Node, kind: str, count_include_pad: bool, zp: int) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    xs, ys = shape_of(x), shape_of(y)
+    nsp = len(xs) - 2
+    if not 1 <= nsp <= 3:
+        raise CBackendError(f"node '{node.name}' ({node.op}): {nsp} spatial axes; the C kernels take 1 to 3")
+    a = node.attrs
+    pads = a["pads"]
+    fields = {
+        "planes": xs[0] * xs[1], "in_size": pad3(xs[2:], 1), "out_size": pad3(ys[2:], 1),
+        "kernel": pad3(a["kernel_shape"], 1), "stride": pad3(a["strides"], 1), "dilation": pad3(a["dilations"], 1),
+        "pad_begin": pad3(pads[:nsp], 0), "pad_end": pad3(pads[nsp:], 0),
+        "count_include_pad": int(count_include_pad), "zp": zp,
+    }
+    b.files("qcc_pool.c")
+    b.call(f"qcc_{kind}_pool_{suffix}", b.struct("qcc_pool_t", "pool", fields), read(x), write(y))
+
+
+@rule("max_pool")
+def lower_max_pool(b: StepBuilder, node: Node) -> None:
+    _pool(b, node, "max", False, 0)
+
+
+@rule("q.avg_pool")
+def lower_avg_pool(b: StepBuilder, node: Node) -> None:
+    _pool(b, node, "avg", bool(node.attr("count_include_pad")), int(node.attr("zp")))
+
+
+def _reduce_fields(xs: Sequence[int], axes: Sequence[int], where: str) -> dict[str, Any]:
+    strides = contiguous_strides(xs)
+    kept = [i for i in range(len(xs)) if i not in axes]
+    out_dims, out_stride = collapse([xs[i] for i in kept], [strides[i] for i in kept])
+    red_dims, red_stride = collapse([xs[i] for i in axes], [strides[i] for i in axes])
+    if max(len(out_dims), len(red_dims)) > MAX_DIMS:
+        raise CBackendError(f"{where}: too many axes for the C reduction kernel")
+    return {"out_ndim": len(out_dims), "out_dims": out_dims, "out_stride": out_stride,
+            "red_ndim": len(red_dims), "red_dims": red_dims, "red_stride": red_stride,
+            "count": math.prod(xs[i] for i in axes)}
+
+
+@rule("q.mean")
+def lower_mean(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    a = node.attrs
+    fields = _reduce_fields(shape_of(x), a["axes"], f"node '{node.name}'")
+    if fields["count"] < 1:
+        raise CBackendError(f"node '{node.name}' (q.mean): mean over an empty extent")
+    fields.update(in_zp=a["in_zp"], multiplier=a["multiplier"], shift=a["shift"], rounding=ROUNDING[a["rounding"]],
+                  out_zp=a["out_zp"], act_min=a["qmin"], act_max=a["qmax"])
+    b.files("qcc_pool.c")
+    b.call(f"qcc_mean_{suffix}", b.struct("qcc_reduce_t", "mean", fields), read(x), write(y))
+
+
+@rule("reduce_max", "global_max_pool")
+def lower_reduce_max(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    ctype, suffix, es = same_type(node, x, y)
+    xs = shape_of(x)
+    axes = tuple(range(2, len(xs))) if node.op == "global_max_pool" else tuple(node.attr("axes"))
+    fields = _reduce_fields(xs, axes, f"node '{node.name}'")
+    fields.update(in_zp=0, multiplier=0, shift=0, rounding=0, out_zp=0, act_min=0, act_max=0)
+    b.files("qcc_pool.c")
+    b.call(f"qcc_reduce_max_{suffix}", b.struct("qcc_reduce_t", "max", fields), read(x), write(y))
+
+
+# ---- softmax, LRN, layer norm, linear resize -----------------------------------------------------
+
+
+def _int8_only(node: Node, x: Value) -> None:
+    if x.type.dtype is not DType.I8 or node.result.type.dtype is not DType.I8:
+        raise CBackendError(f"node '{node.name}' ({node.op}): the C kernel takes i8")
+
+
+@rule("q.softmax")
+def lower_softmax(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _int8_only(node, x)
+    xs = shape_of(x)
+    axis = int(node.attr("axis"))
+    fields = {"outer": math.prod(xs[:axis]), "n": xs[axis], "inner": math.prod(xs[axis + 1 :]),
+              "table": b.array("exp", np.asarray(node.attr("table").array), np.int32)}
+    b.files("qcc_special.c")
+    b.step.inplace = (0,)
+    b.call("qcc_softmax_s8", b.struct("qcc_softmax_t", "softmax", fields), read(x), write(y))
+
+
+@rule("q.lrn")
+def lower_lrn(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _int8_only(node, x)
+    xs = shape_of(x)
+    a = node.attrs
+    fields = {"batch": xs[0], "channels": xs[1], "spatial": math.prod(xs[2:]), "size": a["size"], "in_zp": a["in_zp"],
+              "square_shift": a["square_shift"], "table": b.array("table", np.asarray(a["table"].array), np.int16),
+              "multiplier": a["multiplier"], "shift": a["shift"], "rounding": ROUNDING[a["rounding"]],
+              "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"]}
+    b.files("qcc_special.c")
+    b.call("qcc_lrn_s8", b.struct("qcc_lrn_t", "lrn", fields), read(x), write(y))
+
+
+@rule("q.layer_norm")
+def lower_layer_norm(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _int8_only(node, x)
+    xs = shape_of(x)
+    a = node.attrs
+    axis = int(a["axis"])
+
+    def flat(key: str, dtype: Any) -> Raw:
+        return b.array(key, np.asarray(a[key].array).reshape(-1), dtype)
+
+    fields = {"rows": math.prod(xs[:axis]), "n": math.prod(xs[axis:]), "in_zp": a["in_zp"], "eps": Raw(f"INT64_C({int(a['eps'])})"),
+              "multiplier": flat("multiplier", np.int32), "shift": flat("shift", np.int32),
+              "gamma_sign": flat("gamma_sign", np.int8), "beta": flat("beta", np.int32),
+              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"]}
+    b.files("qcc_special.c")
+    b.step.inplace = (0,)
+    b.call("qcc_layer_norm_s8", b.struct("qcc_layer_norm_t", "layernorm", fields), read(x), write(y))
+
+
+@rule("q.resize")
+def lower_qresize(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _int8_only(node, x)
+    xs, ys = shape_of(x), shape_of(y)
+    axes = [int(v) for v in node.attr("axes")]
+    index = np.asarray(node.attr("index").array)
+    weight = np.asarray(node.attr("weight").array)
+    b.files("qcc_special.c")
+    if not axes:
+        copy_call(b, x, y, *identity_copy(xs))
+        return
+    a0 = axes[0]
+    fields: dict[str, Any] = {"naxes": len(axes), "outer": math.prod(xs[:a0]), "l_in0": xs[a0], "l_out0": ys[a0],
+                              "mid": 1, "l_in1": 1, "l_out1": 0, "inner": math.prod(xs[a0 + 1 :])}
+    if len(axes) == 2:
+        a1 = axes[1]
+        fields.update(mid=math.prod(xs[a0 + 1 : a1]), l_in1=xs[a1], l_out1=ys[a1], inner=math.prod(xs[a1 + 1 :]))
+    fields.update(index=b.array("index", index.reshape(-1), np.int32), weight=b.array("weight", weight.reshape(-1), np.int16))
+    b.call("qcc_resize_linear_s8", b.struct("qcc_resize_t", "resize", fields), read(x), write(y))
+

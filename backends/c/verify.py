@@ -1,0 +1,127 @@
+"""Bit-exactness of the C model against the numpy integer reference.
+
+For each sample: the float inputs are quantized by the generated C helpers and by the reference
+(they must agree), the C model and the reference run on the same integers, and the integer outputs
+must be byte-equal. On a difference the C model is re-run one step at a time and every step's
+results are read back from the arena and compared with the reference's value of the same name:
+the first node that differs is the one reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from qcc.backends.c.lowering import CProgram
+from qcc.backends.c.planner import nbytes
+from qcc.backends.c.runtime import CModel
+from qcc.backends.numpy_int.executor import run_integer
+from qcc.errors import CheckFailed
+from qcc.ir.core import Value
+
+
+@dataclass
+class Mismatch:
+    sample: int
+    node: str
+    op: str
+    differing: int
+    total: int
+    max_abs: int
+
+    def message(self) -> str:
+        return (f"C output differs from the integer reference on sample {self.sample}: first differing node "
+                f"'{self.node}' ({self.op}), {self.differing} of {self.total} elements differ (max |diff| {self.max_abs})")
+
+
+def _read_value(program: CProgram, model: CModel, value: Value, arena: np.ndarray, ins: list[np.ndarray], outs: list[np.ndarray]) -> np.ndarray | None:
+    loc = program.plan.location(value)
+    dtype = value.type.dtype.numpy
+    shape = tuple(value.type.static_shape)
+    if loc.kind == "arena":
+        return arena[loc.offset : loc.offset + nbytes(value)].view(dtype).reshape(shape).copy()
+    if loc.kind == "output":
+        return outs[loc.index].reshape(shape).copy()
+    if loc.kind == "input":
+        return ins[loc.index].reshape(shape).copy()
+    return None
+
+
+def first_difference(program: CProgram, model: CModel, feeds: Mapping[str, np.ndarray], sample: int = 0) -> Mismatch | None:
+    """Step through the C model on one sample and return the first node whose result differs from
+    the reference (None if every step agrees)."""
+    reference: dict[str, np.ndarray] = {}
+    run_integer(program.graph, feeds, observer=lambda v, a: reference.__setitem__(v.name, np.asarray(a)))
+    ints = [reference[io.value.name] if io.value.name in reference else None for io in program.inputs]
+    if any(i is None for i in ints):
+        ints = model.quantize_inputs([feeds[io.float_name] for io in program.inputs])
+    for index, arena, outs in model.run_steps(ints):  # type: ignore[arg-type]
+        step = program.steps[index]
+        for value in step.writes:
+            expected = reference.get(value.name)
+            if step.node is None:  # a synthetic output copy: compare with its source
+                expected = reference.get(step.reads[0].name)
+            if expected is None:
+                continue
+            got = _read_value(program, model, value, arena, ints, outs)  # type: ignore[arg-type]
+            if got is None or np.array_equal(got, expected):
+                continue
+            diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+            node = step.node.name if step.node is not None else step.label
+            op = step.node.op if step.node is not None else "copy"
+            return Mismatch(sample, node, op, int(np.count_nonzero(diff)), int(diff.size), int(diff.max()))
+    return None
+
+
+@dataclass
+class VerifyResult:
+    samples: int
+    outputs_checked: int
+
+
+def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]]) -> VerifyResult:
+    """Check the C model against the reference on every sample; raises ``CheckFailed`` (exit 1)
+    naming the first differing node."""
+    count = checked = 0
+    for index, feeds in enumerate(samples):
+        captured: dict[str, np.ndarray] = {}
+        watch = {io.value.name for io in program.inputs} | {io.value.name for io in program.outputs}
+
+        def observe(value: Value, array: Any) -> None:
+            if value.name in watch:
+                captured[value.name] = np.asarray(array)
+
+        run_integer(program.graph, feeds, observer=observe)
+        xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
+        ints = model.quantize_inputs(xs)
+        for io, q in zip(program.inputs, ints):
+            ref_q = captured.get(io.value.name)
+            if ref_q is not None and not np.array_equal(ref_q, q):
+                raise CheckFailed(f"the C quantize helper of input '{io.float_name}' differs from the reference on sample {index}")
+        outs = model.run(ints)
+        for io, got in zip(program.outputs, outs):
+            name = io.value.name
+            expected = captured.get(name)
+            if expected is None:
+                expected = _output_reference(program, io, feeds)
+            checked += 1
+            if not np.array_equal(expected, got):
+                mismatch = first_difference(program, model, feeds, index)
+                if mismatch is None:
+                    raise CheckFailed(f"C output '{io.float_name}' differs from the integer reference on sample {index}")
+                raise CheckFailed(mismatch.message())
+        count += 1
+    return VerifyResult(count, checked)
+
+
+def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The reference value of an output that run() receives through a copy step."""
+    for step in program.steps:
+        if io.value in step.writes and step.node is None:
+            source = step.reads[0].name
+            got: dict[str, np.ndarray] = {}
+            run_integer(program.graph, feeds, observer=lambda v, a: got.__setitem__(v.name, np.asarray(a)) if v.name == source else None)
+            return got[source]
+    raise CheckFailed(f"no reference value for output '{io.float_name}'")

@@ -1,0 +1,134 @@
+"""Latency of qcc's generated C next to onnxruntime, single thread, plus ``qcc compile`` wall time.
+
+    pip install -e ".[bench]"
+    python benchmarks/c_vs_onnxruntime.py [--runs 30] [--calib 16]
+
+For the example model and light_resnet50 it measures, one inference at a time on one thread:
+
+* onnxruntime running the float model (CPUExecutionProvider, intra/inter-op threads = 1,
+  all graph optimizations);
+* onnxruntime running its own int8 model of the same network: ``quantize_static`` in QDQ format,
+  per-channel int8 weights, int8 activations, MinMax calibration on the same samples, executed
+  with all optimizations (so its int8 kernels run it);
+* the C that ``qcc compile`` generates (default pipeline, generic-int8 target), built by qcc's cffi
+  build (-O3 -march=native), called through its ``run`` function on integer tensors.
+
+Latency is the median of ``--runs`` timed runs after warm-up. The qcc row also gives the wall time
+of the whole ``qcc compile`` (import, quantize, lower, build, verify on 4 samples, write OUT/),
+measured in a fresh process-level cache so that the C build is included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from qcc.backends.c.compile import compile_model  # noqa: E402
+from qcc.backends.targets import get_target  # noqa: E402
+from qcc.ir.core import sanitize_name  # noqa: E402
+from qcc.pipeline import PassContext  # noqa: E402
+from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)
+from tests.onnx.light_models import light_model_path  # noqa: E402
+
+PIPELINE = "fold-constants,fold-batchnorm,fuse-activation,dce,calibrate,quantize"
+
+
+class _Reader(CalibrationDataReader):
+    def __init__(self, name: str, samples: np.ndarray) -> None:
+        self.items = iter({name: s[None]} for s in samples)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self.items, None)
+
+
+def _median_seconds(fn, runs: int) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sample: np.ndarray, runs: int, workdir: Path) -> dict[str, float]:
+    model_path = folded(model_path, workdir)
+    x = sample[None].astype(np.float32)
+
+    float_session = _session(model_path)
+    ort_float = _median_seconds(lambda: float_session.run(None, {input_name: x}), runs)
+
+    prepared = workdir / f"{model_path.stem}_prepared.onnx"
+    quant_pre_process(str(model_path), str(prepared))
+    qdq = workdir / f"{model_path.stem}_qdq.onnx"
+    quantize_static(str(prepared), str(qdq), _Reader(input_name, calib), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    int8_session = _session(qdq)
+    ort_int8 = _median_seconds(lambda: int8_session.run(None, {input_name: x}), runs)
+
+    calib_file = workdir / f"{name}_calib.npz"
+    np.savez(calib_file, **{sanitize_name(input_name): calib})  # keyed by the IR's input name
+    os.environ["QCC_CACHE_DIR"] = str(workdir / "qcc-cache")  # a cold build cache: compile time includes the C build
+    start = time.perf_counter()
+    result = compile_model(model_path, workdir / f"{name}_out", calibration=str(calib_file), pipeline=PIPELINE,
+                           context=PassContext(calibration=str(calib_file), target=get_target("generic-int8")), verify=4)
+    compile_seconds = time.perf_counter() - start
+    model = result.model
+    ints = model.quantize_inputs([x])
+    qcc_c = _median_seconds(lambda: model.run(ints), runs)
+    plan = result.program.plan
+    return {"ort_float": ort_float, "ort_int8": ort_int8, "qcc_c": qcc_c, "compile": compile_seconds,
+            "arena": plan.arena_size, "lower_bound": plan.lower_bound}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per measurement (median)")
+    parser.add_argument("--calib", type=int, default=16, help="calibration samples for both quantizers")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        calib = np.load(ROOT / "examples" / "calib.npz")["input"][: args.calib]
+        test = np.load(ROOT / "examples" / "test.npz")["input"]
+        rows.append(("example (digits_mbv2)", bench("digits_mbv2", ROOT / "examples" / "digits_mbv2.onnx", "input", calib, test[0], args.runs, workdir)))
+        rng = np.random.default_rng(0)
+        images = rng.random((args.calib + 1, 3, 224, 224), dtype=np.float32)
+        rows.append(("light_resnet50", bench("light_resnet50", light_model_path("light_resnet50"), "gpu_0/data_0", images[:-1], images[-1], args.runs, workdir)))
+    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, single thread")
+    print()
+    print("| model | onnxruntime float (ms) | onnxruntime int8 QDQ (ms) | qcc C (ms) | qcc / ort float | qcc / ort int8 | qcc compile wall time (s) | arena / lower bound (bytes) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(f"| {name} | {1e3 * r['ort_float']:.3f} | {1e3 * r['ort_int8']:.3f} | {1e3 * r['qcc_c']:.3f} | "
+              f"{r['qcc_c'] / r['ort_float']:.2f} | {r['qcc_c'] / r['ort_int8']:.2f} | {r['compile']:.1f} | {r['arena']} / {r['lower_bound']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+/*
+ * qcc_boundary.c - the optional float <-> integer helpers at a model's boundary (DESIGN.md 5
+ * "Boundary", docs/arithmetic.md 1.2). The only floating point in the library; the integer
+ * kernels never call it.
+ *
+ * quantize: v = nearbyintf(x / scale) in float32 (ties to even under the default rounding mode),
+ * clamped to [qmin - zp, qmax - zp] as a float before the conversion (so +-inf and huge values
+ * saturate instead of being undefined), then + zp. NaN has no quantized value: it is written as
+ * zp and counted. Requires FLT_EVAL_METHOD == 0 (SSE, Arm), as numpy's float32 arithmetic.
+ * dequantize: (float)(q - zp) * scale.
+ */
+#include "qcc_kernels.h"
+
+#include <math.h>
+
+static int32_t quantize_one(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax, int32_t *nan_count)
+{
+    float v;
+    const float lo = (float)(qmin - zp), hi = (float)(qmax - zp);
+    if (x != x) {
+        (*nan_count)++;
+        return zp;
+    }
+    v = nearbyintf(x / scale);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int32_t)v + zp;
+}
+
+int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scale, int32_t zp)
+{
+    int32_t i, nans = 0;
+    for (i = 0; i < count; i++) {
+        q[i] = (int8_t)quantize_one(x[i], scale, zp, INT8_MIN, INT8_MAX, &nans);
+    }
+    return nans;
+}
+
+int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float scale, int32_t zp)
+{
+    int32_t i, nans = 0;
+    for (i = 0; i < count; i++) {
+        q[i] = (int16_t)quantize_one(x[i], scale, zp, -32767, 32767, &nans);
+    }
+    return nans;
+}
+
+void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp)
+{
+    int32_t i;
+    for (i = 0; i < count; i++) {
+        y[i] = (float)((int32_t)q[i] - zp) * scale;
+    }
+}
+
+void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp)
+{
+    int32_t i;
+    for (i = 0; i < count; i++) {
+        y[i] = (float)((int32_t)q[i] - zp) * scale;
+    }
+}

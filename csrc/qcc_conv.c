@@ -1,0 +1,765 @@
+/*
+ * qcc_conv.c - integer convolutions (docs/arithmetic.md 3.1).
+ *
+ *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into an int16
+ *                          panel of (x - zp) (im2col of the tile, 0 on padding) and multiplied with
+ *                          the weight matrix by a register-blocked 4x2 dot-product micro-kernel
+ *                          (AVX2 vpmaddwd when the compiler targets AVX2, portable C otherwise).
+ *                          1x1 convolutions use the same path (their panel is a transpose).
+ *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
+ *                          int32 lane sums widened to int64 every 256 products.
+ *   qcc_conv_depthwise_s8  int8, groups == in_c: per output row, one pass per tap over a contiguous
+ *                          row of int32 accumulators.
+ *   qcc_conv_s8 / _s16     any shape, groups, dilation, 1 to 3 spatial axes, int32 or int64
+ *                          accumulators: the same row scheme with int64 accumulators.
+ *   qcc_conv_transpose_*   transposed convolution written as a gather over the taps that reach
+ *                          each output.
+ *
+ * Bit-exactness does not depend on the summation order: every partial sum is bounded by the
+ * quantize pass's accumulator proof (|x - zp| <= X, |w| <= W, at most K terms).
+ */
+#include "qcc_kernels.h"
+
+#include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#define QCC_ROW_TILE 64   /* accumulators per row pass (stack: 64 * 8 bytes) */
+#define QCC_MAX_PANEL 64  /* output pixels per packed panel */
+
+static int32_t load_elem(const void *x, int32_t i, int32_t es)
+{
+    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
+}
+
+static void store_elem(void *y, int32_t i, int32_t es, int32_t v)
+{
+    if (es == 1) {
+        ((int8_t *)y)[i] = (int8_t)v;
+    } else {
+        ((int16_t *)y)[i] = (int16_t)v;
+    }
+}
+
+static int32_t requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
+{
+    const int32_t c = rq->per_channel ? channel : 0;
+    if (rq->acc64) {
+        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
+    }
+    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
+                         rq->act_max);
+}
+
+/* Output positions o in [0, n_out) whose tap o * stride + offset lies in [0, n_in): [*lo, *hi). */
+static void valid_range(int32_t n_out, int32_t n_in, int32_t stride, int32_t offset, int32_t *lo, int32_t *hi)
+{
+    int32_t a = 0, b = n_out;
+    if (offset < 0) {
+        a = (-offset + stride - 1) / stride;
+    }
+    if (n_in - 1 - offset < 0) {
+        b = 0;
+    } else {
+        const int32_t last = (n_in - 1 - offset) / stride + 1;
+        b = last < n_out ? last : n_out;
+    }
+    *lo = a < b ? a : b;
+    *hi = b;
+}
+
+/* ---- generic convolution --------------------------------------------------------------------- */
+
+static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es)
+{
+    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
+    const int32_t id = p->in_size[0], ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t od = p->out_size[0], oh = p->out_size[1], ow = p->out_size[2];
+    const int32_t kd = p->kernel[0], kh = p->kernel[1], kw = p->kernel[2];
+    const int32_t in_plane = id * ih * iw, out_plane = od * oh * ow;
+    const int32_t ktaps = kd * kh * kw;
+    int64_t acc[QCC_ROW_TILE];
+    int32_t n, co, z, r, x0;
+    for (n = 0; n < p->batch; n++) {
+        for (co = 0; co < p->out_c; co++) {
+            const int32_t g = co / cog;
+            const int8_t *wc = p->weight + (size_t)co * cig * ktaps;
+            const int64_t bias = p->bias ? p->bias[co] : 0;
+            for (z = 0; z < od; z++) {
+                for (r = 0; r < oh; r++) {
+                    for (x0 = 0; x0 < ow; x0 += QCC_ROW_TILE) {
+                        const int32_t cols = ow - x0 < QCC_ROW_TILE ? ow - x0 : QCC_ROW_TILE;
+                        int32_t ci, a, b, c, j;
+                        for (j = 0; j < cols; j++) {
+                            acc[j] = bias;
+                        }
+                        for (ci = 0; ci < cig; ci++) {
+                            const size_t xbase = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane;
+                            for (a = 0; a < kd; a++) {
+                                const int32_t zi = z * p->stride[0] - p->pad[0] + a * p->dilation[0];
+                                if (zi < 0 || zi >= id) {
+                                    continue;
+                                }
+                                for (b = 0; b < kh; b++) {
+                                    const int32_t yi = r * p->stride[1] - p->pad[1] + b * p->dilation[1];
+                                    if (yi < 0 || yi >= ih) {
+                                        continue;
+                                    }
+                                    for (c = 0; c < kw; c++) {
+                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        const int32_t off = c * p->dilation[2] - p->pad[2] + x0 * p->stride[2];
+                                        const size_t row = xbase + ((size_t)zi * ih + yi) * iw;
+                                        int32_t lo, hi;
+                                        valid_range(cols, iw, p->stride[2], off, &lo, &hi);
+                                        if (w == 0) {
+                                            continue;
+                                        }
+                                        for (j = lo; j < hi; j++) {
+                                            const int32_t v = load_elem(x, (int32_t)(row + j * p->stride[2] + off), es);
+                                            acc[j] += (int64_t)w * (v - p->in_zp);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        for (j = 0; j < cols; j++) {
+                            const size_t o = ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + x0 + j;
+                            store_elem(y, (int32_t)o, es, requant_one(&p->rq, co, acc[j]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+{
+    conv_generic(p, x, y, 1);
+}
+
+void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y)
+{
+    conv_generic(p, x, y, 2);
+}
+
+/* ---- depthwise ------------------------------------------------------------------------------- */
+
+#define QCC_DW_TILE 256 /* int32 accumulators per pass: several output rows when they are short */
+#define QCC_DW_MAX_KW 16
+
+#define QCC_DW_BAND 2048   /* int32 accumulators of the stride-1 path (8 KB) */
+#define QCC_DW_PADDED 4096 /* bytes of its zero-point-padded input band */
+
+/* Stride 1: a band of output rows at once over a padded copy of the input rows it reads, so each
+ * tap is one flat loop over the band (the padded width makes the tap's input offset constant);
+ * the few accumulators that fall in the padding columns are computed and ignored. Returns 0 if
+ * the geometry does not fit the band buffers. */
+static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+{
+    const int32_t mult = p->out_c / p->in_c;
+    const int32_t ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t oh = p->out_size[1], ow = p->out_size[2];
+    const int32_t kh = p->kernel[1], kw = p->kernel[2];
+    const int32_t dh = p->dilation[1], dw = p->dilation[2];
+    const int32_t pw = ow + (kw - 1) * dw;
+    const int32_t extra = (kh - 1) * dh;
+    const int32_t zp = p->in_zp;
+    int32_t nr_max = QCC_DW_BAND / pw;
+    int32_t acc[QCC_DW_BAND + 8];
+    int8_t band[QCC_DW_PADDED + 64];
+    int32_t n, co;
+    if (QCC_DW_PADDED / pw - extra < nr_max) {
+        nr_max = QCC_DW_PADDED / pw - extra;
+    }
+    if (nr_max < 1) {
+        return 0;
+    }
+    for (n = 0; n < p->batch; n++) {
+        for (co = 0; co < p->out_c; co++) {
+            const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
+            int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
+            const int8_t *wc = p->weight + (size_t)co * kh * kw;
+            const int32_t bias = p->bias ? p->bias[co] : 0;
+            const int32_t q = p->rq.per_channel ? co : 0;
+            int32_t r0, wsum = 0, t;
+            for (t = 0; t < kh * kw; t++) {
+                wsum += wc[t];
+            }
+            for (r0 = 0; r0 < oh; r0 += nr_max) {
+                const int32_t nr = oh - r0 < nr_max ? oh - r0 : nr_max;
+                const int32_t span = (nr - 1) * pw + ow;
+                const int32_t span8 = (span + 7) & ~7; /* whole vectors; the extra values are ignored */
+                /* the band holds raw x and zp on padding, so sum w (x - zp) = sum w x - zp sum w
+                 * over every tap (|x| <= 128 keeps the partial sums within the pass's bound) */
+                const int32_t base = bias - zp * wsum;
+                int32_t b, k, o;
+                /* band row t holds input row r0 - pad + t; band column c holds input column c - pad */
+                memset(band, zp, (size_t)((nr + extra) * pw + 64));
+                for (t = 0; t < nr + extra; t++) {
+                    const int32_t yi = r0 - p->pad[1] + t;
+                    int32_t c0 = p->pad[2], c1 = p->pad[2] + iw;
+                    if (yi < 0 || yi >= ih) {
+                        continue;
+                    }
+                    c0 = c0 < 0 ? 0 : (c0 > pw ? pw : c0);
+                    c1 = c1 < 0 ? 0 : (c1 > pw ? pw : c1);
+                    if (c1 > c0) {
+                        memcpy(band + (size_t)t * pw + c0, plane + (size_t)yi * iw + (c0 - p->pad[2]), (size_t)(c1 - c0));
+                    }
+                }
+                if (kh == 3 && kw == 3) { /* the common case: all nine taps per output, in registers */
+                    const int8_t *s0 = band, *s3 = band + (size_t)dh * pw, *s6 = band + (size_t)2 * dh * pw;
+                    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
+                                  w8 = wc[8];
+                    for (o = 0; o < span8; o++) {
+                        acc[o] = base + w0 * s0[o] + w1 * s0[o + dw] + w2 * s0[o + 2 * dw] + w3 * s3[o] + w4 * s3[o + dw] +
+                                 w5 * s3[o + 2 * dw] + w6 * s6[o] + w7 * s6[o + dw] + w8 * s6[o + 2 * dw];
+                    }
+                } else {
+                    for (o = 0; o < span8; o++) {
+                        acc[o] = base;
+                    }
+                    for (b = 0; b < kh; b++) {
+                        for (k = 0; k < kw; k++) {
+                            const int32_t w = wc[b * kw + k];
+                            const int8_t *src = band + (size_t)b * dh * pw + (size_t)k * dw;
+                            for (o = 0; o < span8; o++) {
+                                acc[o] += w * src[o];
+                            }
+                        }
+                    }
+                }
+                /* one output stage over the whole band (padding columns included), then the rows */
+                qcc_requant_row_s8(acc, span8, p->rq.multiplier[q], p->rq.shift[q], p->rq.rounding, p->rq.out_zp,
+                                   p->rq.act_min, p->rq.act_max, band, 1);
+                for (t = 0; t < nr; t++) {
+                    memcpy(out + (size_t)(r0 + t) * ow, band + (size_t)t * pw, (size_t)ow);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+{
+    const int32_t mult = p->out_c / p->in_c;
+    const int32_t ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t oh = p->out_size[1], ow = p->out_size[2];
+    const int32_t kh = p->kernel[1], kw = p->kernel[2];
+    const int32_t sh = p->stride[1], sw = p->stride[2];
+    const int32_t zp = p->in_zp;
+    int32_t acc[QCC_DW_TILE];
+    int32_t lo[QCC_DW_MAX_KW], hi[QCC_DW_MAX_KW];
+    int32_t n, co, x0, c;
+    if (sh == 1 && sw == 1 && depthwise_band_s8(p, x, y)) {
+        return;
+    }
+    for (x0 = 0; x0 < ow; x0 += QCC_DW_TILE) {
+        const int32_t cols = ow - x0 < QCC_DW_TILE ? ow - x0 : QCC_DW_TILE;
+        /* whole rows fit: several rows per pass, requantized together (they are contiguous) */
+        const int32_t rows_per_pass = cols == ow ? QCC_DW_TILE / ow : 1;
+        for (c = 0; c < kw && c < QCC_DW_MAX_KW; c++) {
+            valid_range(cols, iw, sw, c * p->dilation[2] - p->pad[2] + x0 * sw, &lo[c], &hi[c]);
+        }
+        for (n = 0; n < p->batch; n++) {
+            for (co = 0; co < p->out_c; co++) {
+                const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
+                int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
+                const int8_t *wc = p->weight + (size_t)co * kh * kw;
+                const int32_t bias = p->bias ? p->bias[co] : 0;
+                const int32_t q = p->rq.per_channel ? co : 0;
+                int32_t r0;
+                for (r0 = 0; r0 < oh; r0 += rows_per_pass) {
+                    const int32_t nr = oh - r0 < rows_per_pass ? oh - r0 : rows_per_pass;
+                    int32_t rr, b, k, j;
+                    for (j = 0; j < nr * cols; j++) {
+                        acc[j] = bias;
+                    }
+                    for (rr = 0; rr < nr; rr++) {
+                        int32_t *arow = acc + rr * cols;
+                        for (b = 0; b < kh; b++) {
+                            const int32_t yi = (r0 + rr) * sh - p->pad[1] + b * p->dilation[1];
+                            const int8_t *row;
+                            if (yi < 0 || yi >= ih) {
+                                continue;
+                            }
+                            row = plane + (size_t)yi * iw;
+                            for (k = 0; k < kw; k++) {
+                                const int32_t w = wc[b * kw + k];
+                                const int32_t off = k * p->dilation[2] - p->pad[2] + x0 * sw;
+                                int32_t a, e;
+                                if (k < QCC_DW_MAX_KW) {
+                                    a = lo[k];
+                                    e = hi[k];
+                                } else {
+                                    valid_range(cols, iw, sw, off, &a, &e);
+                                }
+                                if (sw == 1) {
+                                    const int8_t *src = row + off;
+                                    for (j = a; j < e; j++) {
+                                        arow[j] += w * ((int32_t)src[j] - zp);
+                                    }
+                                } else {
+                                    for (j = a; j < e; j++) {
+                                        arow[j] += w * ((int32_t)row[j * sw + off] - zp);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    qcc_requant_row_s8(acc, nr * cols, p->rq.multiplier[q], p->rq.shift[q], p->rq.rounding, p->rq.out_zp,
+                                       p->rq.act_min, p->rq.act_max, out + (size_t)r0 * ow + x0, 1);
+                }
+            }
+        }
+    }
+}
+
+/* ---- GEMM-based convolution ------------------------------------------------------------------ */
+
+/* Writes nt (<= 8) k-major rows of np values into panel columns k0 .. k0 + nt of rows 0 .. np. */
+static void transpose_rows(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t np, int16_t *panel, size_t ks, int32_t k0)
+{
+    int32_t j = 0, t;
+#if defined(__AVX2__)
+    if (nt == 8) {
+        for (; j + 16 <= np; j += 16) { /* an 8 x 16 block: unpack epi16 / epi32 / epi64 per 128-bit lane */
+            __m256i r[8], a[8], b[8];
+            for (t = 0; t < 8; t++) {
+                r[t] = _mm256_loadu_si256((const __m256i *)(const void *)(rows[t] + j));
+            }
+            for (t = 0; t < 4; t++) {
+                a[2 * t] = _mm256_unpacklo_epi16(r[2 * t], r[2 * t + 1]);
+                a[2 * t + 1] = _mm256_unpackhi_epi16(r[2 * t], r[2 * t + 1]);
+            }
+            b[0] = _mm256_unpacklo_epi32(a[0], a[2]);
+            b[1] = _mm256_unpackhi_epi32(a[0], a[2]);
+            b[2] = _mm256_unpacklo_epi32(a[1], a[3]);
+            b[3] = _mm256_unpackhi_epi32(a[1], a[3]);
+            b[4] = _mm256_unpacklo_epi32(a[4], a[6]);
+            b[5] = _mm256_unpackhi_epi32(a[4], a[6]);
+            b[6] = _mm256_unpacklo_epi32(a[5], a[7]);
+            b[7] = _mm256_unpackhi_epi32(a[5], a[7]);
+            for (t = 0; t < 4; t++) {
+                const __m256i lo = _mm256_unpacklo_epi64(b[t], b[t + 4]);
+                const __m256i hi = _mm256_unpackhi_epi64(b[t], b[t + 4]);
+                int16_t *d0 = panel + (size_t)(j + 2 * t) * ks + k0;
+                int16_t *d1 = panel + (size_t)(j + 2 * t + 1) * ks + k0;
+                _mm_storeu_si128((__m128i *)(void *)d0, _mm256_castsi256_si128(lo));
+                _mm_storeu_si128((__m128i *)(void *)(d0 + 8 * ks), _mm256_extracti128_si256(lo, 1));
+                _mm_storeu_si128((__m128i *)(void *)d1, _mm256_castsi256_si128(hi));
+                _mm_storeu_si128((__m128i *)(void *)(d1 + 8 * ks), _mm256_extracti128_si256(hi, 1));
+            }
+        }
+    }
+#endif
+    for (; j < np; j++) {
+        for (t = 0; t < nt; t++) {
+            panel[(size_t)j * ks + k0 + t] = rows[t][j];
+        }
+    }
+}
+
+/* Packs output pixels [p0, p0 + np) of one batch element and group into panel rows of k_stride
+ * int16 values: row j holds (x - zp) for the K taps output pixel p0 + j reads (channel-major, then
+ * kd, kh, kw), 0 where a tap falls on padding; columns K .. k_stride stay 0. */
+static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel)
+{
+    const int32_t cig = p->in_c / p->groups;
+    const int32_t id = p->in_size[0], ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t oh = p->out_size[1], ow = p->out_size[2];
+    const int32_t kd = p->kernel[0], kh = p->kernel[1], kw = p->kernel[2];
+    const int32_t sw = p->stride[2];
+    const int32_t in_plane = id * ih * iw;
+    const int32_t zp = p->in_zp;
+    const size_t ks = (size_t)p->k_stride;
+    int32_t j, ci, a, b, c, k;
+    const int pointwise = kd == 1 && kh == 1 && kw == 1 && p->stride[0] == 1 && p->stride[1] == 1 && sw == 1 &&
+                          p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0 && p->out_size[0] == id && oh == ih && ow == iw;
+    if (pointwise) {
+        /* the panel is a transpose of a [cig][np] block of the input, done 8 channels at a time
+         * (8 input rows read in step, 8 contiguous panel values written per pixel) */
+        for (ci = 0; ci < cig; ci += 8) {
+            const int32_t nc = cig - ci < 8 ? cig - ci : 8;
+            const size_t at = (size_t)ci * in_plane + p0;
+            j = 0;
+#if defined(__AVX2__)
+            if (es == 1 && nc == 8) {
+                /* 8 channels x 16 pixels per step: widen, remove zp, transpose in registers */
+                const __m256i z = _mm256_set1_epi16((int16_t)zp);
+                for (; j + 16 <= np; j += 16) {
+                    const int8_t *s = (const int8_t *)xg + at + j;
+                    __m256i r[8], a[8], b[8];
+                    int32_t t;
+                    for (t = 0; t < 8; t++) {
+                        r[t] = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(s + (size_t)t * in_plane))), z);
+                    }
+                    for (t = 0; t < 4; t++) {
+                        a[2 * t] = _mm256_unpacklo_epi16(r[2 * t], r[2 * t + 1]);
+                        a[2 * t + 1] = _mm256_unpackhi_epi16(r[2 * t], r[2 * t + 1]);
+                    }
+                    b[0] = _mm256_unpacklo_epi32(a[0], a[2]);
+                    b[1] = _mm256_unpackhi_epi32(a[0], a[2]);
+                    b[2] = _mm256_unpacklo_epi32(a[1], a[3]);
+                    b[3] = _mm256_unpackhi_epi32(a[1], a[3]);
+                    b[4] = _mm256_unpacklo_epi32(a[4], a[6]);
+                    b[5] = _mm256_unpackhi_epi32(a[4], a[6]);
+                    b[6] = _mm256_unpacklo_epi32(a[5], a[7]);
+                    b[7] = _mm256_unpackhi_epi32(a[5], a[7]);
+                    for (t = 0; t < 4; t++) {
+                        const __m256i lo = _mm256_unpacklo_epi64(b[t], b[t + 4]);
+                        const __m256i hi = _mm256_unpackhi_epi64(b[t], b[t + 4]);
+                        int16_t *d0 = panel + (size_t)(j + 2 * t) * ks + ci;
+                        int16_t *d1 = panel + (size_t)(j + 2 * t + 1) * ks + ci;
+                        _mm_storeu_si128((__m128i *)(void *)d0, _mm256_castsi256_si128(lo));
+                        _mm_storeu_si128((__m128i *)(void *)(d0 + 8 * ks), _mm256_extracti128_si256(lo, 1));
+                        _mm_storeu_si128((__m128i *)(void *)d1, _mm256_castsi256_si128(hi));
+                        _mm_storeu_si128((__m128i *)(void *)(d1 + 8 * ks), _mm256_extracti128_si256(hi, 1));
+                    }
+                }
+            }
+#endif
+            if (es == 1 && nc == 8) {
+                const int8_t *s0 = (const int8_t *)xg + at;
+                for (; j < np; j++) {
+                    int16_t *dst = panel + (size_t)j * ks + ci;
+                    const int8_t *s = s0 + j;
+                    dst[0] = (int16_t)(s[0] - zp);
+                    dst[1] = (int16_t)(s[in_plane] - zp);
+                    dst[2] = (int16_t)(s[2 * (size_t)in_plane] - zp);
+                    dst[3] = (int16_t)(s[3 * (size_t)in_plane] - zp);
+                    dst[4] = (int16_t)(s[4 * (size_t)in_plane] - zp);
+                    dst[5] = (int16_t)(s[5 * (size_t)in_plane] - zp);
+                    dst[6] = (int16_t)(s[6 * (size_t)in_plane] - zp);
+                    dst[7] = (int16_t)(s[7 * (size_t)in_plane] - zp);
+                }
+            } else {
+                for (; j < np; j++) {
+                    int16_t *dst = panel + (size_t)j * ks + ci;
+                    for (k = 0; k < nc; k++) {
+                        const size_t from = at + (size_t)k * in_plane + j;
+                        dst[k] = (int16_t)((es == 1 ? ((const int8_t *)xg)[from] : ((const int16_t *)xg)[from]) - zp);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    /* runs of pixels that share one output row: the same input rows, consecutive columns */
+    {
+        int32_t run_j[QCC_MAX_PANEL], run_len[QCC_MAX_PANEL], run_x[QCC_MAX_PANEL], run_y[QCC_MAX_PANEL], run_z[QCC_MAX_PANEL];
+        int16_t rows[8][QCC_MAX_PANEL];
+        int32_t nruns = 0, nt = 0, k0 = 0, r, t;
+        for (j = 0; j < np; nruns++) {
+            const int32_t pix = p0 + j;
+            run_j[nruns] = j;
+            run_x[nruns] = pix % ow;
+            run_y[nruns] = (pix / ow) % oh;
+            run_z[nruns] = pix / (ow * oh);
+            run_len[nruns] = ow - run_x[nruns] < np - j ? ow - run_x[nruns] : np - j;
+            j += run_len[nruns];
+        }
+        /* one k-major row of np values per tap (contiguous, vectorizable), transposed into the
+         * panel 8 taps at a time */
+        for (ci = 0; ci < cig; ci++) {
+            const size_t plane = (size_t)ci * in_plane;
+            for (a = 0; a < kd; a++) {
+                for (b = 0; b < kh; b++) {
+                    for (c = 0; c < kw; c++) {
+                        int16_t *dst = rows[nt];
+                        for (r = 0; r < nruns; r++) {
+                            const int32_t zi = run_z[r] * p->stride[0] - p->pad[0] + a * p->dilation[0];
+                            const int32_t yi = run_y[r] * p->stride[1] - p->pad[1] + b * p->dilation[1];
+                            const int32_t off = run_x[r] * sw - p->pad[2] + c * p->dilation[2];
+                            const int inside = zi >= 0 && zi < id && yi >= 0 && yi < ih;
+                            const size_t row = plane + ((size_t)(inside ? zi : 0) * ih + (inside ? yi : 0)) * iw;
+                            int16_t *out = dst + run_j[r];
+                            int32_t lo = 0, hi = 0;
+                            if (inside) {
+                                valid_range(run_len[r], iw, sw, off, &lo, &hi);
+                            }
+                            for (t = 0; t < lo; t++) {
+                                out[t] = 0;
+                            }
+                            if (es == 1) {
+                                const int8_t *src = (const int8_t *)xg + row + off;
+                                if (sw == 1) {
+                                    for (t = lo; t < hi; t++) {
+                                        out[t] = (int16_t)(src[t] - zp);
+                                    }
+                                } else {
+                                    for (t = lo; t < hi; t++) {
+                                        out[t] = (int16_t)(src[t * sw] - zp);
+                                    }
+                                }
+                            } else {
+                                const int16_t *src = (const int16_t *)xg + row + off;
+                                for (t = lo; t < hi; t++) {
+                                    out[t] = (int16_t)(src[t * sw] - zp);
+                                }
+                            }
+                            for (t = hi > lo ? hi : lo; t < run_len[r]; t++) {
+                                out[t] = 0;
+                            }
+                        }
+                        if (++nt == 8) {
+                            transpose_rows(rows, 8, np, panel, ks, k0);
+                            k0 += 8;
+                            nt = 0;
+                        }
+                    }
+                }
+            }
+        }
+        if (nt > 0) {
+            transpose_rows(rows, nt, np, panel, ks, k0);
+        }
+    }
+}
+
+#if defined(__AVX2__)
+/* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16); k is a
+ * multiple of 16. vpmaddwd sums adjacent products in int32 lanes; every lane holds a partial sum
+ * of the true accumulator, so the bound of the quantize pass's proof covers it. */
+static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    __m256i s00 = _mm256_setzero_si256(), s01 = _mm256_setzero_si256();
+    __m256i s10 = _mm256_setzero_si256(), s11 = _mm256_setzero_si256();
+    __m256i s20 = _mm256_setzero_si256(), s21 = _mm256_setzero_si256();
+    __m256i s30 = _mm256_setzero_si256(), s31 = _mm256_setzero_si256();
+    int32_t i;
+    for (i = 0; i < k; i += 16) {
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(b0 + i));
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(b1 + i));
+        __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
+        s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(a, x0));
+        s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(a, x1));
+        a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + ldw + i)));
+        s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(a, x0));
+        s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(a, x1));
+        a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 2 * ldw + i)));
+        s20 = _mm256_add_epi32(s20, _mm256_madd_epi16(a, x0));
+        s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(a, x1));
+        a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 3 * ldw + i)));
+        s30 = _mm256_add_epi32(s30, _mm256_madd_epi16(a, x0));
+        s31 = _mm256_add_epi32(s31, _mm256_madd_epi16(a, x1));
+    }
+    {
+        const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s00, s01), _mm256_hadd_epi32(s10, s11));
+        const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s20, s21), _mm256_hadd_epi32(s30, s31));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(_mm256_castsi256_si128(u0), _mm256_extracti128_si256(u0, 1)));
+        _mm_storeu_si128((__m128i *)(void *)(acc + 4), _mm_add_epi32(_mm256_castsi256_si128(u1), _mm256_extracti128_si256(u1, 1)));
+    }
+}
+#else
+/* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16). */
+static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
+    int32_t i;
+    for (i = 0; i < k; i++) {
+        const int32_t x0 = b0[i], x1 = b1[i];
+        const int32_t a0 = w0[i], a1 = w1[i], a2 = w2[i], a3 = w3[i];
+        s00 += a0 * x0;
+        s01 += a0 * x1;
+        s10 += a1 * x0;
+        s11 += a1 * x1;
+        s20 += a2 * x0;
+        s21 += a2 * x1;
+        s30 += a3 * x0;
+        s31 += a3 * x1;
+    }
+    acc[0] = s00;
+    acc[1] = s01;
+    acc[2] = s10;
+    acc[3] = s11;
+    acc[4] = s20;
+    acc[5] = s21;
+    acc[6] = s30;
+    acc[7] = s31;
+}
+#endif
+
+void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
+{
+    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
+    const int32_t ktotal = cig * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
+    const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
+    const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
+    int32_t acc_rows[4][QCC_MAX_PANEL];
+    int32_t n, g, p0, j;
+    /* columns K .. k_stride of the panel stay zero (their weights are zero too) */
+    for (j = 0; j < tile; j++) {
+        memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
+    }
+    for (n = 0; n < p->batch; n++) {
+        for (g = 0; g < p->groups; g++) {
+            const int8_t *xg = x + ((size_t)n * p->in_c + (size_t)g * cig) * in_plane;
+            for (p0 = 0; p0 < pixels; p0 += tile) {
+                const int32_t np = pixels - p0 < tile ? pixels - p0 : tile;
+                int32_t row;
+                pack_panel(p, xg, 1, p0, np, scratch);
+                for (row = 0; row < cog; row += 4) {
+                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    int32_t r;
+                    for (j = 0; j < np; j += 2) {
+                        const int16_t *b0 = scratch + (size_t)j * p->k_stride;
+                        const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
+                        int32_t acc[8];
+                        dot_4x2(w, p->k_stride, b0, b1, p->k_stride, acc);
+                        for (r = 0; r < 4; r++) {
+                            acc_rows[r][j] = acc[2 * r];
+                            acc_rows[r][j + 1] = acc[2 * r + 1];
+                        }
+                    }
+                    for (r = 0; r < 4 && row + r < cog; r++) {
+                        const int32_t co = g * cog + row + r;
+                        const int32_t c = p->rq.per_channel ? co : 0;
+                        const int32_t bias = p->bias ? p->bias[co] : 0;
+                        for (j = 0; j < np; j++) {
+                            acc_rows[r][j] += bias; /* the full accumulator: fits int32 (proven) */
+                        }
+                        qcc_requant_row_s8(acc_rows[r], np, p->rq.multiplier[c], p->rq.shift[c], p->rq.rounding,
+                                           p->rq.out_zp, p->rq.act_min, p->rq.act_max,
+                                           y + ((size_t)n * p->out_c + co) * pixels + p0, 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#define QCC_S16_CHUNK 256 /* int16 x int8 products summed in int32 lanes before widening */
+
+void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch)
+{
+    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
+    const int32_t ktotal = cig * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
+    const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
+    const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
+    int64_t acc_rows[4][QCC_MAX_PANEL];
+    int32_t n, g, p0, j;
+    for (j = 0; j < tile; j++) {
+        memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
+    }
+    for (n = 0; n < p->batch; n++) {
+        for (g = 0; g < p->groups; g++) {
+            const int16_t *xg = x + ((size_t)n * p->in_c + (size_t)g * cig) * in_plane;
+            for (p0 = 0; p0 < pixels; p0 += tile) {
+                const int32_t np = pixels - p0 < tile ? pixels - p0 : tile;
+                int32_t row;
+                pack_panel(p, xg, 2, p0, np, scratch);
+                for (row = 0; row < cog; row += 4) {
+                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    int32_t r;
+                    for (j = 0; j < np; j += 2) {
+                        const int16_t *b0 = scratch + (size_t)j * p->k_stride;
+                        const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
+                        int64_t sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                        int32_t k0, i;
+                        /* |x| <= 32767, |w| <= 127: a chunk of 256 products stays below 2^31 */
+                        for (k0 = 0; k0 < p->k_stride; k0 += QCC_S16_CHUNK) {
+                            const int32_t len = p->k_stride - k0 < QCC_S16_CHUNK ? p->k_stride - k0 : QCC_S16_CHUNK;
+                            int32_t acc[8];
+                            dot_4x2(w + k0, p->k_stride, b0 + k0, b1 + k0, len, acc);
+                            for (i = 0; i < 8; i++) {
+                                sums[i] += acc[i];
+                            }
+                        }
+                        for (r = 0; r < 4; r++) {
+                            acc_rows[r][j] = sums[2 * r];
+                            acc_rows[r][j + 1] = sums[2 * r + 1];
+                        }
+                    }
+                    for (r = 0; r < 4 && row + r < cog; r++) {
+                        const int32_t co = g * cog + row + r;
+                        const int64_t bias = p->bias ? p->bias[co] : 0;
+                        int16_t *out = y + ((size_t)n * p->out_c + co) * pixels + p0;
+                        for (j = 0; j < np; j++) {
+                            out[j] = (int16_t)requant_one(&p->rq, co, acc_rows[r][j] + bias);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- transposed convolution ------------------------------------------------------------------ */
+
+/* For output coordinate o along one axis, the taps t (and input coordinates) that reach it:
+ * o = i * stride - pad + t * dilation. */
+static int32_t transpose_tap_input(int32_t o, int32_t t, int32_t stride, int32_t pad, int32_t dilation, int32_t n_in)
+{
+    const int32_t num = o + pad - t * dilation;
+    if (num < 0 || num % stride != 0 || num / stride >= n_in) {
+        return -1;
+    }
+    return num / stride;
+}
+
+static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es)
+{
+    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
+    const int32_t id = p->in_size[0], ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t od = p->out_size[0], oh = p->out_size[1], ow = p->out_size[2];
+    const int32_t kd = p->kernel[0], kh = p->kernel[1], kw = p->kernel[2];
+    const int32_t in_plane = id * ih * iw, out_plane = od * oh * ow;
+    int32_t n, co, z, r, q;
+    for (n = 0; n < p->batch; n++) {
+        for (co = 0; co < p->out_c; co++) {
+            const int32_t g = co / cog;
+            const int8_t *wc = p->weight + (size_t)co * cig * kd * kh * kw;
+            for (z = 0; z < od; z++) {
+                for (r = 0; r < oh; r++) {
+                    for (q = 0; q < ow; q++) {
+                        int64_t acc = p->bias ? p->bias[co] : 0;
+                        int32_t a, b, c, ci;
+                        for (a = 0; a < kd; a++) {
+                            const int32_t zi = transpose_tap_input(z, a, p->stride[0], p->pad[0], p->dilation[0], id);
+                            if (zi < 0) {
+                                continue;
+                            }
+                            for (b = 0; b < kh; b++) {
+                                const int32_t yi = transpose_tap_input(r, b, p->stride[1], p->pad[1], p->dilation[1], ih);
+                                if (yi < 0) {
+                                    continue;
+                                }
+                                for (c = 0; c < kw; c++) {
+                                    const int32_t xi = transpose_tap_input(q, c, p->stride[2], p->pad[2], p->dilation[2], iw);
+                                    if (xi < 0) {
+                                        continue;
+                                    }
+                                    for (ci = 0; ci < cig; ci++) {
+                                        const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
+                                                          ((size_t)zi * ih + yi) * iw + xi;
+                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        acc += (int64_t)w * (load_elem(x, (int32_t)xo, es) - p->in_zp);
+                                    }
+                                }
+                            }
+                        }
+                        store_elem(y, (int32_t)(((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q), es,
+                                   requant_one(&p->rq, co, acc));
+                    }
+                }
+            }
+        }
+    }
+}
+
+void qcc_conv_transpose_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+{
+    conv_transpose_generic(p, x, y, 1);
+}
+
+void qcc_conv_transpose_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y)
+{
+    conv_transpose_generic(p, x, y, 2);
+}

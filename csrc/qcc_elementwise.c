@@ -1,0 +1,290 @@
+/*
+ * qcc_elementwise.c - element-wise integer ops: Add/Sub and Mul of two activations with
+ * broadcasting (docs/arithmetic.md 3.3, 3.4), requantize (3.6), lookup tables (3.7), clip (3.6)
+ * and PRelu (3.12).
+ *
+ * int8 inputs take only 256 values, so per-input arithmetic that does not depend on the other
+ * operand (Add's input rescale, Requantize) is precomputed by the code generator into tables with
+ * the reference's own helpers; the kernels look it up and run the output stage over chunks.
+ *
+ * Every kernel reads element i of its operands before it writes element i of the result, so a
+ * result may share memory with a same-shaped operand.
+ */
+#include "qcc_kernels.h"
+
+static int32_t load_elem(const void *x, size_t i, int32_t es)
+{
+    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
+}
+
+static void store_elem(void *y, size_t i, int32_t es, int32_t v)
+{
+    if (es == 1) {
+        ((int8_t *)y)[i] = (int8_t)v;
+    } else {
+        ((int16_t *)y)[i] = (int16_t)v;
+    }
+}
+
+/* Walks the result of a broadcast row by row: for each row (all axes but the last), the element
+ * offsets of both operands at its start. */
+typedef struct {
+    int32_t idx[QCC_MAX_DIMS];
+    size_t a, b;
+} bcast_cursor;
+
+static size_t bcast_rows(const qcc_bcast_t *s)
+{
+    size_t rows = 1;
+    int32_t i;
+    for (i = 0; i + 1 < s->ndim; i++) {
+        rows *= (size_t)s->dims[i];
+    }
+    return rows;
+}
+
+static void bcast_start(bcast_cursor *c)
+{
+    int32_t i;
+    for (i = 0; i < QCC_MAX_DIMS; i++) {
+        c->idx[i] = 0;
+    }
+    c->a = 0;
+    c->b = 0;
+}
+
+static void bcast_advance(const qcc_bcast_t *s, bcast_cursor *c)
+{
+    int32_t i;
+    for (i = s->ndim - 2; i >= 0; i--) {
+        c->idx[i]++;
+        c->a += (size_t)s->a_stride[i];
+        c->b += (size_t)s->b_stride[i];
+        if (c->idx[i] < s->dims[i]) {
+            return;
+        }
+        c->a -= (size_t)s->a_stride[i] * (size_t)s->dims[i];
+        c->b -= (size_t)s->b_stride[i] * (size_t)s->dims[i];
+        c->idx[i] = 0;
+    }
+}
+
+/* ---- add / sub ------------------------------------------------------------------------------- */
+
+static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
+{
+    const int32_t scale = 1 << p->left_shift;
+    const int64_t ra = qcc_mul32((qa - p->a_zp) * scale, p->a_multiplier, p->a_shift, p->rounding);
+    const int64_t rb = qcc_mul32((qb - p->b_zp) * scale, p->b_multiplier, p->b_shift, p->rounding);
+    const int64_t sum = p->subtract ? ra - rb : ra + rb;
+    return qcc_requant32((int32_t)sum, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max);
+}
+
+static void add_generic(const qcc_add_t *p, const void *a, const void *b, void *y, int32_t es)
+{
+    const size_t rows = bcast_rows(&p->shape);
+    const int32_t inner = p->shape.dims[p->shape.ndim - 1];
+    const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
+    bcast_cursor c;
+    size_t r, o = 0;
+    int32_t j;
+    bcast_start(&c);
+    for (r = 0; r < rows; r++) {
+        for (j = 0; j < inner; j++, o++) {
+            store_elem(y, o, es, add_one(p, load_elem(a, c.a + j * sa, es), load_elem(b, c.b + j * sb, es)));
+        }
+        bcast_advance(&p->shape, &c);
+    }
+}
+
+#define QCC_CHUNK 64
+
+/* int8: the rescaled operands come from the precomputed tables; the sums of a chunk go through
+ * the (vectorizable) row output stage. */
+void qcc_add_s8(const qcc_add_t *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    const size_t rows = bcast_rows(&p->shape);
+    const int32_t inner = p->shape.dims[p->shape.ndim - 1];
+    const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
+    const int32_t *ta = p->a_table + 128, *tb = p->b_table + 128;
+    int32_t sum[QCC_CHUNK];
+    bcast_cursor c;
+    size_t r, o = 0;
+    int32_t j0, j;
+    bcast_start(&c);
+    for (r = 0; r < rows; r++) {
+        const int8_t *ar = a + c.a, *br = b + c.b;
+        for (j0 = 0; j0 < inner; j0 += QCC_CHUNK) {
+            const int32_t n = inner - j0 < QCC_CHUNK ? inner - j0 : QCC_CHUNK;
+            if (sa == 1 && sb == 1) {
+                for (j = 0; j < n; j++) {
+                    sum[j] = ta[ar[j0 + j]] + tb[br[j0 + j]];
+                }
+            } else {
+                for (j = 0; j < n; j++) {
+                    sum[j] = ta[ar[(j0 + j) * sa]] + tb[br[(j0 + j) * sb]];
+                }
+            }
+            qcc_requant_row_s8(sum, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
+            o += (size_t)n;
+        }
+        bcast_advance(&p->shape, &c);
+    }
+}
+
+void qcc_add_s16(const qcc_add_t *p, const int16_t *a, const int16_t *b, int16_t *y)
+{
+    add_generic(p, a, b, y, 2);
+}
+
+/* ---- mul ------------------------------------------------------------------------------------- */
+
+static void mul_generic(const qcc_mul_t *p, const void *a, const void *b, void *y, int32_t es)
+{
+    const size_t rows = bcast_rows(&p->shape);
+    const int32_t inner = p->shape.dims[p->shape.ndim - 1];
+    const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
+    bcast_cursor c;
+    size_t r, o = 0;
+    int32_t j;
+    bcast_start(&c);
+    for (r = 0; r < rows; r++) {
+        for (j = 0; j < inner; j++, o++) {
+            const int32_t acc = (load_elem(a, c.a + j * sa, es) - p->a_zp) * (load_elem(b, c.b + j * sb, es) - p->b_zp);
+            store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+        }
+        bcast_advance(&p->shape, &c);
+    }
+}
+
+void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    const size_t rows = bcast_rows(&p->shape);
+    const int32_t inner = p->shape.dims[p->shape.ndim - 1];
+    const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
+    int32_t prod[QCC_CHUNK];
+    bcast_cursor c;
+    size_t r, o = 0;
+    int32_t j0, j;
+    bcast_start(&c);
+    for (r = 0; r < rows; r++) {
+        const int8_t *ar = a + c.a, *br = b + c.b;
+        for (j0 = 0; j0 < inner; j0 += QCC_CHUNK) {
+            const int32_t n = inner - j0 < QCC_CHUNK ? inner - j0 : QCC_CHUNK;
+            for (j = 0; j < n; j++) {
+                prod[j] = ((int32_t)ar[(j0 + j) * sa] - p->a_zp) * ((int32_t)br[(j0 + j) * sb] - p->b_zp);
+            }
+            qcc_requant_row_s8(prod, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
+            o += (size_t)n;
+        }
+        bcast_advance(&p->shape, &c);
+    }
+}
+
+void qcc_mul_s16(const qcc_mul_t *p, const int16_t *a, const int16_t *b, int16_t *y)
+{
+    mul_generic(p, a, b, y, 2);
+}
+
+/* ---- requantize ------------------------------------------------------------------------------ */
+
+static void requantize_generic(const qcc_requantize_t *p, const void *x, int32_t xs, void *y, int32_t ys)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        const int32_t acc = load_elem(x, (size_t)i, xs) - p->in_zp;
+        store_elem(y, (size_t)i, ys, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+    }
+}
+
+void qcc_requantize_s8_s8(const qcc_requantize_t *p, const int8_t *x, int8_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        y[i] = (int8_t)p->table[(int32_t)x[i] + 128];
+    }
+}
+
+void qcc_requantize_s8_s16(const qcc_requantize_t *p, const int8_t *x, int16_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        y[i] = p->table[(int32_t)x[i] + 128];
+    }
+}
+
+void qcc_requantize_s16_s8(const qcc_requantize_t *p, const int16_t *x, int8_t *y)
+{
+    requantize_generic(p, x, 2, y, 1);
+}
+
+void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t *y)
+{
+    requantize_generic(p, x, 2, y, 2);
+}
+
+/* ---- lookup tables --------------------------------------------------------------------------- */
+
+void qcc_lut_s8(const qcc_lut_s8_t *p, const int8_t *x, int8_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        y[i] = p->table[(int32_t)x[i] + 128];
+    }
+}
+
+void qcc_lut_s16(const qcc_lut_s16_t *p, const int16_t *x, int16_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        y[i] = (int16_t)qcc_lut16(p->table, x[i]);
+    }
+}
+
+/* ---- clip ------------------------------------------------------------------------------------ */
+
+void qcc_clip_s8(const qcc_clip_t *p, const int8_t *x, int8_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        const int32_t v = x[i] < p->lo ? p->lo : x[i];
+        y[i] = (int8_t)(v > p->hi ? p->hi : v);
+    }
+}
+
+void qcc_clip_s16(const qcc_clip_t *p, const int16_t *x, int16_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        const int32_t v = x[i] < p->lo ? p->lo : x[i];
+        y[i] = (int16_t)(v > p->hi ? p->hi : v);
+    }
+}
+
+/* ---- prelu ----------------------------------------------------------------------------------- */
+
+void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y)
+{
+    const size_t rows = bcast_rows(&p->shape);
+    const int32_t inner = p->shape.dims[p->shape.ndim - 1];
+    const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
+    bcast_cursor c;
+    size_t r, o = 0;
+    int32_t j;
+    bcast_start(&c);
+    for (r = 0; r < rows; r++) {
+        for (j = 0; j < inner; j++, o++) {
+            const int32_t d = (int32_t)x[c.a + j * sa] - p->in_zp;
+            const size_t e = c.b + j * sb;
+            int32_t v;
+            if (d >= 0) {
+                v = qcc_requant32(d, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max);
+            } else {
+                v = qcc_requant32(p->neg_sign[e] * d, p->neg_multiplier[e], p->neg_shift[e], p->rounding, p->out_zp,
+                                  p->act_min, p->act_max);
+            }
+            y[o] = (int8_t)v;
+        }
+        bcast_advance(&p->shape, &c);
+    }
+}

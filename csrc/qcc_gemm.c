@@ -1,0 +1,155 @@
+/*
+ * qcc_gemm.c - fully connected layers (Gemm with constant weights) and products of two
+ * activations (MatMul), docs/arithmetic.md 3.1 and 3.2.
+ *
+ *   qcc_fc_s8          int8, int32 accumulators: each row of a - zp is copied into a zero-padded
+ *                      int16 scratch row, then dot products with 4 weight rows at a time (AVX2
+ *                      vpmaddwd when the compiler targets AVX2, portable C otherwise).
+ *   qcc_fc_generic_*   any strides, int64 accumulators (int16 activations, or int8 whose
+ *                      reduction needs 64 bits).
+ *   qcc_matmul_*       (a - a_zp) @ (b - b_zp) per batch, int64 accumulators.
+ */
+#include "qcc_kernels.h"
+
+#include <string.h>
+
+static int32_t load_elem(const void *x, size_t i, int32_t es)
+{
+    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
+}
+
+static void store_elem(void *y, size_t i, int32_t es, int32_t v)
+{
+    if (es == 1) {
+        ((int8_t *)y)[i] = (int8_t)v;
+    } else {
+        ((int16_t *)y)[i] = (int16_t)v;
+    }
+}
+
+static int32_t requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
+{
+    const int32_t c = rq->per_channel ? channel : 0;
+    if (rq->acc64) {
+        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
+    }
+    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
+                         rq->act_max);
+}
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/* acc[r] = sum_i w_r[i] * b[i] for 4 weight rows (int8) and one int16 row; k a multiple of 16. */
+static void dot_4x1(const int8_t *w, int32_t ldw, const int16_t *b, int32_t k, int32_t *acc)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    __m256i s2 = _mm256_setzero_si256(), s3 = _mm256_setzero_si256();
+    int32_t i;
+    for (i = 0; i < k; i += 16) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + i))), x));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + ldw + i))), x));
+        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 2 * ldw + i))), x));
+        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 3 * ldw + i))), x));
+    }
+    {
+        const __m256i u = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1)));
+    }
+}
+#else
+/* acc[r] = sum_i w_r[i] * b[i] for 4 weight rows (int8) and one int16 row. */
+static void dot_4x1(const int8_t *w, int32_t ldw, const int16_t *b, int32_t k, int32_t *acc)
+{
+    const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int32_t i;
+    for (i = 0; i < k; i++) {
+        const int32_t x = b[i];
+        s0 += w0[i] * x;
+        s1 += w1[i] * x;
+        s2 += w2[i] * x;
+        s3 += w3[i] * x;
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+#endif
+
+void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch)
+{
+    int32_t i, kk, j, r;
+    memset(scratch, 0, sizeof(int16_t) * (size_t)p->k_stride);
+    for (i = 0; i < p->m; i++) {
+        const int8_t *row = a + (size_t)i * p->a_row_stride;
+        for (kk = 0; kk < p->k; kk++) {
+            scratch[kk] = (int16_t)(row[(size_t)kk * p->a_col_stride] - p->in_zp);
+        }
+        for (j = 0; j < p->n; j += 4) {
+            int32_t acc[4];
+            dot_4x1(p->weight + (size_t)j * p->k_stride, p->k_stride, scratch, p->k_stride, acc);
+            for (r = 0; r < 4 && j + r < p->n; r++) {
+                const int64_t total = (int64_t)acc[r] + (p->bias ? p->bias[j + r] : 0);
+                y[(size_t)i * p->n + j + r] = (int8_t)requant_one(&p->rq, j + r, total);
+            }
+        }
+    }
+}
+
+static void fc_generic(const qcc_fc_t *p, const void *a, void *y, int32_t es)
+{
+    int32_t i, j, kk;
+    for (i = 0; i < p->m; i++) {
+        for (j = 0; j < p->n; j++) {
+            const int8_t *w = p->weight + (size_t)j * p->k_stride;
+            int64_t acc = p->bias ? p->bias[j] : 0;
+            for (kk = 0; kk < p->k; kk++) {
+                const size_t at = (size_t)i * p->a_row_stride + (size_t)kk * p->a_col_stride;
+                acc += (int64_t)w[kk] * (load_elem(a, at, es) - p->in_zp);
+            }
+            store_elem(y, (size_t)i * p->n + j, es, requant_one(&p->rq, j, acc));
+        }
+    }
+}
+
+void qcc_fc_generic_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y)
+{
+    fc_generic(p, a, y, 1);
+}
+
+void qcc_fc_generic_s16(const qcc_fc_t *p, const int16_t *a, int16_t *y)
+{
+    fc_generic(p, a, y, 2);
+}
+
+static void matmul_generic(const qcc_matmul_t *p, const void *a, const void *b, void *y, int32_t es)
+{
+    int32_t t, i, j, kk;
+    for (t = 0; t < p->batches; t++) {
+        const size_t ao = (size_t)p->a_offset[t], bo = (size_t)p->b_offset[t];
+        for (i = 0; i < p->m; i++) {
+            for (j = 0; j < p->n; j++) {
+                int64_t acc = 0;
+                for (kk = 0; kk < p->k; kk++) {
+                    const int32_t av = load_elem(a, ao + (size_t)i * p->k + kk, es) - p->a_zp;
+                    const int32_t bv = load_elem(b, bo + (size_t)kk * p->n + j, es) - p->b_zp;
+                    acc += (int64_t)av * bv;
+                }
+                store_elem(y, ((size_t)t * p->m + i) * p->n + j, es, requant_one(&p->rq, j, acc));
+            }
+        }
+    }
+}
+
+void qcc_matmul_s8(const qcc_matmul_t *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    matmul_generic(p, a, b, y, 1);
+}
+
+void qcc_matmul_s16(const qcc_matmul_t *p, const int16_t *a, const int16_t *b, int16_t *y)
+{
+    matmul_generic(p, a, b, y, 2);
+}

@@ -1,0 +1,286 @@
+/*
+ * qcc_kernels.h - the fixed-point kernel library of qcc.
+ *
+ * One function per op variant, parameters in a struct, <stdint.h> types, no allocation, no
+ * globals, no floating point (except the optional quantize/dequantize boundary helpers in
+ * qcc_boundary.c). Tensors are dense, row-major (NCHW for convolutions and pooling).
+ * Activations are int8 ("s8") or int16 ("s16"); weights are int8 (int4 weights are stored one
+ * value per int8); biases int32. Each kernel's arithmetic is the one of docs/arithmetic.md,
+ * and the tests check every kernel byte for byte against qcc's numpy reference executor.
+ *
+ * Kernels never allocate: the few that need temporary memory (the GEMM-based convolution and
+ * fully connected layers) take a scratch pointer whose size the code generator computes
+ * (QCC_CONV_GEMM_SCRATCH, QCC_FC_SCRATCH).
+ */
+#ifndef QCC_KERNELS_H
+#define QCC_KERNELS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "qcc_arith.h"
+
+#define QCC_MAX_DIMS 8
+
+/* ---- requantization parameters of an accumulating op (docs/arithmetic.md 2.5) ---------------- */
+
+typedef struct {
+    const int32_t *multiplier; /* one per output channel (per_channel = 1) or one in total */
+    const int32_t *shift;
+    int32_t per_channel;
+    int32_t rounding;          /* QCC_ROUND_DOUBLE or QCC_ROUND_SINGLE (32-bit accumulators) */
+    int32_t acc64;             /* 1: int64 accumulator, TFLite's int64 rule */
+    int32_t out_zp;
+    int32_t act_min;
+    int32_t act_max;
+} qcc_requant_t;
+
+/* ---- convolutions (qcc_conv.c) ----------------------------------------------------------------
+ * x: [batch][in_c][in_size...], y: [batch][out_c][out_size...]; up to three spatial axes, given
+ * as (d, h, w) with unused leading axes of size 1. pad[] are the begin pads (the end pads are
+ * implied by out_size). acc = bias + sum (x - in_zp) * w over in-bounds taps; padding adds 0. */
+
+typedef struct {
+    int32_t batch, in_c, out_c, groups;
+    int32_t in_size[3], out_size[3], kernel[3], stride[3], dilation[3], pad[3];
+    int32_t in_zp;
+    const int8_t *weight;      /* generic / depthwise / transpose: [out_c][in_c/groups][kd][kh][kw] */
+    const int32_t *bias;       /* [out_c] or NULL */
+    /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
+     * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
+     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64). */
+    int32_t k_stride, rows_per_group, tile;
+    qcc_requant_t rq;
+} qcc_conv_t;
+
+/* Bytes of scratch qcc_conv_gemm_s8 needs (an int16 panel). */
+#define QCC_CONV_GEMM_SCRATCH(tile, k_stride) ((size_t)2 * (size_t)(tile) * (size_t)(k_stride))
+
+void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
+void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
+void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch); /* acc32 */
+void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch); /* in_zp 0, acc64 */
+void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y); /* groups == in_c, 2-D, acc32 */
+/* Transposed convolution (gather form): weight rearranged to [out_c][in_c/groups][k...]; an input
+ * position i feeds output o = i * stride - pad + k * dilation. */
+void qcc_conv_transpose_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);
+void qcc_conv_transpose_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);
+
+/* ---- fully connected and matrix products (qcc_gemm.c) ----------------------------------------- */
+
+typedef struct {
+    int32_t m, n, k;
+    int32_t a_row_stride, a_col_stride; /* element (i, kk) of a is a[i * a_row_stride + kk * a_col_stride] */
+    int32_t in_zp;
+    const int8_t *weight;       /* [n_rows][k_stride], row j = output column j; zero padded */
+    const int32_t *bias;        /* [n] or NULL */
+    int32_t k_stride;           /* >= k; qcc_fc_s8: a multiple of 16 */
+    int32_t n_rows;             /* qcc_fc_s8: n rounded up to a multiple of 4 */
+    qcc_requant_t rq;           /* per output column */
+} qcc_fc_t;
+
+#define QCC_FC_SCRATCH(k_stride) ((size_t)2 * (size_t)(k_stride))
+
+void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch); /* acc32 */
+void qcc_fc_generic_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y);          /* acc32 or acc64 */
+void qcc_fc_generic_s16(const qcc_fc_t *p, const int16_t *a, int16_t *y);       /* acc64 */
+
+typedef struct {
+    int32_t batches, m, n, k;
+    const int32_t *a_offset;   /* [batches]: element offset of each batch's a matrix ([m][k]) */
+    const int32_t *b_offset;   /* [batches]: element offset of each batch's b matrix ([k][n]) */
+    int32_t a_zp, b_zp;
+    qcc_requant_t rq;          /* per output column or one */
+} qcc_matmul_t;
+
+void qcc_matmul_s8(const qcc_matmul_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void qcc_matmul_s16(const qcc_matmul_t *p, const int16_t *a, const int16_t *b, int16_t *y);
+
+/* ---- element-wise ops (qcc_elementwise.c) ------------------------------------------------------
+ * Broadcasting binary ops iterate the (contiguous) result; a_stride / b_stride give each operand's
+ * element stride per result axis (0 on a broadcast axis). A result may overwrite an operand of the
+ * same shape (in place). */
+
+typedef struct {
+    int32_t ndim; /* >= 1 */
+    int32_t dims[QCC_MAX_DIMS];
+    int32_t a_stride[QCC_MAX_DIMS];
+    int32_t b_stride[QCC_MAX_DIMS];
+} qcc_bcast_t;
+
+typedef struct {
+    qcc_bcast_t shape;
+    int32_t a_zp, b_zp, left_shift;
+    int32_t a_multiplier, a_shift, b_multiplier, b_shift;
+    int32_t multiplier, shift, subtract;
+    int32_t rounding, out_zp, act_min, act_max;
+    /* qcc_add_s8: each operand's rescaled value R((q - zp) << left_shift) for q = -128..127,
+     * precomputed (index q + 128; b_table already negated for a subtraction) */
+    const int32_t *a_table;
+    const int32_t *b_table;
+} qcc_add_t;
+
+void qcc_add_s8(const qcc_add_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void qcc_add_s16(const qcc_add_t *p, const int16_t *a, const int16_t *b, int16_t *y);
+
+typedef struct {
+    qcc_bcast_t shape;
+    int32_t a_zp, b_zp, multiplier, shift;
+    int32_t rounding, out_zp, act_min, act_max;
+} qcc_mul_t;
+
+void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void qcc_mul_s16(const qcc_mul_t *p, const int16_t *a, const int16_t *b, int16_t *y);
+
+typedef struct {
+    int32_t count;
+    int32_t in_zp, multiplier, shift;
+    int32_t rounding, out_zp, act_min, act_max;
+    const int16_t *table; /* int8 input: the result for q = -128..127 (index q + 128), precomputed */
+} qcc_requantize_t;
+
+void qcc_requantize_s8_s8(const qcc_requantize_t *p, const int8_t *x, int8_t *y);
+void qcc_requantize_s8_s16(const qcc_requantize_t *p, const int8_t *x, int16_t *y);
+void qcc_requantize_s16_s8(const qcc_requantize_t *p, const int16_t *x, int8_t *y);
+void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t *y);
+
+typedef struct {
+    int32_t count;
+    const int8_t *table;   /* 256 entries, indexed by q + 128 */
+} qcc_lut_s8_t;
+
+typedef struct {
+    int32_t count;
+    const int16_t *table;  /* 513 entries, interpolated (docs/arithmetic.md 3.7) */
+} qcc_lut_s16_t;
+
+void qcc_lut_s8(const qcc_lut_s8_t *p, const int8_t *x, int8_t *y);
+void qcc_lut_s16(const qcc_lut_s16_t *p, const int16_t *x, int16_t *y);
+
+typedef struct {
+    int32_t count;
+    int32_t lo, hi;        /* ONNX Clip order: max first, then min (lo > hi gives hi) */
+} qcc_clip_t;
+
+void qcc_clip_s8(const qcc_clip_t *p, const int8_t *x, int8_t *y);
+void qcc_clip_s16(const qcc_clip_t *p, const int16_t *x, int16_t *y);
+
+/* PRelu (docs/arithmetic.md 3.12): shape.a_stride are x's strides (contiguous), shape.b_stride
+ * index the slope-shaped parameter arrays. */
+typedef struct {
+    qcc_bcast_t shape;
+    int32_t in_zp, multiplier, shift;
+    const int32_t *neg_multiplier;
+    const int32_t *neg_shift;
+    const int8_t *neg_sign;
+    int32_t rounding, out_zp, act_min, act_max;
+} qcc_prelu_t;
+
+void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y);
+
+/* ---- pooling and reductions (qcc_pool.c) ------------------------------------------------------- */
+
+typedef struct {
+    int32_t planes; /* batch * channels */
+    int32_t in_size[3], out_size[3], kernel[3], stride[3], dilation[3], pad_begin[3], pad_end[3];
+    int32_t count_include_pad; /* average pool: padded taps count and add zp */
+    int32_t zp;
+} qcc_pool_t;
+
+void qcc_max_pool_s8(const qcc_pool_t *p, const int8_t *x, int8_t *y);
+void qcc_max_pool_s16(const qcc_pool_t *p, const int16_t *x, int16_t *y);
+void qcc_avg_pool_s8(const qcc_pool_t *p, const int8_t *x, int8_t *y);
+void qcc_avg_pool_s16(const qcc_pool_t *p, const int16_t *x, int16_t *y);
+
+/* Reductions: the result is contiguous over out_dims; out_stride are the input strides of the
+ * kept axes; red_dims / red_stride the reduced axes. */
+typedef struct {
+    int32_t out_ndim;
+    int32_t out_dims[QCC_MAX_DIMS];
+    int32_t out_stride[QCC_MAX_DIMS];
+    int32_t red_ndim;
+    int32_t red_dims[QCC_MAX_DIMS];
+    int32_t red_stride[QCC_MAX_DIMS];
+    int32_t count; /* number of reduced elements per result */
+    /* mean only (docs/arithmetic.md 3.5): */
+    int32_t in_zp, multiplier, shift, rounding, out_zp, act_min, act_max;
+} qcc_reduce_t;
+
+void qcc_mean_s8(const qcc_reduce_t *p, const int8_t *x, int8_t *y);
+void qcc_mean_s16(const qcc_reduce_t *p, const int16_t *x, int16_t *y);
+void qcc_reduce_max_s8(const qcc_reduce_t *p, const int8_t *x, int8_t *y);
+void qcc_reduce_max_s16(const qcc_reduce_t *p, const int16_t *x, int16_t *y);
+
+/* ---- softmax, LRN, layer norm, linear resize (qcc_special.c) ----------------------------------- */
+
+typedef struct {
+    int32_t outer, n, inner;  /* rows of n elements, element stride inner */
+    const int32_t *table;     /* 256 entries E[d] */
+} qcc_softmax_t;
+
+void qcc_softmax_s8(const qcc_softmax_t *p, const int8_t *x, int8_t *y);
+
+typedef struct {
+    int32_t batch, channels, spatial, size;
+    int32_t in_zp, square_shift;
+    const int16_t *table;     /* 513 entries */
+    int32_t multiplier, shift, rounding, out_zp, act_min, act_max;
+} qcc_lrn_t;
+
+void qcc_lrn_s8(const qcc_lrn_t *p, const int8_t *x, int8_t *y);
+
+typedef struct {
+    int32_t rows, n;
+    int32_t in_zp;
+    int64_t eps;
+    const int32_t *multiplier;  /* [n] */
+    const int32_t *shift;       /* [n] */
+    const int8_t *gamma_sign;   /* [n] */
+    const int32_t *beta;        /* [n] */
+    int32_t rounding, out_zp, act_min, act_max;
+} qcc_layer_norm_t;
+
+void qcc_layer_norm_s8(const qcc_layer_norm_t *p, const int8_t *x, int8_t *y);
+
+/* Linear resize of one axis ([outer][l_in][inner] -> [outer][l_out][inner]) or two axes
+ * ([outer][l_in0][mid][l_in1][inner]); index / weight hold (idx0, idx1) / (w0, w1) per result
+ * position, the first axis's rows first (docs/arithmetic.md 3.9). */
+typedef struct {
+    int32_t naxes;  /* 1 or 2 */
+    int32_t outer, l_in0, l_out0, mid, l_in1, l_out1, inner;
+    const int32_t *index;
+    const int16_t *weight;
+} qcc_resize_t;
+
+void qcc_resize_linear_s8(const qcc_resize_t *p, const int8_t *x, int8_t *y);
+
+/* ---- data movement (qcc_copy.c) ---------------------------------------------------------------
+ * y[out_offset + sum_i idx_i * out_stride[i]] = x[in_offset + sum_i off_i(idx_i)] over the box
+ * dims, with off_i(j) = in_table[i][j] if in_table[i] is not NULL, else j * in_step[i].
+ * Transpose, slice, split, concat (one call per operand), pad, gather, expand, tile and
+ * nearest resize are all this one kernel with different tables. Offsets count elements. */
+typedef struct {
+    int32_t ndim;      /* >= 1 */
+    int32_t elem_size; /* bytes per element: 1, 2 or 4 */
+    int32_t dims[QCC_MAX_DIMS];
+    int32_t out_stride[QCC_MAX_DIMS];
+    int32_t out_offset;
+    int32_t in_step[QCC_MAX_DIMS];
+    int32_t in_offset;
+    const int32_t *in_table[QCC_MAX_DIMS];
+} qcc_copy_t;
+
+void qcc_copy(const qcc_copy_t *p, const void *x, void *y);
+void qcc_fill_s8(int8_t *y, int32_t count, int32_t value);
+void qcc_fill_s16(int16_t *y, int32_t count, int32_t value);
+
+/* ---- float boundary helpers (qcc_boundary.c; the only floating point in the library) ----------
+ * quantize: q = clamp(nearbyintf(x / scale), qmin - zp, qmax - zp) + zp, computed in float32
+ * (ONNX QuantizeLinear, ties to even); returns the number of NaN inputs (written as zp).
+ * dequantize: y = (float)(q - zp) * scale. */
+int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scale, int32_t zp);
+int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float scale, int32_t zp);
+void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp);
+void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp);
+
+#endif /* QCC_KERNELS_H */
