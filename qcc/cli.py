@@ -78,20 +78,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = load_graph(args.model, _input_shapes(args))
     feeds, labels = load_feeds(args.input, graph)
     outputs = run_samples(graph, feeds)
+    _report_outputs(outputs, labels, "")
+    if args.compare_onnxruntime:
+        _compare_with_onnxruntime(args.model, graph, feeds, outputs)
+    _write_outputs(outputs, args.output)
+    return 0
+
+
+def _report_outputs(outputs: dict[str, np.ndarray], labels: np.ndarray | None, what: str) -> None:
+    """Print each output's shape and range, and top-1 accuracy when the data had labels."""
     for name, arr in outputs.items():
         print(f"%{name}: {arr.dtype}{list(arr.shape)}  min {arr.min():.6g}  max {arr.max():.6g}")
     if labels is not None:
         first = next(iter(outputs.values()))
         top1 = float(np.mean(first.reshape(len(labels), -1).argmax(axis=1) == labels.reshape(-1)))
-        print(f"top-1 accuracy: {100 * top1:.2f}% on {len(labels)} labelled samples")
-    if args.compare_onnxruntime:
-        _compare_with_onnxruntime(args.model, graph, feeds, outputs)
-    if args.output:
-        with atomic_files(args.output) as (tmp,):
+        print(f"top-1 accuracy: {100 * top1:.2f}% on {len(labels)} labelled samples{what}")
+
+
+def _write_outputs(outputs: dict[str, np.ndarray], path: str | None) -> None:
+    if path:
+        with atomic_files(path) as (tmp,):
             with open(tmp, "wb") as f:
                 np.savez(f, **outputs)
-        print(f"wrote {args.output}")
-    return 0
+        print(f"wrote {path}")
 
 
 def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
@@ -223,17 +232,8 @@ def _run_compiled(args: argparse.Namespace) -> int:
         for name, arr in model.run_float(sample).items():
             collected[name].append(arr)
     outputs = {name: np.concatenate(arrs) if len(arrs) > 1 else arrs[0] for name, arrs in collected.items()}
-    for name, arr in outputs.items():
-        print(f"%{name}: {arr.dtype}{list(arr.shape)}  min {arr.min():.6g}  max {arr.max():.6g}")
-    if labels is not None:
-        first = next(iter(outputs.values()))
-        top1 = float(np.mean(first.reshape(len(labels), -1).argmax(axis=1) == labels.reshape(-1)))
-        print(f"top-1 accuracy: {100 * top1:.2f}% on {len(labels)} labelled samples (C integer model)")
-    if args.output:
-        with atomic_files(args.output) as (tmp,):
-            with open(tmp, "wb") as f:
-                np.savez(f, **outputs)
-        print(f"wrote {args.output}")
+    _report_outputs(outputs, labels, " (C integer model)")
+    _write_outputs(outputs, args.output)
     return 0
 
 
