@@ -28,30 +28,6 @@
 #define QCC_ROW_TILE 64   /* accumulators per row pass (stack: 64 * 8 bytes) */
 #define QCC_MAX_PANEL 64  /* output pixels per packed panel */
 
-static int32_t load_elem(const void *x, int32_t i, int32_t es)
-{
-    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
-}
-
-static void store_elem(void *y, int32_t i, int32_t es, int32_t v)
-{
-    if (es == 1) {
-        ((int8_t *)y)[i] = (int8_t)v;
-    } else {
-        ((int16_t *)y)[i] = (int16_t)v;
-    }
-}
-
-static int32_t requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
-{
-    const int32_t c = rq->per_channel ? channel : 0;
-    if (rq->acc64) {
-        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
-    }
-    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
-                         rq->act_max);
-}
-
 /* Output positions o in [0, n_out) whose tap o * stride + offset lies in [0, n_in): [*lo, *hi). */
 static void valid_range(int32_t n_out, int32_t n_in, int32_t stride, int32_t offset, int32_t *lo, int32_t *hi)
 {
@@ -116,7 +92,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                                             continue;
                                         }
                                         for (j = lo; j < hi; j++) {
-                                            const int32_t v = load_elem(x, (int32_t)(row + j * p->stride[2] + off), es);
+                                            const int32_t v = qcc_load_elem(x, (int32_t)(row + j * p->stride[2] + off), es);
                                             acc[j] += (int64_t)w * (v - p->in_zp);
                                         }
                                     }
@@ -125,7 +101,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                         }
                         for (j = 0; j < cols; j++) {
                             const size_t o = ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + x0 + j;
-                            store_elem(y, (int32_t)o, es, requant_one(&p->rq, co, acc[j]));
+                            qcc_store_elem(y, (int32_t)o, es, qcc_requant_one(&p->rq, co, acc[j]));
                         }
                     }
                 }
@@ -682,7 +658,7 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
                         const int64_t bias = p->bias ? p->bias[co] : 0;
                         int16_t *out = y + ((size_t)n * p->out_c + co) * pixels + p0;
                         for (j = 0; j < np; j++) {
-                            out[j] = (int16_t)requant_one(&p->rq, co, acc_rows[r][j] + bias);
+                            out[j] = (int16_t)qcc_requant_one(&p->rq, co, acc_rows[r][j] + bias);
                         }
                     }
                 }
@@ -740,13 +716,13 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
                                         const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
                                                           ((size_t)zi * ih + yi) * iw + xi;
                                         const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
-                                        acc += (int64_t)w * (load_elem(x, (int32_t)xo, es) - p->in_zp);
+                                        acc += (int64_t)w * (qcc_load_elem(x, (int32_t)xo, es) - p->in_zp);
                                     }
                                 }
                             }
                         }
-                        store_elem(y, (int32_t)(((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q), es,
-                                   requant_one(&p->rq, co, acc));
+                        qcc_store_elem(y, (int32_t)(((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q), es,
+                                   qcc_requant_one(&p->rq, co, acc));
                     }
                 }
             }

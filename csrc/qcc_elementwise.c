@@ -12,20 +12,6 @@
  */
 #include "qcc_kernels.h"
 
-static int32_t load_elem(const void *x, size_t i, int32_t es)
-{
-    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
-}
-
-static void store_elem(void *y, size_t i, int32_t es, int32_t v)
-{
-    if (es == 1) {
-        ((int8_t *)y)[i] = (int8_t)v;
-    } else {
-        ((int16_t *)y)[i] = (int16_t)v;
-    }
-}
-
 /* Walks the result of a broadcast row by row: for each row (all axes but the last), the element
  * offsets of both operands at its start. */
 typedef struct {
@@ -91,7 +77,7 @@ static void add_generic(const qcc_add_t *p, const void *a, const void *b, void *
     bcast_start(&c);
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
-            store_elem(y, o, es, add_one(p, load_elem(a, c.a + j * sa, es), load_elem(b, c.b + j * sb, es)));
+            qcc_store_elem(y, o, es, add_one(p, qcc_load_elem(a, c.a + j * sa, es), qcc_load_elem(b, c.b + j * sb, es)));
         }
         bcast_advance(&p->shape, &c);
     }
@@ -150,8 +136,8 @@ static void mul_generic(const qcc_mul_t *p, const void *a, const void *b, void *
     bcast_start(&c);
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
-            const int32_t acc = (load_elem(a, c.a + j * sa, es) - p->a_zp) * (load_elem(b, c.b + j * sb, es) - p->b_zp);
-            store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+            const int32_t acc = (qcc_load_elem(a, c.a + j * sa, es) - p->a_zp) * (qcc_load_elem(b, c.b + j * sb, es) - p->b_zp);
+            qcc_store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
         }
         bcast_advance(&p->shape, &c);
     }
@@ -192,8 +178,8 @@ static void requantize_generic(const qcc_requantize_t *p, const void *x, int32_t
 {
     int32_t i;
     for (i = 0; i < p->count; i++) {
-        const int32_t acc = load_elem(x, (size_t)i, xs) - p->in_zp;
-        store_elem(y, (size_t)i, ys, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+        const int32_t acc = qcc_load_elem(x, (size_t)i, xs) - p->in_zp;
+        qcc_store_elem(y, (size_t)i, ys, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
     }
 }
 

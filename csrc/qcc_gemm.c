@@ -13,30 +13,6 @@
 
 #include <string.h>
 
-static int32_t load_elem(const void *x, size_t i, int32_t es)
-{
-    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
-}
-
-static void store_elem(void *y, size_t i, int32_t es, int32_t v)
-{
-    if (es == 1) {
-        ((int8_t *)y)[i] = (int8_t)v;
-    } else {
-        ((int16_t *)y)[i] = (int16_t)v;
-    }
-}
-
-static int32_t requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
-{
-    const int32_t c = rq->per_channel ? channel : 0;
-    if (rq->acc64) {
-        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
-    }
-    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
-                         rq->act_max);
-}
-
 #if defined(__AVX2__)
 #include <immintrin.h>
 
@@ -93,7 +69,7 @@ void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch)
             dot_4x1(p->weight + (size_t)j * p->k_stride, p->k_stride, scratch, p->k_stride, acc);
             for (r = 0; r < 4 && j + r < p->n; r++) {
                 const int64_t total = (int64_t)acc[r] + (p->bias ? p->bias[j + r] : 0);
-                y[(size_t)i * p->n + j + r] = (int8_t)requant_one(&p->rq, j + r, total);
+                y[(size_t)i * p->n + j + r] = (int8_t)qcc_requant_one(&p->rq, j + r, total);
             }
         }
     }
@@ -108,9 +84,9 @@ static void fc_generic(const qcc_fc_t *p, const void *a, void *y, int32_t es)
             int64_t acc = p->bias ? p->bias[j] : 0;
             for (kk = 0; kk < p->k; kk++) {
                 const size_t at = (size_t)i * p->a_row_stride + (size_t)kk * p->a_col_stride;
-                acc += (int64_t)w[kk] * (load_elem(a, at, es) - p->in_zp);
+                acc += (int64_t)w[kk] * (qcc_load_elem(a, at, es) - p->in_zp);
             }
-            store_elem(y, (size_t)i * p->n + j, es, requant_one(&p->rq, j, acc));
+            qcc_store_elem(y, (size_t)i * p->n + j, es, qcc_requant_one(&p->rq, j, acc));
         }
     }
 }
@@ -134,11 +110,11 @@ static void matmul_generic(const qcc_matmul_t *p, const void *a, const void *b, 
             for (j = 0; j < p->n; j++) {
                 int64_t acc = 0;
                 for (kk = 0; kk < p->k; kk++) {
-                    const int32_t av = load_elem(a, ao + (size_t)i * p->k + kk, es) - p->a_zp;
-                    const int32_t bv = load_elem(b, bo + (size_t)kk * p->n + j, es) - p->b_zp;
+                    const int32_t av = qcc_load_elem(a, ao + (size_t)i * p->k + kk, es) - p->a_zp;
+                    const int32_t bv = qcc_load_elem(b, bo + (size_t)kk * p->n + j, es) - p->b_zp;
                     acc += (int64_t)av * bv;
                 }
-                store_elem(y, ((size_t)t * p->m + i) * p->n + j, es, requant_one(&p->rq, j, acc));
+                qcc_store_elem(y, ((size_t)t * p->m + i) * p->n + j, es, qcc_requant_one(&p->rq, j, acc));
             }
         }
     }

@@ -283,4 +283,33 @@ int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float sc
 void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp);
 
+/* ---- helpers shared by the kernel files (one definition, static inline) ---------------------- */
+
+/* Element i of an int8 (es == 1) or int16 (es == 2) tensor. */
+static inline int32_t qcc_load_elem(const void *x, size_t i, int32_t es)
+{
+    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
+}
+
+/* Store an already clamped value as element i of an int8 or int16 tensor. */
+static inline void qcc_store_elem(void *y, size_t i, int32_t es, int32_t v)
+{
+    if (es == 1) {
+        ((int8_t *)y)[i] = (int8_t)v;
+    } else {
+        ((int16_t *)y)[i] = (int16_t)v;
+    }
+}
+
+/* The output stage of one accumulator of output channel `channel` (DESIGN section 5). */
+static inline int32_t qcc_requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
+{
+    const int32_t c = rq->per_channel ? channel : 0;
+    if (rq->acc64) {
+        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
+    }
+    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
+                         rq->act_max);
+}
+
 #endif /* QCC_KERNELS_H */

@@ -9,20 +9,6 @@
  */
 #include "qcc_kernels.h"
 
-static int32_t load_elem(const void *x, size_t i, int32_t es)
-{
-    return es == 1 ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const int16_t *)x)[i];
-}
-
-static void store_elem(void *y, size_t i, int32_t es, int32_t v)
-{
-    if (es == 1) {
-        ((int8_t *)y)[i] = (int8_t)v;
-    } else {
-        ((int16_t *)y)[i] = (int16_t)v;
-    }
-}
-
 /* Taps of output position o along one axis: how many lie inside the input and how many inside
  * the padded box [-pad_begin, size + pad_end). */
 static void axis_counts(const qcc_pool_t *p, int32_t axis, int32_t o, int32_t *inside, int32_t *boxed)
@@ -77,14 +63,14 @@ static void pool_generic(const qcc_pool_t *p, const void *x, void *y, int32_t es
                                 if (xi < 0 || xi >= iw) {
                                     continue;
                                 }
-                                v = load_elem(x, xb + ((size_t)zi * ih + yi) * iw + xi, es);
+                                v = qcc_load_elem(x, xb + ((size_t)zi * ih + yi) * iw + xi, es);
                                 sum += v;
                                 best = v > best ? v : best;
                             }
                         }
                     }
                     if (is_max) {
-                        store_elem(y, o, es, best);
+                        qcc_store_elem(y, o, es, best);
                     } else {
                         int32_t in_q, box_q;
                         int64_t n_in, n_box, n, avg;
@@ -97,7 +83,7 @@ static void pool_generic(const qcc_pool_t *p, const void *x, void *y, int32_t es
                             n = n_box;
                         }
                         avg = n > 0 ? qcc_rounding_divide(sum, n) : 0;
-                        store_elem(y, o, es, (int32_t)qcc_clamp64(avg, vmin, vmax));
+                        qcc_store_elem(y, o, es, (int32_t)qcc_clamp64(avg, vmin, vmax));
                     }
                 }
             }
@@ -166,16 +152,16 @@ static void reduce_generic(const qcc_reduce_t *p, const void *x, void *y, int32_
         int64_t at = base, sum = 0;
         int32_t best = lowest;
         for (r = 0; r < reds; r++) {
-            const int32_t v = load_elem(x, (size_t)at, es);
+            const int32_t v = qcc_load_elem(x, (size_t)at, es);
             sum += v - p->in_zp;
             best = v > best ? v : best;
             at += counter_step(p->red_ndim, p->red_dims, p->red_stride, ridx);
         }
         if (is_max) {
-            store_elem(y, o, es, best);
+            qcc_store_elem(y, o, es, best);
         } else {
             const int64_t avg = qcc_rounding_divide(sum, p->count);
-            store_elem(y, o, es, qcc_requant32((int32_t)avg, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min,
+            qcc_store_elem(y, o, es, qcc_requant32((int32_t)avg, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min,
                                                p->act_max));
         }
         base += counter_step(p->out_ndim, p->out_dims, p->out_stride, oidx);
