@@ -9,7 +9,7 @@
  * it into one arithmetic shift. Left shifts of negative values are undefined, so scaling up is
  * written as a multiplication.
  *
- * The functions mirror qcc.backends.numpy_int.arith one for one; that module is the reference
+ * The functions mirror qcc.arith.fixedpoint one for one; that module is the reference
  * and the tests compare the two with exact equality.
  */
 #ifndef QCC_ARITH_H
@@ -20,6 +20,13 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+
+/* Activation ranges (docs/arithmetic.md): int8 asymmetric, int16 symmetric and restricted.
+ * qcc.arith.fixedpoint.activation_range is the definition; a test compares these with it. */
+#define QCC_ACT8_MIN (-128)
+#define QCC_ACT8_MAX 127
+#define QCC_ACT16_MIN (-32767)
+#define QCC_ACT16_MAX 32767
 
 /* Requantization rounding modes (the target's choice; docs/arithmetic.md 2.3). */
 #define QCC_ROUND_DOUBLE 0

@@ -30,7 +30,7 @@ int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scal
 {
     int32_t i, nans = 0;
     for (i = 0; i < count; i++) {
-        q[i] = (int8_t)quantize_one(x[i], scale, zp, INT8_MIN, INT8_MAX, &nans);
+        q[i] = (int8_t)quantize_one(x[i], scale, zp, QCC_ACT8_MIN, QCC_ACT8_MAX, &nans);
     }
     return nans;
 }
@@ -39,7 +39,7 @@ int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float sc
 {
     int32_t i, nans = 0;
     for (i = 0; i < count; i++) {
-        q[i] = (int16_t)quantize_one(x[i], scale, zp, -32767, 32767, &nans);
+        q[i] = (int16_t)quantize_one(x[i], scale, zp, QCC_ACT16_MIN, QCC_ACT16_MAX, &nans);
     }
     return nans;
 }

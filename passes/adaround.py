@@ -17,7 +17,7 @@ from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.quant.fakequant import FakeQuant, fake_quantize_weight, weight_axis
-from qcc.quant.params import quantize_weight_ints, weight_params, weight_qrange
+from qcc.arith.params import quantize_weight_ints, weight_params, weight_range
 
 
 def grid_weights(node: Node, ints: np.ndarray, scale: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -135,7 +135,7 @@ class AdaRound(Pass):
         kernel = weight.shape[2:] if node.op == "conv" else ()
         columns = Columns(node.op, dict(node.attrs), x_q * np.float32(linear_scale(node)), groups(node), kernel)  # gemm's alpha
         steps = ctx.progress.bar(range(self.iters), total=self.iters, desc=f"adaround {node.name}")
-        result = learn_rounding(flat, scale, weight_qrange(bits), columns, target, bias.reshape(g, og, 1), clamp(node), self.config(), rng, steps)
+        result = learn_rounding(flat, scale, weight_range(bits), columns, target, bias.reshape(g, og, 1), clamp(node), self.config(), rng, steps)
         new = grid_weights(node, result.ints, scale, weight)
         ints, _, _ = quantize_weight_ints(new, bits, weight_axis(node, per_channel))
         expected = from_canonical(node, result.ints.reshape(g, og, -1, 1), np.zeros(weight.shape, np.int64))

@@ -12,7 +12,7 @@ from qcc.interp.interpreter import run
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.quant.params import activation_params
+from qcc.arith.params import activation_params
 
 Method = Literal["minmax", "percentile", "mse", "entropy"]
 

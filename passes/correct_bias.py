@@ -20,7 +20,7 @@ from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.statistics import has_bn_stats
 from qcc.quant.fakequant import FakeQuant, weight_axis
 from qcc.quant.lowering import Settings
-from qcc.quant.params import quantize_weight_ints
+from qcc.arith.params import quantize_weight_ints
 
 Mode = Literal["empirical", "analytic"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import qcc.quant  # noqa: F401  (registers the lowering rules)
-from qcc.backends.targets import DEFAULT_TARGET, get_target
+from qcc.targets import DEFAULT_TARGET, get_target
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass

@@ -129,7 +129,7 @@ DEFAULT_PIPELINE = "fold-constants,fold-batchnorm,fuse-activation,dce,calibrate,
 
 
 def _context(args: argparse.Namespace):  # -> PassContext
-    from qcc.backends.targets import get_target
+    from qcc.targets import get_target
     from qcc.pipeline import PassContext, Progress
 
     return PassContext(
@@ -174,7 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from qcc.backends.targets import DEFAULT_TARGET, TARGETS
+    from qcc.targets import DEFAULT_TARGET, TARGETS
 
     for name, t in TARGETS.items():
         default = " (default)" if name == DEFAULT_TARGET else ""

@@ -103,7 +103,7 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
 
 
 def recipe_pipeline(text: str = DEFAULT_RECIPE, target: Any = None) -> str:
-    """Pipeline text of a recipe for a target (a qcc.backends.targets.Target; None = the default
+    """Pipeline text of a recipe for a target (a qcc.targets.Target; None = the default
     target): per-channel weight scales when the target has them, unless the recipe says."""
     recipe, options = parse_recipe(text)
     per_channel = options.get("per-channel", True if target is None else bool(target.per_channel))

@@ -41,5 +41,5 @@ def test_the_wheel_ships_passes_backends_and_grammar(tmp_path) -> None:
     )
     (wheel,) = tmp_path.glob("qcc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("qcc/passes/quantize.py", "qcc/backends/numpy_int/arith.py", "qcc/backends/targets.py", "qcc/ir/grammar.lark", "qcc/cli.py"):
+    for expected in ("qcc/passes/quantize.py", "qcc/arith/fixedpoint.py", "qcc/targets.py", "qcc/ir/grammar.lark", "qcc/cli.py"):
         assert expected in names, expected

@@ -38,7 +38,7 @@ from qcc.backends.c.lowering import (
     write,
 )
 from qcc.backends.c.rules_movement import copy_call, identity_copy
-from qcc.backends.numpy_int.arith import multiply_by_quantized_multiplier, requantize
+from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType

@@ -12,7 +12,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import (
+from qcc.arith.fixedpoint import (
+    activation_range,
+    dequantize as dequantize_ints,
     INT32_MAX,
     INT32_MIN,
     multiply_by_quantized_multiplier,
@@ -20,7 +22,7 @@ from qcc.backends.numpy_int.arith import (
     requantize,
     rounding_divide,
 )
-from qcc.backends.numpy_int.lut import lut_lookup_int16
+from qcc.arith.lut import lut_lookup_int16
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 from qcc.ir.types import DType, QuantParams
@@ -82,16 +84,14 @@ def _per_tensor(node: Node, index: int = 0) -> tuple[float, int]:
 def quantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     q: QuantParams = node.result.type.quant  # type: ignore[assignment]
     dtype = node.attr("dtype")
-    qmin, qmax = (-128, 127) if dtype is DType.I8 else (-32767, 32767)
+    qmin, qmax = activation_range(dtype.bits)
     return [quantize_real(xs[0], float(q.scale), int(q.zero_point), qmin, qmax).astype(dtype.numpy)]  # type: ignore[arg-type]
 
 
 @int_kernel("dequantize")
 def dequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    from qcc.backends.numpy_int.arith import dequantize as deq
-
     q: QuantParams = node.inputs[0].type.quant  # type: ignore[assignment]
-    return [deq(xs[0], float(q.scale), int(q.zero_point))]  # type: ignore[arg-type]
+    return [dequantize_ints(xs[0], float(q.scale), int(q.zero_point))]  # type: ignore[arg-type]
 
 
 # ---- requantizing ops ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def qlut(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 # ---- softmax, linear resize, layer norm, LRN, PRelu (docs/arithmetic.md §3.8-§3.12) --------------
 
-from qcc.backends.numpy_int.arith import bit_length, integer_sqrt, rounding_divide_by_pot  # noqa: E402
+from qcc.arith.fixedpoint import bit_length, integer_sqrt, rounding_divide_by_pot  # noqa: E402
 from qcc.ops.quantized import RESIZE_WEIGHT_BITS  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from qcc.quant.params import activation_params, activation_qrange, weight_qrange
+from qcc.arith.params import activation_params, activation_range, weight_range
 
 BINS = 2048
 
@@ -149,6 +149,6 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
 def fake_quantize(x: np.ndarray, lo: float, hi: float, bits: int, symmetric: bool) -> np.ndarray:
     """Quantize-dequantize with the parameters the range [lo, hi] gives (for the MSE search)."""
     q = activation_params(lo, hi, bits, symmetric=symmetric)
-    qmin, qmax = weight_qrange(bits) if symmetric else activation_qrange(bits)
+    qmin, qmax = weight_range(bits) if symmetric else activation_range(bits)
     scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
     return (np.clip(np.rint(x / scale) + zp, qmin, qmax) - zp) * scale

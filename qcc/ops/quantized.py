@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from qcc.arith.fixedpoint import activation_range
 from qcc.ir.ops import Attr, define_op, fail, get_op
 from qcc.ir.types import DType, TensorType
 
@@ -60,9 +61,9 @@ def _check_out(op: str, attrs: Mapping[str, Any]) -> DType:
     dtype = attrs["dtype"]
     if dtype not in INT_DTYPES:
         raise fail(op, f"result type {dtype} must be i8 or i16")
-    info_min, info_max = (-128, 127) if dtype is DType.I8 else (-32768, 32767)
-    if not info_min <= attrs["qmin"] <= attrs["qmax"] <= info_max:
-        raise fail(op, f"clamp [{attrs['qmin']}, {attrs['qmax']}] does not fit {dtype}")
+    lo, hi = activation_range(dtype.bits)
+    if not lo <= attrs["qmin"] <= attrs["qmax"] <= hi:
+        raise fail(op, f"clamp [{attrs['qmin']}, {attrs['qmax']}] is outside the {dtype} activation range [{lo}, {hi}]")
     if attrs["rounding"] not in ("double", "single"):
         raise fail(op, f"rounding={attrs['rounding']!r} must be 'double' or 'single'")
     return dtype

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from qcc.backends.targets import DEFAULT_TARGET, get_target
+from qcc.targets import DEFAULT_TARGET, get_target
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.pipeline import PassContext

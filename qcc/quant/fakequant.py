@@ -18,14 +18,14 @@ from qcc.interp.interpreter import NodeEvaluator, evaluate, run
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import QuantParams
 from qcc.quant.lowering import Settings
-from qcc.quant.params import activation_params, activation_qrange, params_range, quantize_weight_ints
+from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 
 WEIGHT_LAYERS = {"conv": 0, "conv_transpose": 1, "gemm": None, "matmul": None}
 
 
 def fake_quantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
     """Round a float tensor to a per-tensor activation grid (quantize, then dequantize)."""
-    qmin, qmax = activation_qrange(q.bits)
+    qmin, qmax = activation_range(q.bits)
     scale, zp = np.float32(q.scale), int(q.zero_point)  # type: ignore[arg-type]
     ints = np.clip(np.rint(x.astype(np.float32) / scale) + zp, qmin, qmax)
     return ((ints - zp) * scale).astype(x.dtype)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import (
+from qcc.arith.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
     accumulator_fits_int32,
@@ -24,13 +24,13 @@ from qcc.backends.numpy_int.arith import (
     quantize_multipliers,
     quantize_real,
 )
-from qcc.backends.targets import Target
+from qcc.targets import Target
 from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams, TensorType
 from qcc.registry import Registry
-from qcc.quant.params import activation_params, activation_qrange, params_range, quantize_weight_ints
+from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 
 LowerFn = Callable[["Lowerer", Node], None]
 RULES: Registry[LowerFn] = Registry("lowering")
@@ -167,7 +167,7 @@ class Lowerer:
         if not value.type.dtype.is_float:
             return self.dst.add_const(value.data, value.name)  # indices and shapes stay as they are
         q = activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), bits)
-        qmin, qmax = activation_qrange(bits)
+        qmin, qmax = activation_range(bits)
         ints = quantize_real(data, float(q.scale), int(q.zero_point), qmin, qmax, dtype=np.float64).astype(int_dtype(bits).numpy)  # type: ignore[arg-type]
         const = self.dst.add_const(ints, value.name)
         const.type = TensorType(int_dtype(bits), const.type.shape, q)
@@ -193,7 +193,7 @@ class Lowerer:
         """q.requantize x to new parameters (and an optional real clamp)."""
         qin = x.type.quant
         assert qin is not None
-        m, s = self.multiplier(float(qin.scale) / float(out.scale), bound=max(abs(v) for v in activation_qrange(qin.bits)) * 2)  # type: ignore[arg-type]
+        m, s = self.multiplier(float(qin.scale) / float(out.scale), bound=max(abs(v) for v in activation_range(qin.bits)) * 2)  # type: ignore[arg-type]
         qmin, qmax = self.clamp_bounds(out, clamp)
         attrs = dict(in_zp=int(qin.zero_point), multiplier=m, shift=s, out_zp=int(out.zero_point), qmin=qmin, qmax=qmax, rounding=self.rounding, dtype=dtype)  # type: ignore[arg-type]
         return self.add("q.requantize", [x], attrs, name=name, quant=out)
@@ -221,7 +221,7 @@ class Lowerer:
 
     def clamp_bounds(self, out: QuantParams, clamp: tuple[float, float] | None) -> tuple[int, int]:
         """Integer clamp bounds: the type's range narrowed by a real [lo, hi] (a fused ReLU/Clip)."""
-        qmin, qmax = activation_qrange(out.bits)
+        qmin, qmax = activation_range(out.bits)
         if clamp is not None:
             scale, zp = float(out.scale), int(out.zero_point)  # type: ignore[arg-type]
             lo, hi = clamp
@@ -237,7 +237,7 @@ class Lowerer:
         """The largest |q - zp| an activation can hold."""
         q = x.type.quant
         assert q is not None
-        qmin, qmax = activation_qrange(q.bits)
+        qmin, qmax = activation_range(q.bits)
         return max(int(q.zero_point) - qmin, qmax - int(q.zero_point))  # type: ignore[arg-type]
 
     def accumulator_bits(self, x: Value, max_abs_weight: int, reduction: int, bias_max_abs: int = 0) -> int:

@@ -7,14 +7,14 @@ from typing import Callable
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import add_left_shift, add_rescale
-from qcc.backends.numpy_int.lut import build_lut_int8, build_lut_int16
+from qcc.arith.fixedpoint import add_left_shift, add_rescale
+from qcc.arith.lut import build_lut_int8, build_lut_int16
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 from qcc.ir.types import DType
 from qcc.quant.lowering import Lowerer, int_dtype, lowering
-from qcc.quant.params import activation_qrange
+from qcc.arith.params import activation_range
 
 
 @lowering("add", "sub")
@@ -85,7 +85,7 @@ def lower_lut(lw: Lowerer, node: Node) -> None:
     out_q = lw.qparams(node.result, bits)
     qx = x.type.quant
     fn = _real_function(node)
-    out_min, out_max = activation_qrange(bits)
+    out_min, out_max = activation_range(bits)
     if bits == 8:
         table = build_lut_int8(fn, float(qx.scale), int(qx.zero_point), float(out_q.scale), int(out_q.zero_point), out_min, out_max)  # type: ignore[union-attr,arg-type]
     else:

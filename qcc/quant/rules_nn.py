@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import accumulator_bound
+from qcc.arith.fixedpoint import accumulator_bound
 from qcc.errors import PipelineError
 from qcc.ir.core import Node
 from qcc.quant.lowering import Lowerer, int_dtype, lowering, scales_of

@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from qcc.backends.numpy_int.lut import build_lut_int16
+from qcc.arith.lut import build_lut_int16
 from qcc.errors import PipelineError
 from qcc.interp.kernels.tensor import source_coords
 from qcc.ir.core import Graph, Node, Value

@@ -4,11 +4,11 @@ the output's parameters where they differ (docs/arithmetic.md §3.6)."""
 
 from __future__ import annotations
 
-from qcc.backends.numpy_int.arith import quantize_real
+from qcc.arith.fixedpoint import quantize_real
 from qcc.ir.core import Node
 from qcc.ir.types import TensorType
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
-from qcc.quant.params import activation_qrange
+from qcc.arith.params import activation_range
 
 SHARED_PARAMETER_OPS = ("reshape", "transpose", "slice", "gather", "expand", "tile", "max_pool", "global_max_pool", "reduce_max")
 
@@ -36,7 +36,7 @@ def lower_pad(lw: Lowerer, node: Node) -> None:
     q = x.type.quant
     attrs = dict(node.attrs)
     if attrs["mode"] == "constant":
-        qmin, qmax = activation_qrange(q.bits)  # type: ignore[union-attr]
+        qmin, qmax = activation_range(q.bits)  # type: ignore[union-attr]
         attrs["value"] = float(quantize_real(attrs["value"], float(q.scale), int(q.zero_point), qmin, qmax))  # type: ignore[union-attr,arg-type]
     lw.result(node.result, lw.add("pad", [x], attrs, name=node.result.name, quant=q))
 

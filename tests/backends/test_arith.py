@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.numpy_int.arith import (
+from qcc.arith.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
     accumulator_bound,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.numpy_int.lut import LUT_INT16_SIZE, build_lut_int8, build_lut_int16, lut_lookup_int16
+from qcc.arith.lut import LUT_INT16_SIZE, build_lut_int8, build_lut_int16, lut_lookup_int16
 from qcc.errors import IRError
 
 PROPS = settings(max_examples=150, deadline=None)

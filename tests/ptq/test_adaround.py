@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.targets import get_target
+from qcc.targets import get_target
 from qcc.errors import PipelineError
 from qcc.pipeline import PassContext, run_pipeline
 from qcc.ptq.rounding import AdaRoundConfig, Columns, beta_at, inverse_rectified_sigmoid, learn_rounding, rectified_sigmoid
 from qcc.quant.fakequant import weight_axis
-from qcc.quant.params import quantize_weight_ints, weight_params
+from qcc.arith.params import quantize_weight_ints, weight_params
 from tests.ptq.graphs import LayerSpec, conv_chain, copy_graph, gemm_chain, samples
 
 FAST = "iters=60 batch=4"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.targets import get_target
+from qcc.targets import get_target
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.pipeline import PassContext, run_pipeline

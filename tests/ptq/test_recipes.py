@@ -10,7 +10,7 @@ import pytest
 
 from qcc import import_model
 from qcc.backends.numpy_int.executor import integer_node
-from qcc.backends.targets import TARGETS, get_target
+from qcc.targets import TARGETS, get_target
 from qcc.errors import PipelineError
 from qcc.evaluate import evaluate_quantized
 from qcc.pipeline import PassContext, format_pipeline, parse_pipeline, run_pipeline

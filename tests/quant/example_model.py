@@ -28,7 +28,7 @@ def calibrated(method: str = "minmax") -> Graph:
 
 
 def quantized(pipeline: str = "quantize", target: str = "generic-int8") -> Graph:
-    from qcc.backends.targets import get_target
+    from qcc.targets import get_target
 
     return run_pipeline(copy_graph(calibrated()), pipeline, PassContext(target=get_target(target)))
 

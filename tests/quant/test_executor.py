@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.numpy_int.arith import requantize, rounding_divide
+from qcc.arith.fixedpoint import requantize, rounding_divide
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.ir import DType, Graph, QuantParams, TensorType
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.backends.numpy_int.executor import run_integer
-from qcc.backends.targets import get_target
+from qcc.targets import get_target
 from qcc.quant.fakequant import FakeQuant, fake_quantize
 from qcc.quant.lowering import Settings
-from qcc.quant.params import activation_params
+from qcc.arith.params import activation_params
 from tests.quant.example_model import calibrated, quantized, labelled_samples
 
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from qcc import PassContext, run_pipeline
-from qcc.backends.numpy_int.arith import dequantize, quantize_multiplier, quantize_multipliers, quantize_real, requantize
+from qcc.arith.fixedpoint import dequantize, quantize_multiplier, quantize_multipliers, quantize_real, requantize
 from qcc.backends.numpy_int.executor import run_integer
-from qcc.backends.numpy_int.lut import build_lut_int16
-from qcc.backends.targets import get_target
+from qcc.arith.lut import build_lut_int16
+from qcc.targets import get_target
 from qcc.errors import QccError
 from qcc.interp.interpreter import run
 from qcc.ir import verify
@@ -618,7 +618,7 @@ def light_model_check(name: str) -> dict[str, float]:
     and the softmax output is uniform 1/1000, below the int8 softmax's step of 1/256."""
     import onnx
 
-    from qcc.backends.numpy_int.arith import dequantize
+    from qcc.arith.fixedpoint import dequantize
     from qcc.onnx.importer import import_model
 
     model = onnx.load(light_model_path(name))

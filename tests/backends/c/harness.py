@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from qcc.backends.c import lower_graph
 from qcc.backends.c.runtime import build_programs
-from qcc.backends.numpy_int.arith import INT32_MAX
+from qcc.arith.fixedpoint import INT32_MAX
 from qcc.backends.numpy_int.executor import run_integer
 from qcc.errors import IRError
 from qcc.ir import verify

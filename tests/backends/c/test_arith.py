@@ -1,4 +1,4 @@
-"""The C arithmetic helpers of csrc/qcc_arith.h against qcc.backends.numpy_int.arith, exactly.
+"""The C arithmetic helpers of csrc/qcc_arith.h against qcc.arith.fixedpoint, exactly.
 
 A small probe module wraps each static inline helper in a loop over arrays, so hypothesis can
 throw thousands of values per example at it: SRDHM including INT32_MIN * INT32_MIN, RDBPOT with
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcc.backends.c.build import ModelSources, build_module, kernel_sources
-from qcc.backends.numpy_int.arith import (
+from qcc.arith.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
     bit_length,
@@ -29,7 +29,7 @@ from qcc.backends.numpy_int.arith import (
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
-from qcc.backends.numpy_int.lut import lut_lookup_int16
+from qcc.arith.lut import lut_lookup_int16
 
 PROBE = r"""
 #include <stddef.h>
@@ -212,3 +212,16 @@ def test_integer_sqrt_and_bit_length(seed: int) -> None:
     _call("probe_bit_length", xu, bits, extra=(N,))
     assert np.array_equal(root.astype(np.int64), integer_sqrt(x))
     assert np.array_equal(bits, bit_length(x))
+
+
+def test_c_activation_ranges_are_the_python_definition() -> None:
+    """csrc mirrors qcc.arith: the header's activation ranges are activation_range's, exactly."""
+    import re
+
+    from qcc.arith.fixedpoint import activation_range
+    from qcc.backends.c.build import csrc_dir
+
+    header = (csrc_dir() / "qcc_arith.h").read_text()
+    defines = {m[0]: int(m[1]) for m in re.findall(r"#define (QCC_ACT\d+_M(?:IN|AX)) \(?(-?\d+)\)?", header)}
+    for bits in (8, 16):
+        assert (defines[f"QCC_ACT{bits}_MIN"], defines[f"QCC_ACT{bits}_MAX"]) == activation_range(bits)

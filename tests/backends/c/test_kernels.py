@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.numpy_int.arith import add_rescale, bit_length
-from qcc.backends.numpy_int.lut import build_lut_int16
+from qcc.arith.fixedpoint import add_rescale, bit_length
+from qcc.arith.lut import build_lut_int16
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType
 from qcc.ops.quantized import RESIZE_WEIGHT_BITS

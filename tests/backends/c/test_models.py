@@ -20,7 +20,7 @@ from qcc import PassContext, run_pipeline
 from qcc.backends.c import lower_graph
 from qcc.backends.c.runtime import build_programs
 from qcc.backends.c.verify import verify_samples
-from qcc.backends.targets import get_target
+from qcc.targets import get_target
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.onnx.importer import import_model

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import IntLike, check_range, as_int64, quantize_real
+from qcc.arith.fixedpoint import IntLike, check_range, as_int64, quantize_real
 from qcc.errors import IRError
 
 RealFunction = Callable[[np.ndarray], np.ndarray]

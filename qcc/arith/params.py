@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from qcc.arith.fixedpoint import activation_range, weight_range
 from qcc.ir.types import QuantParams
 
 # The smallest scale qcc uses: a tensor that is constantly zero still needs a valid scale.
 MIN_SCALE = 2.0**-24
-
-
-def activation_qrange(bits: int) -> tuple[int, int]:
-    """int8 uses the full range; int16 is symmetric and restricted (DESIGN §5)."""
-    return (-128, 127) if bits == 8 else (-(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1)
-
-
-def weight_qrange(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1
 
 
 def activation_params(lo: float, hi: float, bits: int, symmetric: bool | None = None) -> QuantParams:
@@ -30,10 +22,10 @@ def activation_params(lo: float, hi: float, bits: int, symmetric: bool | None = 
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     symmetric = bits > 8 if symmetric is None else symmetric
     if symmetric:
-        qmax = weight_qrange(bits)[1]
+        qmax = weight_range(bits)[1]  # the restricted symmetric range, as int16 activations use
         scale = max(max(-lo, hi) / qmax, MIN_SCALE)
         return QuantParams(scale, 0, None, bits)
-    qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    qmin, qmax = activation_range(bits)
     scale = max((hi - lo) / (qmax - qmin), MIN_SCALE)
     zp = int(np.clip(round(qmin - lo / scale), qmin, qmax))
     return QuantParams(scale, zp, None, bits)
@@ -41,7 +33,7 @@ def activation_params(lo: float, hi: float, bits: int, symmetric: bool | None = 
 
 def params_range(q: QuantParams) -> tuple[float, float]:
     """The real interval a per-tensor activation QuantParams represents."""
-    qmin, qmax = activation_qrange(q.bits)
+    qmin, qmax = activation_range(q.bits)
     scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
     return scale * (qmin - zp), scale * (qmax - zp)
 
@@ -49,7 +41,7 @@ def params_range(q: QuantParams) -> tuple[float, float]:
 def weight_params(weight: np.ndarray, bits: int, axis: int | None) -> QuantParams:
     """Symmetric weight parameters: one scale per slice along ``axis`` (per channel) or one for the
     whole tensor (axis None)."""
-    qmax = 2 ** (bits - 1) - 1
+    qmax = weight_range(bits)[1]
     w = np.abs(np.asarray(weight, dtype=np.float64))
     if axis is None:
         return QuantParams(max(float(w.max(initial=0.0)) / qmax, MIN_SCALE), 0, None, bits)
@@ -68,6 +60,6 @@ def quantize_weight_ints(weight: np.ndarray, bits: int, axis: int | None) -> tup
         shape = [1] * weight.ndim
         shape[axis] = -1
         scale = scale.reshape(shape)
-    lo, hi = weight_qrange(bits)
+    lo, hi = weight_range(bits)
     ints = np.clip(np.rint(np.asarray(weight, np.float64) / scale), lo, hi).astype(np.int8)
     return ints, q, scale
