@@ -24,12 +24,12 @@ MODEL = ROOT / "examples" / "digits_mbv2.onnx"
 CALIB = ROOT / "examples" / "calib.npz"
 TEST = ROOT / "examples" / "test.npz"
 
-# (label, target, quantize options, calibration bits)
+# (label, target, quantization scheme options)
 CONFIGS = [
-    ("W8A8 per-tensor", "mcu-int8-per-tensor", "per-channel=false", 8),
-    ("W8A8 per-channel", "generic-int8", "", 8),
-    ("W4A8 per-channel", "dsp-w4a16", "weights=4", 8),
-    ("W8A16 per-channel", "dsp-w4a16", "acts=16", 16),
+    ("W8A8 per-tensor", "mcu-int8-per-tensor", ""),
+    ("W8A8 per-channel", "generic-int8", ""),
+    ("W4A8 per-channel", "dsp-w4a16", "weights=4 acts=8"),
+    ("W8A16 per-channel", "dsp-w4a16", "weights=8 acts=16"),
 ]
 METHODS = ["minmax", "percentile", "mse", "entropy"]
 
@@ -39,13 +39,13 @@ def main() -> int:
     folded = run_pipeline(import_model(MODEL), "fold-batchnorm,fuse-activation")
     rows = []
     float_top1 = None
-    for label, target_name, options, bits in CONFIGS:
+    for label, target_name, options in CONFIGS:
         target = get_target(target_name)
         cells = []
         for method in METHODS:
             text, blobs = print_graph(folded)
             graph = parse(text, blobs)
-            pipeline = f"calibrate{{method={method} bits={bits}}},quantize" + (f"{{{options}}}" if options else "")
+            pipeline = f"quant-scheme{{method={method} {options}}},calibrate,quantize"
             quantized = run_pipeline(graph, pipeline, PassContext(calibration=str(CALIB), target=target))
             report = evaluate_quantized(float_graph, quantized, TEST, quant_evaluator=integer_node)
             float_top1 = report.float_top1
@@ -55,7 +55,7 @@ def main() -> int:
     print()
     print("Top-1 on `examples/test.npz` (360 held-out digits) of the integer reference executor, and in")
     print("parentheses the SQNR of the logits against the float model. Calibration: the 256 samples of")
-    print("`examples/calib.npz`; pipeline `fold-batchnorm,fuse-activation,calibrate{method=M},quantize{...}`.")
+    print("`examples/calib.npz`; pipeline `fold-batchnorm,fuse-activation,quant-scheme{method=M ...},calibrate,quantize`.")
     print()
     print(f"Float top-1: **{100 * float_top1:.2f}%**.")
     print()

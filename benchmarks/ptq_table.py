@@ -51,24 +51,24 @@ class Row:
 
 
 def _rows() -> list[Row]:
-    t8, t4 = "mcu-int8-per-tensor", "dsp-w4a16"
-    pt8 = "per-channel=false"
-    pt4 = "weights=4 per-channel=false"
+    t8, t4 = "mcu-int8-per-tensor", "dsp-w4a16"  # per-tensor W8A8 is t8's default
+    w4 = "quant-scheme{weights=4 acts=8}"
+    w4pt = "quant-scheme{weights=4 acts=8 per-channel=false}"
     return [
-        Row("W8A8 per-tensor", "nearest (recipe `fast`)", t8, recipe_pipeline("fast", get_target(t8))),
-        Row("W8A8 per-tensor", "bias correction (empirical)", t8, f"{FOLD},{ACT},correct-bias{{{pt8}}},quantize{{{pt8}}}"),
-        Row("W8A8 per-tensor", "bias correction (analytic)", t8, f"{FOLD},{ACT},correct-bias{{mode=analytic {pt8}}},quantize{{{pt8}}}"),
-        Row("W8A8 per-tensor", "CLE + HBA", t8, f"{FOLD},{CLE},{ACT},quantize{{{pt8}}}"),
-        Row("W8A8 per-tensor", "CLE + HBA + bias correction (analytic)", t8, f"{FOLD},{CLE},{ACT},correct-bias{{mode=analytic {pt8}}},quantize{{{pt8}}}"),
-        Row("W8A8 per-tensor", "CLE + HBA + bias correction (empirical) (recipe `dfq`)", t8, recipe_pipeline("dfq", get_target(t8))),
-        Row("W8A8 per-channel", "nearest (recipe `fast`)", "generic-int8", recipe_pipeline("fast", get_target("generic-int8"))),
-        Row("W4A8 per-channel", "nearest (recipe `fast`)", t4, recipe_pipeline("fast{weights=4}", get_target(t4))),
-        Row("W4A8 per-channel", "AdaRound", t4, f"{FOLD},{ACT},adaround{{weights=4}},quantize{{weights=4}}"),
-        Row("W4A8 per-tensor", "nearest (recipe `fast`)", t4, recipe_pipeline("fast{weights=4 per-channel=false}", get_target(t4))),
-        Row("W4A8 per-tensor", "CLE + HBA", t4, f"{FOLD},{CLE},{ACT},quantize{{{pt4}}}"),
-        Row("W4A8 per-tensor", "CLE + HBA + bias correction (recipe `dfq`)", t4, recipe_pipeline("dfq{weights=4 per-channel=false}", get_target(t4))),
-        Row("W4A8 per-tensor", "CLE + HBA + AdaRound (recipe `adaround`)", t4, recipe_pipeline("adaround{weights=4 per-channel=false}", get_target(t4))),
-        Row("W4A8 per-tensor", "CLE + HBA + bias correction + AdaRound (not a recipe)", t4, f"{FOLD},{CLE},{ACT},correct-bias{{{pt4}}},adaround{{{pt4}}},quantize{{{pt4}}}"),
+        Row("W8A8 per-tensor", "nearest (recipe `fast`)", t8, recipe_pipeline("fast")),
+        Row("W8A8 per-tensor", "bias correction (empirical)", t8, f"{FOLD},{ACT},correct-bias,quantize"),
+        Row("W8A8 per-tensor", "bias correction (analytic)", t8, f"{FOLD},{ACT},correct-bias{{mode=analytic}},quantize"),
+        Row("W8A8 per-tensor", "CLE + HBA", t8, f"{FOLD},{CLE},{ACT},quantize"),
+        Row("W8A8 per-tensor", "CLE + HBA + bias correction (analytic)", t8, f"{FOLD},{CLE},{ACT},correct-bias{{mode=analytic}},quantize"),
+        Row("W8A8 per-tensor", "CLE + HBA + bias correction (empirical) (recipe `dfq`)", t8, recipe_pipeline("dfq")),
+        Row("W8A8 per-channel", "nearest (recipe `fast`)", "generic-int8", recipe_pipeline("fast")),
+        Row("W4A8 per-channel", "nearest (recipe `fast`)", t4, recipe_pipeline("fast{weights=4 acts=8}")),
+        Row("W4A8 per-channel", "AdaRound", t4, f"{w4},{FOLD},{ACT},adaround,quantize"),
+        Row("W4A8 per-tensor", "nearest (recipe `fast`)", t4, recipe_pipeline("fast{weights=4 acts=8 per-channel=false}")),
+        Row("W4A8 per-tensor", "CLE + HBA", t4, f"{w4pt},{FOLD},{CLE},{ACT},quantize"),
+        Row("W4A8 per-tensor", "CLE + HBA + bias correction (recipe `dfq`)", t4, recipe_pipeline("dfq{weights=4 acts=8 per-channel=false}")),
+        Row("W4A8 per-tensor", "CLE + HBA + AdaRound (recipe `adaround`)", t4, recipe_pipeline("adaround{weights=4 acts=8 per-channel=false}")),
+        Row("W4A8 per-tensor", "CLE + HBA + bias correction + AdaRound (not a recipe)", t4, f"{w4pt},{FOLD},{CLE},{ACT},correct-bias,adaround,quantize"),
     ]
 
 

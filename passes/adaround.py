@@ -57,8 +57,8 @@ class AdaRound(Pass):
     (-1 = the context's seed, `qcc --seed`).
 
     The learned integers reach the quantize pass through the weights themselves: each weight is
-    replaced by s * q, the grid point it rounds to, so quantize (same `weights`, `per-channel`,
-    `overrides` options; the recipes pass equal ones) recomputes the same scale s and rounds every
+    replaced by s * q, the grid point it rounds to, so quantize (reading the same quantization
+    scheme) recomputes the same scale s and rounds every
     weight to exactly q; the pass checks that it does. Each q is floor(w/s) or floor(w/s) + 1, so
     within one grid step of rounding to nearest. conv_transpose and matmul are left to nearest
     rounding (named in the log). Run after calibrate, right before quantize (correct-bias would
@@ -75,10 +75,6 @@ class AdaRound(Pass):
     lr: float = 0.03
     samples: int = 0
     seed: int = -1
-    weights: int = 0
-    acts: int = 0
-    per_channel: bool = True
-    overrides: tuple[str, ...] = ()
 
     def config(self) -> AdaRoundConfig:
         return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr)
@@ -92,7 +88,7 @@ class AdaRound(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         self._check_options()
         require_calibrated(graph, "adaround")
-        settings = quant_settings(graph, ctx, self.weights, self.acts, self.per_channel, self.overrides)
+        settings = quant_settings(graph, ctx)
         for node in graph.nodes:
             if node.op in ("conv_transpose", "matmul"):
                 ctx.log(f"adaround: skip {node.name}: {node.op} keeps rounding to nearest")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import PipelineError
@@ -12,10 +10,8 @@ from qcc.interp.interpreter import run
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
+from qcc.quant.scheme import scheme_of
 from qcc.arith.params import activation_params
-
-Method = Literal["minmax", "percentile", "mse", "entropy"]
-
 
 def calibration_set(graph: Graph, ctx: PassContext, limit: int | None = None) -> CalibrationSet:
     """The context's calibration data as a validated stream (shared by every pass that needs data)."""
@@ -39,27 +35,25 @@ class Calibrate(Pass):
     """Run the calibration samples through the float interpreter, one at a time, observe every
     float activation, and annotate it with the quantization parameters its chosen range gives.
 
-    Methods: `minmax` (the observed range), `percentile` (clip the tails beyond `percentile`),
-    `mse` (the clipping range minimizing quantization MSE at the target width), `entropy` (TensorRT's
+    The method and the activation width come from the graph's quantization scheme (`quant-scheme`):
+    `minmax` (the observed range), `percentile` (clip the tails beyond `percentile`), `mse` (the
+    clipping range minimizing quantization MSE at the scheme's width), `entropy` (TensorRT's
     KL-divergence threshold). Memory is flat in the number of samples: each observer keeps min/max
-    and a fixed-size histogram. `bits=0` takes the target's default activation width."""
+    and a fixed-size histogram."""
 
     name = "calibrate"
     forbids_ops = frozenset({"quantize", "dequantize"})
-    method: Method = "minmax"
     percentile: float = 99.99
-    bits: int = 0
     samples: int = 0
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if not 0.0 < self.percentile <= 100.0:
             raise PipelineError(f"calibrate: percentile={self.percentile} must be in (0, 100]")
-        bits = self.bits or (ctx.target.default_activation_bits if ctx.target is not None else 8)
-        if bits not in (8, 16):
-            raise PipelineError(f"calibrate: bits={bits}; activations are 8 or 16 bits")
+        scheme = scheme_of(graph, ctx)
+        method, bits = scheme.calibration, scheme.activation_bits
         data = calibration_set(graph, ctx, self.samples or None)
         values = observed_values(graph)
-        observers = {id(v): HistogramObserver(histogram=self.method != "minmax") for v in values}
+        observers = {id(v): HistogramObserver(histogram=method != "minmax") for v in values}
 
         def observe(value: Value, array: object) -> None:
             obs = observers.get(id(value))
@@ -71,16 +65,16 @@ class Calibrate(Pass):
             run(graph, feeds, observer=observe)
             n += 1
         for value in values:
-            lo, hi = self._range(observers[id(value)], bits)
+            lo, hi = self._range(observers[id(value)], method, bits)
             value.type = TensorType(value.type.dtype, value.type.shape, activation_params(lo, hi, bits))
-        ctx.log(f"calibrate: {len(values)} activations from {n} samples ({self.method})")
+        ctx.log(f"calibrate: {len(values)} activations from {n} samples ({method})")
         return PassResult(graph, True)
 
-    def _range(self, obs: HistogramObserver, bits: int) -> tuple[float, float]:
-        if self.method == "minmax":
+    def _range(self, obs: HistogramObserver, method: str, bits: int) -> tuple[float, float]:
+        if method == "minmax":
             return obs.minmax()
-        if self.method == "percentile":
+        if method == "percentile":
             return obs.percentile(self.percentile)
-        if self.method == "mse":
+        if method == "mse":
             return obs.mse(bits, symmetric=bits > 8)
         return obs.entropy(bits)

@@ -42,8 +42,7 @@ class CorrectBias(Pass):
     """Bias correction: quantizing a layer's weights W to W~ shifts its expected output by
     E[W~ x] - E[W x] = (W~ - W) E[x] per output channel; subtracting that from the bias removes the
     shift (Nagel et al., ICCV 2019, arXiv:1906.04721, §4.2). Layers are conv, conv_transpose and
-    gemm; W~ is the grid the quantize pass will use, so take the same `weights`, `acts`,
-    `per-channel` and `overrides` options as quantize (0 = the target's default).
+    gemm; W~ is the grid the quantize pass will use, read from the graph's quantization scheme.
 
     `mode=empirical` (needs calibration data and a calibrated graph): E[(W~ - W) x] measured on the
     calibration samples, layer by layer from the input: x is the layer's input with everything
@@ -64,13 +63,9 @@ class CorrectBias(Pass):
     forbids_ops = frozenset({"quantize", "dequantize"})
     mode: Mode = "empirical"
     samples: int = 0
-    weights: int = 0
-    acts: int = 0
-    per_channel: bool = True
-    overrides: tuple[str, ...] = ()
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
-        settings = quant_settings(graph, ctx, self.weights, self.acts, self.per_channel, self.overrides)
+        settings = quant_settings(graph, ctx)
         layers = [n for n in graph.nodes if is_weight_layer(n)]
         if not layers:
             ctx.log("correct-bias: nothing to do: no conv, conv_transpose or gemm with constant weights")

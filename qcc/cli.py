@@ -134,7 +134,8 @@ def _context(args: argparse.Namespace):  # -> PassContext
 
     return PassContext(
         calibration=getattr(args, "calib", None),
-        target=get_target(getattr(args, "target", None) or "generic-int8"),
+        # no --target: the graph's own scheme decides, else the default target (qcc.quant.scheme)
+        target=get_target(args.target) if getattr(args, "target", None) else None,
         seed=getattr(args, "seed", 0),
         progress=Progress(),
         log=(lambda message: print(message, file=sys.stderr)) if getattr(args, "verbose", False) else (lambda message: None),
@@ -146,7 +147,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
     ctx = _context(args)
-    text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE, ctx.target)
+    text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE)
     passes = parse_pipeline(text)
     ctx.log(f"pipeline: {text}")
     graph = load_graph(args.model, _input_shapes(args))
@@ -201,7 +202,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     try:
         from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
-        text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE, ctx.target)
+        text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE)
     except ImportError:  # a qcc without recipes: the default pipeline of qcc quantize
         text = args.pipeline or DEFAULT_PIPELINE
     ctx.log(f"pipeline: {text}")
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     def calibration_and_target(p: argparse.ArgumentParser, calib: bool = True) -> None:
         if calib:
             p.add_argument("--calib", help="calibration data for calibrate and data-driven passes")
-        p.add_argument("--target", default="generic-int8", help="integer target (see qcc targets)")
+        p.add_argument("--target", help="integer target (see qcc targets; default: the graph's own scheme, else generic-int8)")
         p.add_argument("--seed", type=int, default=0, help="seed for passes that draw random numbers")
         p.add_argument("-v", "--verbose", action="store_true", help="print what passes do")
 

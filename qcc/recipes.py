@@ -7,16 +7,10 @@ use which).
     adaround  dfq's equalization and absorption, then AdaRound instead of bias correction
               (Nagel et al., ICML 2020, arXiv:2004.10568)
 
-A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``; its
-options are the quantization settings that several passes of the pipeline must agree on (the
-weight grid correct-bias and adaround predict is the one quantize then uses), so they are given
-once here and written into every pass that needs them:
-
-    weights      weight bits (0: the target's default)
-    acts         activation bits (0: the target's default)
-    per-channel  per-channel weight scales (default: whether the target has them)
-    method       calibration method (minmax, percentile, mse, entropy)
-    iters        AdaRound iterations per layer (adaround only)
+A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
+options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``; 0 or
+absent = the target's default), which the recipe states once in a leading ``quant-scheme`` pass that
+every later pass reads, and ``iters`` (AdaRound iterations per layer, adaround only).
 
 ``qcc quantize --recipe`` (and ``qcc compile``) use ``recipe_pipeline``.
 """
@@ -33,14 +27,14 @@ from qcc.pipeline import format_pipeline, parse_pipeline
 # docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
 _PREPARE = ("fold-constants", "fold-batchnorm")
 _EQUALIZE = ("equalize{relu6-as-relu=true}", "absorb-high-bias")
-_FOLD_ACTIVATIONS = ("fuse-activation", "dce", "calibrate{$calibrate}")
+_FOLD_ACTIVATIONS = ("fuse-activation", "dce", "calibrate")
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
     summary: str
-    steps: tuple[str, ...]  # one pass each; the words $calibrate, $quant, $adaround are filled in
+    steps: tuple[str, ...]  # one pass each; the word $adaround is filled in
 
 
 RECIPES: dict[str, Recipe] = {
@@ -49,17 +43,17 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fold batch norms and activations, calibrate, round weights to nearest (seconds)",
-            (*_PREPARE, *_FOLD_ACTIVATIONS, "quantize{$quant}"),
+            (*_PREPARE, *_FOLD_ACTIVATIONS, "quantize"),
         ),
         Recipe(
             "dfq",
             "fast + cross-layer equalization, high-bias absorption and empirical bias correction (seconds)",
-            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "correct-bias{mode=empirical $quant}", "quantize{$quant}"),
+            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "correct-bias{mode=empirical}", "quantize"),
         ),
         Recipe(
             "adaround",
             "dfq's equalization and absorption, then AdaRound learns every weight's rounding (minutes)",
-            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "adaround{$quant $adaround}", "quantize{$quant}"),
+            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "adaround{$adaround}", "quantize"),
         ),
     )
 }
@@ -102,26 +96,22 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
     return recipe, options
 
 
-def recipe_pipeline(text: str = DEFAULT_RECIPE, target: Any = None) -> str:
-    """Pipeline text of a recipe for a target (a qcc.targets.Target; None = the default
-    target): per-channel weight scales when the target has them, unless the recipe says."""
+def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
+    """Pipeline text of a recipe: its scheme options in a leading ``quant-scheme`` pass (left out when
+    the recipe gives none, so the target's defaults apply), then its passes."""
     recipe, options = parse_recipe(text)
-    per_channel = options.get("per-channel", True if target is None else bool(target.per_channel))
-    quant = []
+    scheme = []
     if options.get("weights"):
-        quant.append(f"weights={options['weights']}")
+        scheme.append(f"weights={options['weights']}")
     if options.get("acts"):
-        quant.append(f"acts={options['acts']}")
-    if not per_channel:
-        quant.append("per-channel=false")
-    calibrate = []
+        scheme.append(f"acts={options['acts']}")
+    if "per-channel" in options:
+        scheme.append(f"per-channel={'true' if options['per-channel'] else 'false'}")
     if options.get("method"):
-        calibrate.append(f"method={options['method']}")
-    if options.get("acts"):
-        calibrate.append(f"bits={options['acts']}")
-    adaround = [f"iters={options['iters']}"] if "iters" in options else []
-    fill = {"calibrate": " ".join(calibrate), "quant": " ".join(quant), "adaround": " ".join(adaround)}
-    text = ",".join(_fill(step, fill) for step in recipe.steps)
+        scheme.append(f"method={options['method']}")
+    steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
+    adaround = {"adaround": f"iters={options['iters']}" if "iters" in options else ""}
+    text = ",".join(_fill(step, adaround) for step in steps)
     return format_pipeline(parse_pipeline(text))  # the canonical spelling (and every option checked)
 
 

@@ -60,7 +60,7 @@ TARGETS: dict[str, Target] = {
             "dsp-w4a16",
             "DSP with int4/int8 weights, int8/int16 activations, single rounding, int64 accumulators",
             weight_bits=(4, 8), activation_bits=(8, 16), per_channel=True, rounding="single",
-            wide_accumulator=True, lut=True,
+            wide_accumulator=True, lut=True, default_weight_bits=4, default_activation_bits=16,
         ),
         Target(
             "mcu-int8-per-tensor",

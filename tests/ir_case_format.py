@@ -10,7 +10,8 @@ A file holds cases separated by a line ``// -----``. Each case is::
 or, for a pipeline that must refuse the input, ``// EXPECT-ERROR: <substring of the message>``
 instead of the expected IR. Passes that need calibration data get it from lines
 ``// CALIB: <input name> = <list of samples>`` (a Python literal; each sample has the input's
-shape). Lines starting with ``//`` elsewhere are comments.
+shape); a ``// TARGET: <name>`` line runs the case for that target (default: the default target).
+Lines starting with ``//`` elsewhere are comments, which the IR grammar also ignores.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class IRCase:
     expected: str | None
     error: str | None
     calibration: dict[str, np.ndarray] = field(default_factory=dict)
+    target: str | None = None
+    raw_input: str = ""  # the input section as written, comments included
 
     def calibration_samples(self) -> list[dict[str, np.ndarray]] | None:
         """The CALIB lines as one feed dict per sample (None if the case has none)."""
@@ -67,12 +70,14 @@ def load_cases(path: Path) -> list[IRCase]:
             if line.startswith("// CALIB:"):
                 name, _, samples = line.removeprefix("// CALIB:").partition("=")
                 calibration[name.strip()] = np.array(ast.literal_eval(samples.strip()), dtype=np.float32)
+        target = next((l.removeprefix("// TARGET:").strip() for l in lines if l.startswith("// TARGET:")), None)
         error = next((l.removeprefix("// EXPECT-ERROR:").strip() for l in lines if l.startswith("// EXPECT-ERROR:")), None)
         if error is not None:
-            cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines), None, error, calibration))
+            cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines), None, error, calibration, target, "\n".join(lines) + "\n"))
             continue
         split = next(i for i, l in enumerate(lines) if l.strip() == "// EXPECT:")
-        cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines[:split]), _strip_comments(lines[split + 1 :]), None, calibration))
+        cases.append(IRCase(path.name, index, pipeline, _strip_comments(lines[:split]), _strip_comments(lines[split + 1 :]), None, calibration,
+                            target, "\n".join(lines[:split]) + "\n"))
     return cases
 
 

@@ -34,7 +34,7 @@ def test_targets_lists_the_shipped_targets() -> None:
 
 def test_target_that_forbids_the_widths(tmp_path: Path) -> None:
     out = tmp_path / "q.qir"
-    proc = qcc("quantize", MODEL, "--calib", CALIB, "-o", out, "-p", "fold-batchnorm,calibrate,quantize{weights=4}")
+    proc = qcc("quantize", MODEL, "--calib", CALIB, "-o", out, "-p", "quant-scheme{weights=4},fold-batchnorm,calibrate,quantize")
     assert_clean_error(proc, "target 'generic-int8' supports 8-bit weights, not 4-bit")
     assert not list(tmp_path.iterdir())
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.emitter import emit_sources
-from qcc.backends.c.lowering import CProgram, lower_graph
+from qcc.backends.c.lowering import CBackendError, CProgram, lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.verify import verify_samples
@@ -25,6 +25,7 @@ from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
+from qcc.targets import DEFAULT_TARGET
 
 MANIFEST = "model.json"
 
@@ -77,6 +78,8 @@ def compile_graph(
     started = time.perf_counter() if started is None else started
     out = Path(out)
     check_output_dir(out)
+    if quantized.scheme is not None and quantized.scheme.target != target:
+        raise CBackendError(f"the model was quantized for target '{quantized.scheme.target}' and cannot be compiled for target '{target}'")
     program = lower_graph(quantized, name)
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
@@ -147,7 +150,7 @@ def compile_model(
         return CalibrationSet(float_graph if not is_quantized(float_graph) else quantized, calibration, limit=verify) if calibration is not None else []
 
     label = Path(model_path).name
-    target = getattr(context.target, "name", str(context.target))
+    target = context.target.name if context.target is not None else quantized.scheme.target if quantized.scheme is not None else DEFAULT_TARGET
     already = is_quantized(float_graph)
     return compile_graph(None if already else float_graph, quantized, out, name=name or Path(model_path).stem, samples=samples, verify=verify,
                          model_label=label, target=target, pipeline="(already quantized)" if already else pipeline,

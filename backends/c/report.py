@@ -62,6 +62,15 @@ def _db(v: float | None) -> str:
     return f"{v:.2f}"
 
 
+def _scheme_text(program: CProgram) -> str:
+    scheme = program.graph.scheme
+    if scheme is None:
+        return "not recorded in the graph"
+    text = (f"W{scheme.weight_bits}A{scheme.activation_bits}, {'per-channel' if scheme.per_channel else 'per-tensor'} weights, "
+            f"{scheme.rounding} rounding, {scheme.calibration} calibration")
+    return text + (f"; overrides `{_md(', '.join(str(o) for o in scheme.overrides))}`" if scheme.overrides else "")
+
+
 def render_report(program: CProgram, ctx: ReportContext) -> str:
     plan = program.plan
     total_macs = sum(node_macs(s.node) for s in program.steps if s.node is not None)
@@ -72,6 +81,7 @@ def render_report(program: CProgram, ctx: ReportContext) -> str:
         "",
         f"- model: `{_md(ctx.model)}`",
         f"- target: `{_md(ctx.target)}`; pipeline: `{_md(ctx.pipeline)}`",
+        f"- quantization scheme: {_scheme_text(program)}",
         f"- C entry point: `int {program.prefix}_run(...)` in `model.c` / `model.h`; {len(program.steps)} steps",
         f"- arena: **{plan.arena_size} bytes**; lower bound (largest set of simultaneously live tensors): "
         f"{plan.lower_bound} bytes; ratio {ratio:.3f}",

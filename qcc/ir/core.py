@@ -15,7 +15,7 @@ import numpy as np
 
 from qcc.errors import IRError
 from qcc.ir.ops import OpDef, get_op
-from qcc.ir.types import TensorType, tensor_type_of
+from qcc.ir.types import QuantScheme, TensorType, tensor_type_of
 
 
 class Use(NamedTuple):
@@ -152,6 +152,7 @@ class Graph:
         self.nodes: list[Node] = []
         self._names: set[str] = set()
         self._counters: dict[str, int] = {}
+        self.scheme: QuantScheme | None = None  # what the graph is (to be) quantized for
 
     # ---- names -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from qcc.errors import IRError, ParseError
 from qcc.ir.core import Graph, Value
 from qcc.ir.ops import Tensor, coerce_attr, get_op
 from qcc.ir.printer import format_type
-from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.ir.types import DType, QuantParams, QuantScheme, TensorType
 
 
 @functools.cache
@@ -97,6 +97,10 @@ class _Builder:
         name_tok, in_args, out_args, *body = tree.children
         graph = self.graph = Graph(str(name_tok)[1:])
         *stmts, ret = body
+        if stmts and stmts[0] is None:  # the optional scheme line, absent
+            stmts = stmts[1:]
+        if stmts and stmts[0].data == "scheme":
+            graph.scheme = self.scheme(stmts.pop(0))
         for arg in in_args.children if in_args is not None else []:
             tok, type_tree = arg.children
             self._define(tok, graph.add_input(self._name(tok), self.type(type_tree)))
@@ -302,6 +306,21 @@ class _Builder:
             except IRError as e:
                 raise self.error(key_tok, str(e)) from None
         return out
+
+    def scheme(self, tree: lark.Tree) -> QuantScheme:
+        (attrs,) = tree.children
+        values: dict[str, Any] = {}
+        for attr in attrs.children:
+            if attr is None:
+                continue
+            key_tok, val = attr.children
+            if str(key_tok) in values:
+                raise self.error(key_tok, f"scheme: '{key_tok}' is given twice")
+            values[str(key_tok)] = self.attr_value(val)
+        try:
+            return QuantScheme.from_attrs(values)
+        except IRError as e:
+            raise self.error(tree, str(e)) from None
 
     def attr_value(self, val: Any) -> Any:
         if isinstance(val, lark.Token):

@@ -18,7 +18,7 @@ import numpy as np
 
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor, get_op
-from qcc.ir.types import DType, QuantParams, TensorType, tensor_type_of
+from qcc.ir.types import DType, QuantParams, QuantScheme, TensorType, tensor_type_of
 
 INLINE_LIMIT = 16
 
@@ -122,6 +122,11 @@ class Printer:
             items.append(f"{spec.name}={self.attr_value(spec.kind, value)}")
         return " {" + ", ".join(items) + "}" if items else ""
 
+    def scheme(self, scheme: QuantScheme) -> str:
+        kinds = {bool: "bool", int: "int", str: "str"}
+        items = (f"{k}={self.attr_value(kinds[type(v)], v)}" for k, v in scheme.attrs().items())
+        return "  scheme {" + ", ".join(items) + "}"
+
     def const(self, value: Value) -> str:
         assert value.data is not None
         return f"  %{value.name} = const {format_type(value.type)} {self.dense(value.data, value.type.dtype)}"
@@ -136,6 +141,8 @@ class Printer:
         ins = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.inputs)
         outs = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.outputs)
         lines = [f"graph @{graph.name}({ins}) -> ({outs}) {{"]
+        if graph.scheme is not None:
+            lines.append(self.scheme(graph.scheme))
         lines += [self.const(c) for c in graph.constants]
         lines += [self.node(n) for n in graph.nodes]
         lines.append("  return " + ", ".join(f"%{v.name}" for v in graph.outputs))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -188,3 +188,100 @@ class TensorType:
 def tensor_type_of(array: np.ndarray) -> TensorType:
     """The TensorType describing a numpy array."""
     return TensorType(DType.from_numpy(array.dtype), tuple(int(d) for d in array.shape))
+
+
+# ---- quantization scheme ----------------------------------------------------------------------
+
+CALIBRATION_METHODS = ("minmax", "percentile", "mse", "entropy")
+ROUNDINGS = ("double", "single")
+
+
+@dataclass(frozen=True)
+class NodeOverride:
+    """Per-node exceptions to a scheme's widths: ``conv_3:weights=4:acts=16`` in text."""
+
+    node: str
+    weight_bits: int | None = None
+    activation_bits: int | None = None
+    per_channel: bool | None = None
+
+    def __str__(self) -> str:
+        parts = [self.node]
+        if self.weight_bits is not None:
+            parts.append(f"weights={self.weight_bits}")
+        if self.activation_bits is not None:
+            parts.append(f"acts={self.activation_bits}")
+        if self.per_channel is not None:
+            parts.append(f"per-channel={'true' if self.per_channel else 'false'}")
+        return ":".join(parts)
+
+    @staticmethod
+    def parse(text: str) -> NodeOverride:
+        """``NODE:key=value[:key=value]`` with keys weights, acts, per-channel."""
+        node, *pairs = text.split(":")
+        if not node or not pairs:
+            raise IRError(f"override '{text}': expected NODE:weights=4[:acts=16][:per-channel=false]")
+        fields: dict[str, Any] = {}
+        for pair in pairs:
+            key, _, raw = pair.partition("=")
+            try:
+                if key in ("weights", "acts"):
+                    fields["weight_bits" if key == "weights" else "activation_bits"] = int(raw)
+                elif key == "per-channel":
+                    fields["per_channel"] = {"true": True, "false": False}[raw]
+                else:
+                    raise KeyError(key)
+            except (KeyError, ValueError):
+                raise IRError(f"override '{text}': bad setting '{pair}' (keys: weights=N, acts=N, per-channel=true|false)") from None
+        return NodeOverride(node, **fields)
+
+
+@dataclass(frozen=True)
+class QuantScheme:
+    """What a graph is quantized for, written once into the graph and read by every pass that needs
+    it (calibrate, correct-bias, adaround, fake-quant, quantize) and by the C backend, so no two
+    steps can disagree about the grid. ``target`` names a target of ``qcc.targets``; the rounding
+    mode is the target's, recorded so a quantized graph says how its multipliers are meant."""
+
+    target: str
+    weight_bits: int
+    activation_bits: int
+    per_channel: bool
+    rounding: str
+    calibration: str = "minmax"
+    overrides: tuple[NodeOverride, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDINGS:
+            raise IRError(f"scheme: rounding '{self.rounding}' must be one of {', '.join(ROUNDINGS)}")
+        if self.calibration not in CALIBRATION_METHODS:
+            raise IRError(f"scheme: calibration '{self.calibration}' must be one of {', '.join(CALIBRATION_METHODS)}")
+        for what, bits in (("weights", self.weight_bits), ("acts", self.activation_bits)):
+            if bits not in (4, 8, 16):
+                raise IRError(f"scheme: {what}={bits} must be 4, 8 or 16")
+        names = [o.node for o in self.overrides]
+        if len(set(names)) != len(names):
+            raise IRError("scheme: a node is overridden twice")
+
+    def override(self, node: str) -> NodeOverride | None:
+        return next((o for o in self.overrides if o.node == node), None)
+
+    def attrs(self) -> dict[str, Any]:
+        """The scheme as ordered text-form attributes (printer and parser use these names)."""
+        return {
+            "target": self.target, "weights": self.weight_bits, "acts": self.activation_bits,
+            "per_channel": self.per_channel, "rounding": self.rounding, "calibration": self.calibration,
+            "overrides": ",".join(str(o) for o in self.overrides),
+        }
+
+    @staticmethod
+    def from_attrs(attrs: Mapping[str, Any]) -> QuantScheme:
+        want = {"target", "weights", "acts", "per_channel", "rounding", "calibration", "overrides"}
+        if set(attrs) != want:
+            missing, extra = sorted(want - set(attrs)), sorted(set(attrs) - want)
+            raise IRError(f"scheme: missing {missing} / unknown {extra}" if missing and extra else f"scheme: missing {missing}" if missing else f"scheme: unknown {extra}")
+        return QuantScheme(
+            str(attrs["target"]), int(attrs["weights"]), int(attrs["acts"]), bool(attrs["per_channel"]),
+            str(attrs["rounding"]), str(attrs["calibration"]),
+            tuple(NodeOverride.parse(t) for t in str(attrs["overrides"]).split(",") if t),
+        )

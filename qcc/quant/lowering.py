@@ -28,7 +28,8 @@ from qcc.targets import Target
 from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
-from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.ir.types import DType, NodeOverride, QuantParams, QuantScheme, TensorType
+from qcc.quant.scheme import scheme_target
 from qcc.registry import Registry
 from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 
@@ -52,44 +53,35 @@ class NodeSettings:
 
 @dataclass
 class Settings:
-    """Defaults plus per-node overrides (``--override 'conv_3:weights=4:acts=16'``)."""
+    """A scheme's defaults plus its per-node overrides, resolved against one target."""
 
     weight_bits: int
     activation_bits: int
     per_channel: bool
     target: Target
-    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    overrides: Mapping[str, NodeOverride] = field(default_factory=dict)
+
+    @staticmethod
+    def from_scheme(scheme: QuantScheme, graph: Graph) -> Settings:
+        """The settings a graph's scheme stands for; every overridden node must exist."""
+        names = {n.name for n in graph.nodes}
+        for o in scheme.overrides:
+            if o.node not in names:
+                raise PipelineError(f"override '{o}': the graph has no node '{o.node}'")
+        target = scheme_target(scheme)
+        return Settings(scheme.weight_bits, scheme.activation_bits, scheme.per_channel, target, {o.node: o for o in scheme.overrides})
 
     def for_node(self, node: Node) -> NodeSettings:
-        o = self.overrides.get(node.name, {})
-        s = NodeSettings(o.get("weights", self.weight_bits), o.get("acts", self.activation_bits), o.get("per_channel", self.per_channel))
+        o = self.overrides.get(node.name)
+        s = NodeSettings(self.weight_bits, self.activation_bits, self.per_channel)
+        if o is not None:
+            s = NodeSettings(
+                o.weight_bits or s.weight_bits, o.activation_bits or s.activation_bits,
+                s.per_channel if o.per_channel is None else o.per_channel,
+            )
         self.target.check_widths(s.weight_bits, s.activation_bits, f"node '{node.name}'")
         self.target.check_per_channel(s.per_channel)
         return s
-
-
-def parse_overrides(items: Sequence[str], graph: Graph) -> dict[str, dict[str, Any]]:
-    """``NODE:key=value[:key=value]`` items, keys weights|acts|per-channel; nodes must exist."""
-    names = {n.name for n in graph.nodes}
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        node, *pairs = item.split(":")
-        if node not in names:
-            raise PipelineError(f"override '{item}': the graph has no node '{node}'")
-        if not pairs:
-            raise PipelineError(f"override '{item}': expected NODE:weights=4 (keys: weights, acts, per-channel)")
-        for pair in pairs:
-            key, _, raw = pair.partition("=")
-            try:
-                if key in ("weights", "acts"):
-                    out.setdefault(node, {})[key] = int(raw)
-                elif key == "per-channel":
-                    out.setdefault(node, {})["per_channel"] = {"true": True, "false": False}[raw]
-                else:
-                    raise KeyError
-            except (KeyError, ValueError):
-                raise PipelineError(f"override '{item}': bad setting '{pair}' (keys: weights=N, acts=N, per-channel=true|false)") from None
-    return out
 
 
 class Lowerer:
@@ -99,6 +91,7 @@ class Lowerer:
         self.src = src
         self.settings = settings
         self.dst = Graph(src.name)
+        self.dst.scheme = src.scheme
         self.rounding = settings.target.rounding
         # float value -> {bits: integer value}
         self._map: dict[int, dict[int, Value]] = {}

@@ -90,7 +90,7 @@ PEAK_RSS = """
 import json, sys
 from qcc import PassContext, run_pipeline, parse
 g = parse(open(sys.argv[1]).read())
-run_pipeline(g, "calibrate{method=entropy}", PassContext(calibration=sys.argv[2]))
+run_pipeline(g, "quant-scheme{method=entropy},calibrate", PassContext(calibration=sys.argv[2]))
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps(int(hwm.split()[1])))
 """

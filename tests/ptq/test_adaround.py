@@ -47,7 +47,7 @@ def test_learned_weights_stay_within_one_grid_step_and_quantize_recovers_them(se
     before = copy_graph(graph)
     options = f"weights={bits}" + ("" if per_channel else " per-channel=false")
     ctx = PassContext(calibration=calib, target=get_target("dsp-w4a16"))
-    after = run_pipeline(graph, f"calibrate,adaround{{{options} {FAST}}}", ctx)
+    after = run_pipeline(graph, f"quant-scheme{{{options}}},calibrate,adaround{{{FAST}}}", ctx)
     for old, new in zip(before.nodes, after.nodes):
         w_old, w_new = old.inputs[1].data, new.inputs[1].data
         steps_old = _grid_steps(old, w_old, bits, per_channel)
@@ -59,7 +59,7 @@ def test_learned_weights_stay_within_one_grid_step_and_quantize_recovers_them(se
         assert np.all(np.abs(q_new - np.rint(steps_old)) <= 1), "within one step of nearest"
         ints, _, _ = quantize_weight_ints(w_new, bits, weight_axis(new, per_channel))
         np.testing.assert_array_equal(ints, q_new.astype(np.int8))
-    quantized = run_pipeline(after, f"quantize{{{options}}}", ctx)
+    quantized = run_pipeline(after, "quantize", ctx)
     for new, q in zip(after.nodes, [n for n in quantized.nodes if n.op.startswith("q.")]):
         np.testing.assert_array_equal(q.inputs[1].data, np.rint(_grid_steps(new, new.inputs[1].data, bits, per_channel)).astype(np.int8))
 
@@ -68,7 +68,7 @@ def test_a_seed_fixes_the_result() -> None:
     rng, graph = _random_graph(7, "pw")
     calib = [{"x": x[None]} for x in samples(graph, 6, rng, 0.0, 1.0)]
     ctx = lambda: PassContext(calibration=calib, target=get_target("dsp-w4a16"))  # noqa: E731
-    runs = [run_pipeline(copy_graph(graph), f"calibrate,adaround{{weights=4 seed=3 {FAST}}}", ctx()) for _ in range(2)]
+    runs = [run_pipeline(copy_graph(graph), f"quant-scheme{{weights=4 acts=8}},calibrate,adaround{{seed=3 {FAST}}}", ctx()) for _ in range(2)]
     for a, b in zip(runs[0].nodes, runs[1].nodes):
         np.testing.assert_array_equal(a.inputs[1].data, b.inputs[1].data)
 
@@ -76,8 +76,8 @@ def test_a_seed_fixes_the_result() -> None:
 def test_the_context_seed_is_used_by_default() -> None:
     rng, graph = _random_graph(8, "pw")
     calib = [{"x": x[None]} for x in samples(graph, 6, rng, 0.0, 1.0)]
-    a = run_pipeline(copy_graph(graph), f"calibrate,adaround{{weights=4 {FAST}}}", PassContext(calibration=calib, target=get_target("dsp-w4a16"), seed=5))
-    b = run_pipeline(copy_graph(graph), f"calibrate,adaround{{weights=4 seed=5 {FAST}}}", PassContext(calibration=calib, target=get_target("dsp-w4a16"), seed=0))
+    a = run_pipeline(copy_graph(graph), f"quant-scheme{{weights=4 acts=8}},calibrate,adaround{{{FAST}}}", PassContext(calibration=calib, target=get_target("dsp-w4a16"), seed=5))
+    b = run_pipeline(copy_graph(graph), f"quant-scheme{{weights=4 acts=8}},calibrate,adaround{{seed=5 {FAST}}}", PassContext(calibration=calib, target=get_target("dsp-w4a16"), seed=0))
     for x, y in zip(a.nodes, b.nodes):
         np.testing.assert_array_equal(x.inputs[1].data, y.inputs[1].data)
 

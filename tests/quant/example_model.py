@@ -24,7 +24,7 @@ def copy_graph(graph: Graph) -> Graph:
 @functools.lru_cache(maxsize=None)
 def calibrated(method: str = "minmax") -> Graph:
     """The example model folded and calibrated (callers get a private copy via copy_graph)."""
-    return run_pipeline(import_model(MODEL), f"fold-batchnorm,fuse-activation,calibrate{{method={method}}}", PassContext(calibration=str(CALIB)))
+    return run_pipeline(import_model(MODEL), f"fold-batchnorm,fuse-activation,quant-scheme{{method={method}}},calibrate", PassContext(calibration=str(CALIB)))
 
 
 def quantized(pipeline: str = "quantize", target: str = "generic-int8") -> Graph:

@@ -221,7 +221,7 @@ class TestSoftmaxLowering:
         graph = float_graph((1, 4), lambda g, x: g.add_node("softmax", [x], {"axis": 1}, names="y").result)
         ctx = PassContext(calibration=[{"x": np.ones((1, 4), np.float32)}], target=get_target("dsp-w4a16"))
         with pytest.raises(QccError, match="int8 activations only"):
-            run_pipeline(graph, "calibrate,quantize{acts=16}", ctx)
+            run_pipeline(graph, "quant-scheme{acts=16},calibrate,quantize", ctx)
 
 
 # ---- linear resize (§3.9) ------------------------------------------------------------------------

@@ -248,3 +248,26 @@ def test_hostile_ir_names_are_never_pasted_into_c(tmp_path: Path) -> None:
     compile_standalone(out)
     (model,) = build_programs([program])
     assert model.run([np.zeros((1, 1, 16, 16), np.int8)])[0].shape == (1, 10)
+
+
+def test_the_target_sets_the_scheme_and_a_graph_compiles_only_for_its_own_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--target dsp-w4a16` alone means W4A16, model.qir records it, and compiling that model.qir for
+    another target is refused in one line, with nothing written."""
+    from qcc.model_io import load_graph
+
+    out = tmp_path / "w4a16"
+    assert main(["compile", str(MODEL), "--calib", str(CALIB), "-o", str(out), "--target", "dsp-w4a16", "--verify", "2"]) == 0
+    graph = load_graph(out / "model.qir")
+    assert graph.scheme is not None
+    assert (graph.scheme.target, graph.scheme.weight_bits, graph.scheme.activation_bits) == ("dsp-w4a16", 4, 16)
+    weights = [n.inputs[1] for n in graph.nodes if n.op == "q.conv"]
+    assert weights and all(w.type.quant is not None and w.type.quant.bits == 4 for w in weights)
+    assert all(n.result.type.dtype.bits == 16 for n in graph.nodes if n.op == "q.conv")
+    assert "W4A16" in (out / "report.md").read_text()
+    capsys.readouterr()
+    again = tmp_path / "again"
+    assert main(["compile", str(out / "model.qir"), "--calib", str(CALIB), "-o", str(again), "--target", "generic-int8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "qcc: error: the model was quantized for target 'dsp-w4a16' and cannot be compiled for target 'generic-int8'"
+    assert not again.exists()
+    assert main(["compile", str(out / "model.qir"), "--calib", str(CALIB), "-o", str(again), "--verify", "1"]) == 0  # its own target
