@@ -1,7 +1,8 @@
 """Recipes: named, tested pipelines for post-training quantization (docs/recipes.md says when to
 use which).
 
-    fast      fold batch norms and activations, calibrate, round weights to nearest
+    fast      canonicalize decomposed ops, fold batch norms and activations, fuse element-wise
+              groups into tables, calibrate, round weights to nearest
     dfq       + cross-layer equalization, high-bias absorption, empirical bias correction
               (Nagel et al., ICCV 2019, arXiv:1906.04721)
     adaround  dfq's equalization and absorption, then AdaRound instead of bias correction
@@ -25,9 +26,11 @@ from qcc.pipeline import format_pipeline, parse_pipeline
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
 # docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
-_PREPARE = ("fold-constants", "fold-batchnorm")
+_PREPARE = ("fold-constants", "canonicalize", "fold-batchnorm")
 _EQUALIZE = ("equalize{relu6-as-relu=true}", "absorb-high-bias")
-_FOLD_ACTIVATIONS = ("fuse-activation", "dce", "calibrate")
+# fuse-activation first: a ReLU/Clip folded into its producer's clamp costs nothing, while
+# fuse-elementwise turns what is left of an element-wise group into one table.
+_FOLD_ACTIVATIONS = ("fuse-activation", "fuse-elementwise", "dce", "calibrate")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ for the common cases: match a node by op and operand producers, erase dead code.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -40,6 +40,16 @@ def single_user(value: Value) -> Node | None:
     if node.graph is not None and any(o is value for o in node.graph.outputs):
         return None
     return node
+
+
+def used_only_by(value: Value, nodes: Sequence[Node]) -> bool:
+    """True if every use of ``value`` is by one of ``nodes`` and it is not a graph output (so the
+    nodes may be replaced without ``value`` escaping)."""
+    allowed = {id(n) for n in nodes}
+    graph = value.producer.graph if value.producer is not None else None
+    if graph is not None and any(o is value for o in graph.outputs):
+        return False
+    return all(id(u.node) in allowed for u in value.uses)
 
 
 def match(node: Node, op: str, *operand_ops: str | None, where: Callable[[Node], bool] | None = None) -> bool:
@@ -88,3 +98,33 @@ def replace_result(graph: Graph, old: Value, new: Value) -> None:
         graph.remove_node(old.producer)
     if not graph.has_name(name):
         graph.rename(new, name)
+
+
+def uniform_constant(value: Value) -> np.ndarray | None:
+    """The one element of a constant whose elements are all equal (a scalar in disguise, such as
+    ``[[[0.5]]]``), as a 0-d array of its type; None for activations, empty or varying constants."""
+    if not value.is_const or value.data is None or value.data.size == 0:
+        return None
+    first = value.data.reshape(-1)[0]
+    return np.asarray(first) if bool(np.all(value.data == first)) else None
+
+
+def const_operand(node: Node) -> tuple[int, Value] | None:
+    """(index, value) of a binary node's one constant operand (None if it has none or two)."""
+    consts = [(i, v) for i, v in enumerate(node.inputs) if v.is_const]
+    return consts[0] if len(node.inputs) == 2 and len(consts) == 1 else None
+
+
+def erase_dead(graph: Graph, nodes: list[Node]) -> None:
+    """Remove those of ``nodes`` that are dead, latest first, so a matched chain dies in one sweep,
+    and the constants only they used (other dead code in the graph is left for dce)."""
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
+    freed: dict[int, Value] = {}
+    for node in sorted(nodes, key=lambda n: position.get(id(n), -1), reverse=True):
+        if node.graph is graph and is_dead(graph, node):
+            freed.update((id(v), v) for v in node.inputs if v.is_const)
+            graph.remove_node(node)
+    outputs = {id(v) for v in graph.outputs}
+    unused = [v for v in freed.values() if not v.uses and id(v) not in outputs]
+    graph.constants = [c for c in graph.constants if all(c is not v for v in unused)]
+    graph.release_names(unused)

@@ -1,4 +1,5 @@
 """The float and integer op families. Importing this package registers every op definition."""
 
 from qcc.ops import elementwise, nn, tensor  # noqa: F401  (float ops first: integer ops reuse their shape rules)
+from qcc.ops import pointwise  # noqa: F401, E402  (expressions over the element-wise ops)
 from qcc.ops import quantized  # noqa: F401, E402

@@ -65,6 +65,7 @@ def lower_clamp(lw: Lowerer, node: Node) -> None:
 LUT_OPS = (
     "sigmoid", "tanh", "hard_sigmoid", "hard_swish", "erf", "gelu", "leaky_relu", "elu", "selu",
     "celu", "softplus", "softsign", "mish", "exp", "thresholded_relu",
+    "pointwise",  # a fused group of element-wise ops (fuse-elementwise): one table for the group
 )
 
 

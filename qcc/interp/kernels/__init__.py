@@ -27,4 +27,4 @@ def apply_fused_clamp(y: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
     return np.clip(y, lo, hi).astype(y.dtype, copy=False)
 
 
-from qcc.interp.kernels import elementwise, nn, tensor  # noqa: E402,F401  (register kernels)
+from qcc.interp.kernels import elementwise, nn, pointwise, tensor  # noqa: E402,F401  (register kernels)
