@@ -1,4 +1,4 @@
 """The float and integer op families. Importing this package registers every op definition."""
 
 from qcc.ops import elementwise, nn, tensor  # noqa: F401  (float ops first: integer ops reuse their shape rules)
-from qcc.ops import quantized  # noqa: F401, E402
+from qcc.ops import quantized, quantized_binary  # noqa: F401, E402
