@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qcc.backends.numpy_int.arith import quantize_multiplier, quantize_real
+from qcc.backends.numpy_int.arith import INT32_MAX, quantize_multiplier, quantize_real
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
@@ -37,21 +37,22 @@ def _output_stage(lw: Lowerer, out_q: QuantParams, bits: int) -> dict[str, objec
     return dict(out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))  # type: ignore[arg-type]
 
 
-def div_multiplier(real: float, where: str) -> tuple[int, int]:
-    """(multiplier, shift) of s_a / (s_b s_out) for q.div: flushed to (0, 0) below 2^-17, where
-    every quotient rounds to 0 anyway; refused from 2^31 on (§3.14)."""
+def div_multiplier(real: float) -> tuple[int, int]:
+    """(multiplier, shift) of s_a / (s_b s_out) for q.div (§3.14): below 2^-17 it is flushed to
+    (0, 0), where every quotient rounds to 0 anyway; from 2^31 on it is capped at (2^31 - 1, 31),
+    where every non-zero quotient saturates anyway."""
     m, sh = quantize_multiplier(real)
     if sh < DIV_SHIFT_RANGE[0]:
         return 0, 0
     if sh > DIV_SHIFT_RANGE[1]:
-        raise PipelineError(f"node '{where}' (div): the rescale s_a / (s_b * s_out) = {real:g} is too large (>= 2^31)")
+        return INT32_MAX, DIV_SHIFT_RANGE[1]
     return m, sh
 
 
 @lowering("div")
 def lower_div(lw: Lowerer, node: Node) -> None:
     bits, a, b, out_q = _operands(lw, node)
-    m, sh = div_multiplier(_scale(a) / (_scale(b) * float(out_q.scale)), node.name)  # type: ignore[arg-type]
+    m, sh = div_multiplier(_scale(a) / (_scale(b) * float(out_q.scale)))  # type: ignore[arg-type]
     attrs = dict(a_zp=_zp(a), b_zp=_zp(b), multiplier=m, shift=sh, **_output_stage(lw, out_q, bits))
     lw.result(node.result, lw.add("q.div", [a, b], attrs, name=node.result.name, quant=out_q))
 
@@ -74,7 +75,7 @@ def binary_table(node: Node, a: QuantParams, b: QuantParams, out: QuantParams) -
     x = ((q - float(a.zero_point)) * float(a.scale))[:, None]  # type: ignore[arg-type]
     y = ((q - float(b.zero_point)) * float(b.scale))[None, :]  # type: ignore[arg-type]
     with np.errstate(all="ignore"):
-        real = evaluate(node.op, [x.astype(np.float32), y.astype(np.float32)], node.attrs)[0].astype(np.float64)
+        real = np.asarray(evaluate(node.op, [x, y], node.attrs)[0], dtype=np.float64)
     real = np.where(np.isnan(real), 0.0, real)
     qmin, qmax = activation_qrange(8)
     return quantize_real(real, float(out.scale), int(out.zero_point), qmin, qmax, dtype=np.float64).astype(np.int8)  # type: ignore[arg-type]
