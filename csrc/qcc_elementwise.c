@@ -12,49 +12,6 @@
  */
 #include "qcc_kernels.h"
 
-/* Walks the result of a broadcast row by row: for each row (all axes but the last), the element
- * offsets of both operands at its start. */
-typedef struct {
-    int32_t idx[QCC_MAX_DIMS];
-    size_t a, b;
-} bcast_cursor;
-
-static size_t bcast_rows(const qcc_bcast_t *s)
-{
-    size_t rows = 1;
-    int32_t i;
-    for (i = 0; i + 1 < s->ndim; i++) {
-        rows *= (size_t)s->dims[i];
-    }
-    return rows;
-}
-
-static void bcast_start(bcast_cursor *c)
-{
-    int32_t i;
-    for (i = 0; i < QCC_MAX_DIMS; i++) {
-        c->idx[i] = 0;
-    }
-    c->a = 0;
-    c->b = 0;
-}
-
-static void bcast_advance(const qcc_bcast_t *s, bcast_cursor *c)
-{
-    int32_t i;
-    for (i = s->ndim - 2; i >= 0; i--) {
-        c->idx[i]++;
-        c->a += (size_t)s->a_stride[i];
-        c->b += (size_t)s->b_stride[i];
-        if (c->idx[i] < s->dims[i]) {
-            return;
-        }
-        c->a -= (size_t)s->a_stride[i] * (size_t)s->dims[i];
-        c->b -= (size_t)s->b_stride[i] * (size_t)s->dims[i];
-        c->idx[i] = 0;
-    }
-}
-
 /* ---- add / sub ------------------------------------------------------------------------------- */
 
 static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
@@ -68,18 +25,18 @@ static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
 
 static void add_generic(const qcc_add_t *p, const void *a, const void *b, void *y, int32_t es)
 {
-    const size_t rows = bcast_rows(&p->shape);
+    const size_t rows = qcc_bcast_rows(&p->shape);
     const int32_t inner = p->shape.dims[p->shape.ndim - 1];
     const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
-    bcast_cursor c;
+    qcc_bcast_cursor c;
     size_t r, o = 0;
     int32_t j;
-    bcast_start(&c);
+    qcc_bcast_start(&c);
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
             qcc_store_elem(y, o, es, add_one(p, qcc_load_elem(a, c.a + j * sa, es), qcc_load_elem(b, c.b + j * sb, es)));
         }
-        bcast_advance(&p->shape, &c);
+        qcc_bcast_advance(&p->shape, &c);
     }
 }
 
@@ -89,15 +46,15 @@ static void add_generic(const qcc_add_t *p, const void *a, const void *b, void *
  * the (vectorizable) row output stage. */
 void qcc_add_s8(const qcc_add_t *p, const int8_t *a, const int8_t *b, int8_t *y)
 {
-    const size_t rows = bcast_rows(&p->shape);
+    const size_t rows = qcc_bcast_rows(&p->shape);
     const int32_t inner = p->shape.dims[p->shape.ndim - 1];
     const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
     const int32_t *ta = p->a_table + 128, *tb = p->b_table + 128;
     int32_t sum[QCC_CHUNK];
-    bcast_cursor c;
+    qcc_bcast_cursor c;
     size_t r, o = 0;
     int32_t j0, j;
-    bcast_start(&c);
+    qcc_bcast_start(&c);
     for (r = 0; r < rows; r++) {
         const int8_t *ar = a + c.a, *br = b + c.b;
         for (j0 = 0; j0 < inner; j0 += QCC_CHUNK) {
@@ -114,7 +71,7 @@ void qcc_add_s8(const qcc_add_t *p, const int8_t *a, const int8_t *b, int8_t *y)
             qcc_requant_row_s8(sum, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
             o += (size_t)n;
         }
-        bcast_advance(&p->shape, &c);
+        qcc_bcast_advance(&p->shape, &c);
     }
 }
 
@@ -127,32 +84,32 @@ void qcc_add_s16(const qcc_add_t *p, const int16_t *a, const int16_t *b, int16_t
 
 static void mul_generic(const qcc_mul_t *p, const void *a, const void *b, void *y, int32_t es)
 {
-    const size_t rows = bcast_rows(&p->shape);
+    const size_t rows = qcc_bcast_rows(&p->shape);
     const int32_t inner = p->shape.dims[p->shape.ndim - 1];
     const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
-    bcast_cursor c;
+    qcc_bcast_cursor c;
     size_t r, o = 0;
     int32_t j;
-    bcast_start(&c);
+    qcc_bcast_start(&c);
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
             const int32_t acc = (qcc_load_elem(a, c.a + j * sa, es) - p->a_zp) * (qcc_load_elem(b, c.b + j * sb, es) - p->b_zp);
             qcc_store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
         }
-        bcast_advance(&p->shape, &c);
+        qcc_bcast_advance(&p->shape, &c);
     }
 }
 
 void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y)
 {
-    const size_t rows = bcast_rows(&p->shape);
+    const size_t rows = qcc_bcast_rows(&p->shape);
     const int32_t inner = p->shape.dims[p->shape.ndim - 1];
     const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
     int32_t prod[QCC_CHUNK];
-    bcast_cursor c;
+    qcc_bcast_cursor c;
     size_t r, o = 0;
     int32_t j0, j;
-    bcast_start(&c);
+    qcc_bcast_start(&c);
     for (r = 0; r < rows; r++) {
         const int8_t *ar = a + c.a, *br = b + c.b;
         for (j0 = 0; j0 < inner; j0 += QCC_CHUNK) {
@@ -163,7 +120,7 @@ void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y)
             qcc_requant_row_s8(prod, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
             o += (size_t)n;
         }
-        bcast_advance(&p->shape, &c);
+        qcc_bcast_advance(&p->shape, &c);
     }
 }
 
@@ -251,13 +208,13 @@ void qcc_clip_s16(const qcc_clip_t *p, const int16_t *x, int16_t *y)
 
 void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y)
 {
-    const size_t rows = bcast_rows(&p->shape);
+    const size_t rows = qcc_bcast_rows(&p->shape);
     const int32_t inner = p->shape.dims[p->shape.ndim - 1];
     const size_t sa = (size_t)p->shape.a_stride[p->shape.ndim - 1], sb = (size_t)p->shape.b_stride[p->shape.ndim - 1];
-    bcast_cursor c;
+    qcc_bcast_cursor c;
     size_t r, o = 0;
     int32_t j;
-    bcast_start(&c);
+    qcc_bcast_start(&c);
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
             const int32_t d = (int32_t)x[c.a + j * sa] - p->in_zp;
@@ -271,6 +228,6 @@ void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y)
             }
             y[o] = (int8_t)v;
         }
-        bcast_advance(&p->shape, &c);
+        qcc_bcast_advance(&p->shape, &c);
     }
 }

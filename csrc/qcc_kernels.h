@@ -132,6 +132,38 @@ typedef struct {
 void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void qcc_mul_s16(const qcc_mul_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 
+/* ---- binary ops between two activations (qcc_binary.c; docs/arithmetic.md 3.14-3.16) -------- */
+
+typedef struct {
+    qcc_bcast_t shape;
+    int32_t a_zp, b_zp, multiplier, shift; /* shift in [-16, 31], or multiplier 0 */
+    int32_t out_zp, act_min, act_max;
+} qcc_div_t;
+
+void qcc_div_s8(const qcc_div_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void qcc_div_s16(const qcc_div_t *p, const int16_t *a, const int16_t *b, int16_t *y);
+
+typedef struct {
+    qcc_bcast_t shape;
+    int32_t a_zp, a_multiplier, a_shift, b_zp, b_multiplier, b_shift;
+    int32_t rounding, out_zp, act_min, act_max;
+    int32_t take_min; /* 0: max, 1: min */
+    /* s8: each operand requantized to the result's parameters for q = -128..127 (index q + 128),
+     * precomputed; NULL for s16 */
+    const int16_t *a_table;
+    const int16_t *b_table;
+} qcc_max_min_t;
+
+void qcc_max_min_s8(const qcc_max_min_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void qcc_max_min_s16(const qcc_max_min_t *p, const int16_t *a, const int16_t *b, int16_t *y);
+
+typedef struct {
+    qcc_bcast_t shape;
+    const int8_t *table; /* [256][256]: the result for (a + 128, b + 128) */
+} qcc_lut2_t;
+
+void qcc_lut2_s8(const qcc_lut2_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+
 typedef struct {
     int32_t count;
     int32_t in_zp, multiplier, shift;
@@ -310,6 +342,49 @@ static inline int32_t qcc_requant_one(const qcc_requant_t *rq, int32_t channel, 
     }
     return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
                          rq->act_max);
+}
+
+/* Walks the result of a broadcast row by row: for each row (all axes but the last), the element
+ * offsets of both operands at its start. */
+typedef struct {
+    int32_t idx[QCC_MAX_DIMS];
+    size_t a, b;
+} qcc_bcast_cursor;
+
+static inline size_t qcc_bcast_rows(const qcc_bcast_t *s)
+{
+    size_t rows = 1;
+    int32_t i;
+    for (i = 0; i + 1 < s->ndim; i++) {
+        rows *= (size_t)s->dims[i];
+    }
+    return rows;
+}
+
+static inline void qcc_bcast_start(qcc_bcast_cursor *c)
+{
+    int32_t i;
+    for (i = 0; i < QCC_MAX_DIMS; i++) {
+        c->idx[i] = 0;
+    }
+    c->a = 0;
+    c->b = 0;
+}
+
+static inline void qcc_bcast_advance(const qcc_bcast_t *s, qcc_bcast_cursor *c)
+{
+    int32_t i;
+    for (i = s->ndim - 2; i >= 0; i--) {
+        c->idx[i]++;
+        c->a += (size_t)s->a_stride[i];
+        c->b += (size_t)s->b_stride[i];
+        if (c->idx[i] < s->dims[i]) {
+            return;
+        }
+        c->a -= (size_t)s->a_stride[i] * (size_t)s->dims[i];
+        c->b -= (size_t)s->b_stride[i] * (size_t)s->dims[i];
+        c->idx[i] = 0;
+    }
 }
 
 #endif /* QCC_KERNELS_H */

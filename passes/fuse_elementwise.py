@@ -113,8 +113,8 @@ class FuseElementwise(Pass):
     Why: exporters write hard-swish, SiLU, GELU, Mish and scalings in many ways; one node means
     one lookup table when quantized, with no intermediate scales to calibrate and no rounding
     between the steps. Groups are grown from the last node backwards, so the order is
-    deterministic. A group of one op is left as it is when that op already has an integer
-    lowering of its own (`sigmoid`, `mul` by a constant, ...); ReLU/Clip should be folded by
+    deterministic. A group of one op is left as it is when its own integer lowering is as good
+    (a unary op that already becomes a table, `add`/`mul` by a constant); ReLU/Clip should be folded by
     fuse-activation first, which keeps them in the producer's clamp."""
 
     name = "fuse-elementwise"
@@ -127,13 +127,20 @@ class FuseElementwise(Pass):
             if id(root) in taken or not is_member(root):
                 continue
             group = grow_group(root, taken, position)
-            if group is None or (len(group.nodes) == 1 and root.op in RULES):
+            if group is None or (len(group.nodes) == 1 and _lone_op_lowers_as_well(root)):
                 continue
             taken.update(id(n) for n in group.nodes)
             groups.append(group)
         for group in groups:
             _replace(graph, group)
         return PassResult(graph, bool(groups))
+
+
+def _lone_op_lowers_as_well(node: Node) -> bool:
+    """A lone add/mul by a constant is exact integer arithmetic, and a lone unary op with a lowering
+    already becomes a table; any other lone op (div, sub, pow by a constant, sqrt, ...) is better as
+    one table than as integer arithmetic on a quantized constant."""
+    return node.op in ("add", "mul") or (len(node.inputs) == 1 and node.op in RULES)
 
 
 def _replace(graph: Graph, group: Group) -> None:

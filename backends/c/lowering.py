@@ -356,7 +356,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
     ``name`` gives the C prefix ``qcc_<name>_`` (default: the graph's name).
     ``force_generic`` picks the generic convolution / fully connected kernels even where a
     faster one applies (tests use it to cover every kernel variant)."""
-    from qcc.backends.c import rules_compute, rules_movement  # noqa: F401  (register the rules)
+    from qcc.backends.c import rules_binary, rules_compute, rules_movement  # noqa: F401  (register the rules)
     from qcc.backends.c.planner import plan_memory
     from qcc.backends.c.rules_movement import copy_call, identity_copy
     from qcc.ir import verify

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from qcc.backends.numpy_int.kernels import INT_KERNELS
+from qcc.backends.numpy_int import kernels_binary  # noqa: F401  (registers q.div, q.max, q.min, q.lut2)
 from qcc.errors import IRError
 from qcc.interp.interpreter import Observer, evaluate, run, run_samples
 from qcc.ir.core import Graph, Node
