@@ -30,6 +30,7 @@ from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams, TensorType
 from qcc.registry import Registry
+from qcc.quant.output_joins import output_bound_values
 from qcc.quant.params import activation_params, activation_qrange, params_range, quantize_weight_ints
 
 LowerFn = Callable[["Lowerer", Node], None]
@@ -103,6 +104,9 @@ class Lowerer:
         # float value -> {bits: integer value}
         self._map: dict[int, dict[int, Value]] = {}
         self.node: Node | None = None
+        # values that reach a graph output only through data movement (docs/arithmetic.md §3.14)
+        self.output_bound = output_bound_values(src)
+        self.notes: list[str] = []  # decisions worth a log line, for the pass to report
 
     # ---- driving -----------------------------------------------------------------------------
 
