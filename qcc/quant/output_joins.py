@@ -52,8 +52,7 @@ def entries(q: QuantParams, length: int) -> list[tuple[float, int]]:
     parameter set repeats its one entry)."""
     if q.axis is None:
         return [(float(q.scale), int(q.zero_point))] * length  # type: ignore[arg-type]
-    zps = q.zero_point if isinstance(q.zero_point, tuple) else (int(q.zero_point),) * len(q.scale)  # type: ignore[arg-type]
-    return list(zip(q.scale, zps))  # type: ignore[arg-type]
+    return list(zip(q.scale, q.channel_zero_points()))  # type: ignore[arg-type]
 
 
 def from_entries(pairs: Sequence[tuple[float, int]], axis: int, bits: int) -> QuantParams:
