@@ -39,8 +39,10 @@ def keeps_part_params(lw: Lowerer, node: Node) -> bool:
 
 def carries_axis_params(lw: Lowerer, node: Node) -> bool:
     """Whether the reshape/transpose ``node`` moves a tensor with per-axis activation parameters."""
+    if node.op not in ("reshape", "transpose"):
+        return False
     q = lw.operand(node.inputs[0]).type.quant
-    return node.op in ("reshape", "transpose") and q is not None and q.axis is not None
+    return q is not None and q.axis is not None
 
 
 def lower_output_concat(lw: Lowerer, node: Node) -> None:

@@ -10,6 +10,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -26,6 +27,8 @@ def quantize_static_outputs(model: onnx.ModelProto, calibration: Sequence[dict[s
     """The first output of onnxruntime's QDQ-quantized model on each evaluation feed."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "qdq.onnx"
+        if model.opset_import[0].version < 13:  # per-channel QDQ needs DequantizeLinear's axis (opset 13)
+            model = onnx.version_converter.convert_version(model, 13)
         onnx.save(model, src)
         quantize_static(
             str(src), str(dst), _Reader(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
