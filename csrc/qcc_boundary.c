@@ -7,7 +7,8 @@
  * clamped to [qmin - zp, qmax - zp] as a float before the conversion (so +-inf and huge values
  * saturate instead of being undefined), then + zp. NaN has no quantized value: it is written as
  * zp and counted. Requires FLT_EVAL_METHOD == 0 (SSE, Arm), as numpy's float32 arithmetic.
- * dequantize: (float)(q - zp) * scale.
+ * dequantize: (float)(q - zp) * scale; a joined graph output (docs/arithmetic.md 3.14) has one
+ * scale and zero point per index c of one axis, the tensor seen as [outer, channels, inner].
  */
 #include "qcc_kernels.h"
 
@@ -58,4 +59,30 @@ void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float sca
     for (i = 0; i < count; i++) {
         y[i] = (float)((int32_t)q[i] - zp) * scale;
     }
+}
+
+static void dequantize_axis(const void *q, int32_t es, float *y, int32_t outer, int32_t channels, int32_t inner,
+                            const float *scale, const int32_t *zp)
+{
+    int32_t o, c, i;
+    size_t k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < channels; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                y[k] = (float)(qcc_load_elem(q, k, es) - zp[c]) * scale[c];
+            }
+        }
+    }
+}
+
+void qcc_dequantize_axis_s8_f32(const int8_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                const float *scale, const int32_t *zp)
+{
+    dequantize_axis(q, 1, y, outer, channels, inner, scale, zp);
+}
+
+void qcc_dequantize_axis_s16_f32(const int16_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                 const float *scale, const int32_t *zp)
+{
+    dequantize_axis(q, 2, y, outer, channels, inner, scale, zp);
 }

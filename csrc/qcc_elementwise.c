@@ -1,6 +1,6 @@
 /*
  * qcc_elementwise.c - element-wise integer ops: Add/Sub and Mul of two activations with
- * broadcasting (docs/arithmetic.md 3.3, 3.4), requantize (3.6), lookup tables (3.7), clip (3.6)
+ * broadcasting (docs/arithmetic.md 3.3, 3.4), requantize (3.6) and per-axis requantize (3.14), lookup tables (3.7), clip (3.6)
  * and PRelu (3.12).
  *
  * int8 inputs take only 256 values, so per-input arithmetic that does not depend on the other
@@ -164,6 +164,30 @@ void qcc_requantize_s16_s8(const qcc_requantize_t *p, const int16_t *x, int8_t *
 void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t *y)
 {
     requantize_generic(p, x, 2, y, 2);
+}
+
+static void requantize_axis_generic(const qcc_requantize_axis_t *p, const void *x, void *y, int32_t es)
+{
+    int32_t o, c, i;
+    size_t k = 0;
+    for (o = 0; o < p->outer; o++) {
+        for (c = 0; c < p->channels; c++) {
+            for (i = 0; i < p->inner; i++, k++) {
+                const int32_t acc = qcc_load_elem(x, k, es) - p->in_zp[c];
+                qcc_store_elem(y, k, es, qcc_requant32(acc, p->multiplier[c], p->shift[c], p->rounding, p->out_zp[c], p->act_min, p->act_max));
+            }
+        }
+    }
+}
+
+void qcc_requantize_axis_s8(const qcc_requantize_axis_t *p, const int8_t *x, int8_t *y)
+{
+    requantize_axis_generic(p, x, y, 1);
+}
+
+void qcc_requantize_axis_s16(const qcc_requantize_axis_t *p, const int16_t *x, int16_t *y)
+{
+    requantize_axis_generic(p, x, y, 2);
 }
 
 /* ---- lookup tables --------------------------------------------------------------------------- */

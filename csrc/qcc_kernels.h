@@ -176,6 +176,17 @@ void qcc_requantize_s8_s16(const qcc_requantize_t *p, const int8_t *x, int16_t *
 void qcc_requantize_s16_s8(const qcc_requantize_t *p, const int16_t *x, int8_t *y);
 void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t *y);
 
+/* requantize with one (in_zp, multiplier, shift, out_zp) per index c along an axis: the tensor is
+ * seen as [outer, channels, inner] (docs/arithmetic.md 3.14, joined graph outputs). */
+typedef struct {
+    int32_t outer, channels, inner;
+    const int32_t *in_zp, *multiplier, *shift, *out_zp;
+    int32_t rounding, act_min, act_max;
+} qcc_requantize_axis_t;
+
+void qcc_requantize_axis_s8(const qcc_requantize_axis_t *p, const int8_t *x, int8_t *y);
+void qcc_requantize_axis_s16(const qcc_requantize_axis_t *p, const int16_t *x, int16_t *y);
+
 typedef struct {
     int32_t count;
     const int8_t *table;   /* 256 entries, indexed by q + 128 */
@@ -314,6 +325,12 @@ int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scal
 int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp);
+/* per-axis dequantize of a joined graph output seen as [outer, channels, inner]:
+ * y = (float)(q - zp[c]) * scale[c] (docs/arithmetic.md 3.14). */
+void qcc_dequantize_axis_s8_f32(const int8_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                const float *scale, const int32_t *zp);
+void qcc_dequantize_axis_s16_f32(const int16_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                 const float *scale, const int32_t *zp);
 
 /* ---- helpers shared by the kernel files (one definition, static inline) ---------------------- */
 

@@ -30,4 +30,8 @@ class Quantize(Pass):
         if any(v.type.quant is None for v in graph.inputs if v.type.dtype.is_float):
             raise PipelineError("quantize needs a calibrated graph: run calibrate first")
         settings = Settings.from_scheme(scheme_of(graph, ctx), graph)
-        return PassResult(Lowerer(graph, settings).run(), True)
+        lowerer = Lowerer(graph, settings)
+        quantized = lowerer.run()
+        for note in lowerer.notes:
+            ctx.log(note)
+        return PassResult(quantized, True)

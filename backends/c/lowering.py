@@ -20,7 +20,7 @@ from qcc.backends.c.carrays import Raw, array_definition, struct_definition
 from qcc.backends.c.cnames import c_identifier, model_identifier
 from qcc.errors import QccError
 from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import DType, TensorType
+from qcc.ir.types import DType, QuantParams, TensorType
 
 MAX_DIMS = 8
 ROUNDING = {"double": 0, "single": 1}
@@ -83,8 +83,9 @@ class BoundaryIO:
     value: Value           # the integer value run() reads or writes
     dtype: DType
     shape: tuple[int, ...]
-    scale: float | None    # None when the graph boundary is already integer
-    zero_point: int
+    scale: float | tuple[float, ...] | None    # None when the graph boundary is already integer
+    zero_point: int | tuple[int, ...]
+    axis: int | None = None                     # per-axis parameters (a joined output, arithmetic.md §3.14)
 
     @property
     def ctype(self) -> str:
@@ -301,6 +302,13 @@ def const_data(node: Node, v: Value, what: str) -> np.ndarray:
 # ---- the graph -----------------------------------------------------------------------------------
 
 
+def _boundary_params(q: QuantParams) -> tuple[float | tuple[float, ...], int | tuple[int, ...], int | None]:
+    """(scale, zero point, axis) of a dequantized output: scalars, or one per index along axis."""
+    if q.axis is None:
+        return float(q.scale), int(q.zero_point), None  # type: ignore[arg-type]
+    return tuple(float(s) for s in q.scale), q.channel_zero_points(), q.axis  # type: ignore[union-attr]
+
+
 def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int]]:
     """The integer inputs/outputs of run() and the ids of the boundary nodes that become the
     optional float helpers instead of kernel calls."""
@@ -343,10 +351,10 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
             raise CBackendError(f"graph output '{value.name}' ({value.type}) must be the result of a dequantize node or an i8/i16 value")
         qv = node.inputs[0]
         q = qv.type.quant
-        if q is None or q.axis is not None or qv.type.dtype not in ACTIVATION_TYPES:
-            raise CBackendError(f"node '{node.name}': the output must be dequantized per tensor from i8 or i16")
+        if q is None or qv.type.dtype not in ACTIVATION_TYPES:
+            raise CBackendError(f"node '{node.name}': the output must be dequantized from i8 or i16")
         boundary_nodes.add(id(node))
-        outputs.append(BoundaryIO(io_name(value.name, "out", k), value.name, qv, qv.type.dtype, shape_of(qv), float(q.scale), int(q.zero_point)))  # type: ignore[arg-type]
+        outputs.append(BoundaryIO(io_name(value.name, "out", k), value.name, qv, qv.type.dtype, shape_of(qv), *_boundary_params(q)))
     return inputs, outputs, boundary_nodes
 
 

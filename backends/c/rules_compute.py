@@ -244,6 +244,21 @@ def lower_requantize(b: StepBuilder, node: Node) -> None:
     b.call(f"qcc_requantize_{sx}_{sy}", b.struct("qcc_requantize_t", "requantize", fields), read(x), write(y))
 
 
+@rule("q.requantize_axis")
+def lower_requantize_axis(b: StepBuilder, node: Node) -> None:
+    x, y = node.inputs[0], node.result
+    _, suffix, _ = same_type(node, x, y)
+    a = node.attrs
+    shape, axis = shape_of(x), int(a["axis"])
+    fields = {"outer": math.prod(shape[:axis]), "channels": shape[axis], "inner": math.prod(shape[axis + 1:])}
+    for key in ("in_zp", "multiplier", "shift", "out_zp"):
+        fields[key] = b.array(key, np.asarray(a[key].array), np.int32)
+    fields.update(rounding=ROUNDING[a["rounding"]], act_min=a["qmin"], act_max=a["qmax"])
+    b.files("qcc_elementwise.c")
+    b.step.inplace = (0,)
+    b.call(f"qcc_requantize_axis_{suffix}", b.struct("qcc_requantize_axis_t", "requantize_axis", fields), read(x), write(y))
+
+
 @rule("q.lut")
 def lower_lut(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result

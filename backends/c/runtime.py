@@ -26,8 +26,9 @@ class TensorInfo:
     float_name: str      # graph input/output name
     dtype: str           # "i8" or "i16"
     shape: list[int]
-    scale: float | None
-    zero_point: int
+    scale: float | list[float] | None  # a list for a joined output's per-axis parameters
+    zero_point: int | list[int]
+    axis: int | None = None
 
     @property
     def numpy(self) -> np.dtype:
@@ -61,7 +62,8 @@ class ModelInfo:
     @classmethod
     def from_program(cls, program: Any) -> ModelInfo:
         def info(io: Any) -> TensorInfo:
-            return TensorInfo(io.name, io.float_name, io.dtype.value, list(io.shape), io.scale, io.zero_point)
+            scale, zero_point = (list(io.scale), list(io.zero_point)) if io.axis is not None else (io.scale, io.zero_point)
+            return TensorInfo(io.name, io.float_name, io.dtype.value, list(io.shape), scale, zero_point, io.axis)
 
         steps = [{"index": s.index, "node": s.node.name if s.node is not None else "", "op": s.node.op if s.node is not None else "copy",
                   "kernel": s.kernel} for s in program.steps]

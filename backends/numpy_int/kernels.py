@@ -91,7 +91,17 @@ def quantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 @int_kernel("dequantize")
 def dequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     q: QuantParams = node.inputs[0].type.quant  # type: ignore[assignment]
+    if q.axis is not None:  # a joined graph output (docs/arithmetic.md §3.17): one (scale, zp) per index
+        scale = along_axis(np.asarray(q.scale, dtype=np.float64), q.axis, xs[0].ndim)
+        return [dequantize_ints(xs[0], scale, along_axis(np.asarray(q.zero_point, dtype=np.int64), q.axis, xs[0].ndim))]
     return [dequantize_ints(xs[0], float(q.scale), int(q.zero_point))]  # type: ignore[arg-type]
+
+
+def along_axis(values: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    """Per-index parameters shaped to broadcast along ``axis`` of a rank-``ndim`` tensor."""
+    shape = [1] * ndim
+    shape[axis] = -1
+    return values.reshape(shape)
 
 
 # ---- requantizing ops ----------------------------------------------------------------------------
@@ -154,6 +164,16 @@ def qmul(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 def qrequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     attrs = node.attrs
     return [_output_stage(xs[0].astype(np.int64) - attrs["in_zp"], attrs, channel_axis=None)]
+
+
+@int_kernel("q.requantize_axis")
+def qrequantize_axis(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """§3.17: requantize(x - in_zp[i], multiplier[i], shift[i]) + out_zp[i] for index i along axis."""
+    attrs = node.attrs
+    per_index = {k: along_axis(attrs[k].array.astype(np.int64), attrs["axis"], xs[0].ndim) for k in ("in_zp", "multiplier", "shift", "out_zp")}
+    out = requantize(xs[0].astype(np.int64) - per_index["in_zp"], per_index["multiplier"], per_index["shift"], per_index["out_zp"],
+                     attrs["qmin"], attrs["qmax"], attrs["rounding"])
+    return [out.astype(attrs["dtype"].numpy)]
 
 
 @int_kernel("q.mean")

@@ -137,6 +137,14 @@ class QuantParams:
     def per_channel(self) -> bool:
         return self.axis is not None
 
+    def channel_zero_points(self) -> tuple[int, ...]:
+        """One zero point per channel of per-channel parameters (a scalar zero point repeated)."""
+        if self.axis is None:
+            raise IRError("per-tensor QuantParams have no channels")
+        if isinstance(self.zero_point, tuple):
+            return tuple(int(z) for z in self.zero_point)
+        return (int(self.zero_point),) * len(self.scale)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class TensorType:

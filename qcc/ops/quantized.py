@@ -409,3 +409,29 @@ def _qprelu(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tenso
         _tensor("q.prelu", attrs, key, dtype, shape)
     _broadcasts_to("q.prelu", "the slope", shape, tuple(x.shape))
     return [TensorType(_check_out("q.prelu", attrs), x.shape)]
+
+
+@define_op(
+    "q.requantize_axis",
+    ["x"],
+    [
+        Attr("axis", "int", doc="the axis the parameters run along (non-negative)"),
+        Attr("in_zp", "tensor", doc="i32 per index along axis: the input's zero points"),
+        Attr("multiplier", "tensor", doc="i32 per index along axis: s_in[i] / s_out[i] as Q31"),
+        Attr("shift", "tensor", doc="i32 per index along axis"),
+        Attr("out_zp", "tensor", doc="i32 per index along axis: the result's zero points"),
+        *OUTPUT_STAGE[1:],
+    ],
+)
+def _qrequantize_axis(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """q.requantize with one (in_zp, multiplier, shift, out_zp) per index along ``axis``: moves a
+    tensor with per-axis activation parameters to other per-axis (or per-tensor) parameters, as a
+    graph output that joins differently-ranged parts needs (docs/arithmetic.md §3.17)."""
+    x = types[0]
+    _check_int("q.requantize_axis", x)
+    axis = attrs["axis"]
+    if not 0 <= axis < len(x.shape):
+        raise fail("q.requantize_axis", f"axis={axis} is not an axis of {x}")
+    for key in ("in_zp", "multiplier", "shift", "out_zp"):
+        _tensor("q.requantize_axis", attrs, key, np.int32, (x.shape[axis],))
+    return [TensorType(_check_out("q.requantize_axis", attrs), x.shape)]

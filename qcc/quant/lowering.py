@@ -32,6 +32,7 @@ from qcc.ir.types import DType, NodeOverride, QuantParams, QuantScheme, TensorTy
 from qcc.quant.scheme import scheme_target
 from qcc.registry import Registry
 from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
+from qcc.quant.output_joins import output_bound_values
 
 LowerFn = Callable[["Lowerer", Node], None]
 RULES: Registry[LowerFn] = Registry("lowering")
@@ -96,6 +97,9 @@ class Lowerer:
         # float value -> {bits: integer value}
         self._map: dict[int, dict[int, Value]] = {}
         self.node: Node | None = None
+        # values that reach a graph output only through data movement (docs/arithmetic.md §3.17)
+        self.output_bound = output_bound_values(src)
+        self.notes: list[str] = []  # decisions worth a log line, for the pass to report
 
     # ---- driving -----------------------------------------------------------------------------
 

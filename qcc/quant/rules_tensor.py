@@ -1,6 +1,8 @@
 """Integer lowerings of data-movement ops: the result shares the input's parameters (a permutation
 or selection of integers means the same reals), except concat, whose operands are requantized to
-the output's parameters where they differ (docs/arithmetic.md §3.6)."""
+the output's parameters where they differ (docs/arithmetic.md §3.6). On the way to a graph output,
+concat, reshape and transpose keep each joined part's parameters instead (§3.17,
+``rules_output_joins``)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ from qcc.ir.core import Node
 from qcc.ir.types import TensorType
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
 from qcc.arith.params import activation_range
+from qcc.quant.rules_output_joins import carries_axis_params, keeps_part_params, lower_axis_movement, lower_output_concat
 
 SHARED_PARAMETER_OPS = ("reshape", "transpose", "slice", "gather", "expand", "tile", "max_pool", "global_max_pool", "reduce_max")
 
 
 @lowering(*SHARED_PARAMETER_OPS)
 def lower_shared(lw: Lowerer, node: Node) -> None:
+    if carries_axis_params(lw, node):
+        lower_axis_movement(lw, node)
+        return
     x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
     others = [lw.operand(v) for v in node.inputs[1:]]  # gather's indices stay integers
     lw.result(node.result, lw.add(node.op, [x, *others], node.attrs, name=node.result.name, quant=x.type.quant))
@@ -56,6 +62,9 @@ def lower_resize(lw: Lowerer, node: Node) -> None:
 
 @lowering("concat")
 def lower_concat(lw: Lowerer, node: Node) -> None:
+    if keeps_part_params(lw, node):
+        lower_output_concat(lw, node)
+        return
     s = lw.settings_of(node)
     out_q = lw.qparams(node.result, s.activation_bits)
     operands = []
