@@ -80,11 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = load_graph(args.model, _input_shapes(args))
     feeds, labels = load_feeds(args.input, graph)
     if is_quantized(graph):
-        print("executor: integer reference (qcc.backends.numpy_int), float inputs quantized at the graph's boundary")
-        outputs = run_integer_samples(graph, feeds)
+        outputs, executor = run_integer_samples(graph, feeds), "integer reference (qcc.backends.numpy_int)"
     else:
-        print("executor: float interpreter")
-        outputs = run_samples(graph, feeds)
+        outputs, executor = run_samples(graph, feeds), "float interpreter"
+    print(f"executor: {executor}")
     _report_outputs(outputs, labels, "")
     if args.compare_onnxruntime:
         _compare_with_onnxruntime(args.model, graph, feeds, outputs)
