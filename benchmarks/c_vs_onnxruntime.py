@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from qcc.backends.c.compile import compile_model  # noqa: E402
 from qcc.targets import get_target  # noqa: E402
-from qcc.ir.core import sanitize_name  # noqa: E402
 from qcc.pipeline import PassContext  # noqa: E402
 from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)
 from tests.onnx.light_models import light_model_path  # noqa: E402
@@ -92,7 +91,7 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
     ort_int8 = _median_seconds(lambda: int8_session.run(None, {input_name: x}), runs)
 
     calib_file = workdir / f"{name}_calib.npz"
-    np.savez(calib_file, **{sanitize_name(input_name): calib})  # keyed by the IR's input name
+    np.savez(calib_file, **{input_name: calib})  # keyed by the model's own input name
     os.environ["QCC_CACHE_DIR"] = str(workdir / "qcc-cache")  # a cold build cache: compile time includes the C build
     start = time.perf_counter()
     result = compile_model(model_path, workdir / f"{name}_out", calibration=str(calib_file), pipeline=PIPELINE,

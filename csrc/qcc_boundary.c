@@ -7,7 +7,7 @@
  * clamped to [qmin - zp, qmax - zp] as a float before the conversion (so +-inf and huge values
  * saturate instead of being undefined), then + zp. NaN has no quantized value: it is written as
  * zp and counted. Requires FLT_EVAL_METHOD == 0 (SSE, Arm), as numpy's float32 arithmetic.
- * dequantize: (float)(q - zp) * scale; a joined graph output (docs/arithmetic.md 3.14) has one
+ * dequantize: (float)(q - zp) * scale; a joined graph output (docs/arithmetic.md 3.17) has one
  * scale and zero point per index c of one axis, the tensor seen as [outer, channels, inner].
  */
 #include "qcc_kernels.h"

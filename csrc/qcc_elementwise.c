@@ -1,6 +1,6 @@
 /*
  * qcc_elementwise.c - element-wise integer ops: Add/Sub and Mul of two activations with
- * broadcasting (docs/arithmetic.md 3.3, 3.4), requantize (3.6) and per-axis requantize (3.14), lookup tables (3.7), clip (3.6)
+ * broadcasting (docs/arithmetic.md 3.3, 3.4), requantize (3.6) and per-axis requantize (3.17), lookup tables (3.7), clip (3.6)
  * and PRelu (3.12).
  *
  * int8 inputs take only 256 values, so per-input arithmetic that does not depend on the other

@@ -177,7 +177,7 @@ void qcc_requantize_s16_s8(const qcc_requantize_t *p, const int16_t *x, int8_t *
 void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t *y);
 
 /* requantize with one (in_zp, multiplier, shift, out_zp) per index c along an axis: the tensor is
- * seen as [outer, channels, inner] (docs/arithmetic.md 3.14, joined graph outputs). */
+ * seen as [outer, channels, inner] (docs/arithmetic.md 3.17, joined graph outputs). */
 typedef struct {
     int32_t outer, channels, inner;
     const int32_t *in_zp, *multiplier, *shift, *out_zp;
@@ -326,11 +326,33 @@ int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float sc
 void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp);
 /* per-axis dequantize of a joined graph output seen as [outer, channels, inner]:
- * y = (float)(q - zp[c]) * scale[c] (docs/arithmetic.md 3.14). */
+ * y = (float)(q - zp[c]) * scale[c] (docs/arithmetic.md 3.17). */
 void qcc_dequantize_axis_s8_f32(const int8_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
                                 const float *scale, const int32_t *zp);
 void qcc_dequantize_axis_s16_f32(const int16_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
                                  const float *scale, const int32_t *zp);
+
+/* ---- integer data (qcc_integer.c, docs/arithmetic.md 3.18) -----------------------------------
+ * Plain integers whose values are the reals (an integer graph input, a comparison's 0/1): uint8
+ * (and bool), int8, int16, int32 or int64, told apart by a QCC_PLAIN_* kind. */
+enum { QCC_PLAIN_U8 = 0, QCC_PLAIN_S8 = 1, QCC_PLAIN_S16 = 2, QCC_PLAIN_S32 = 3, QCC_PLAIN_S64 = 4 };
+
+typedef struct {
+    int32_t count, in_kind, in_min, in_max;
+    int32_t multiplier, shift, rounding, out_zp, act_min, act_max;
+    int32_t out_size; /* 1: int8 result, 2: int16 */
+} qcc_from_int_t;
+
+/* y = requantize(clamp(x, in_min, in_max)), M = 1 / s_out */
+void qcc_from_int(const qcc_from_int_t *p, const void *x, void *y);
+
+typedef struct {
+    int32_t outer, axis_len, count, inner; /* data [outer][axis_len][inner], count indices */
+    int32_t elem_size, index_kind;
+} qcc_gather_t;
+
+/* y[o][j][:] = data[o][indices[j]][:] (negative indices count from the end) */
+void qcc_gather_rows(const qcc_gather_t *p, const void *data, const void *indices, void *y);
 
 /* ---- helpers shared by the kernel files (one definition, static inline) ---------------------- */
 

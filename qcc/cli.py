@@ -16,7 +16,7 @@ import numpy as np
 from qcc.errors import QccError
 from qcc.fileio import atomic_files
 from qcc.ir.core import Graph
-from qcc.ir.printer import to_text
+from qcc.ir.printer import to_text, value_ref
 from qcc.ir.serialize import save
 from qcc.model_io import load_graph, parse_input_shape
 
@@ -70,6 +70,8 @@ def cmd_opt(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from qcc.backends.c.compile import is_quantized
+    from qcc.backends.numpy_int.executor import run_integer_samples
     from qcc.data import load_feeds
     from qcc.interp.interpreter import run_samples
 
@@ -77,7 +79,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_compiled(args)
     graph = load_graph(args.model, _input_shapes(args))
     feeds, labels = load_feeds(args.input, graph)
-    outputs = run_samples(graph, feeds)
+    if is_quantized(graph):
+        outputs, executor = run_integer_samples(graph, feeds), "integer reference (qcc.backends.numpy_int)"
+    else:
+        outputs, executor = run_samples(graph, feeds), "float interpreter"
+    print(f"executor: {executor}")
     _report_outputs(outputs, labels, "")
     if args.compare_onnxruntime:
         _compare_with_onnxruntime(args.model, graph, feeds, outputs)
@@ -88,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report_outputs(outputs: dict[str, np.ndarray], labels: np.ndarray | None, what: str) -> None:
     """Print each output's shape and range, and top-1 accuracy when the data had labels."""
     for name, arr in outputs.items():
-        print(f"%{name}: {arr.dtype}{list(arr.shape)}  min {arr.min():.6g}  max {arr.max():.6g}")
+        print(f"{value_ref(name)}: {arr.dtype}{list(arr.shape)}  min {arr.min():.6g}  max {arr.max():.6g}")
     if labels is not None:
         first = next(iter(outputs.values()))
         top1 = float(np.mean(first.reshape(len(labels), -1).argmax(axis=1) == labels.reshape(-1)))
@@ -122,7 +128,7 @@ def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndar
         theirs_arr = np.concatenate(theirs) if len(theirs) > 1 else theirs[0]
         err = float(np.max(np.abs(ours.astype(np.float64) - theirs_arr.astype(np.float64))))
         scale = float(np.max(np.abs(theirs_arr))) or 1.0
-        print(f"%{name} vs onnxruntime: max abs error {err:.3g} (relative to max |output| {err / scale:.3g})")
+        print(f"{value_ref(name)} vs onnxruntime: max abs error {err:.3g} (relative to max |output| {err / scale:.3g})")
 
 
 DEFAULT_PIPELINE = "fold-constants,canonicalize,fold-batchnorm,fuse-activation,fuse-elementwise,dce,calibrate,quantize"
@@ -233,6 +239,7 @@ def _run_compiled(args: argparse.Namespace) -> int:
         for name, arr in model.run_float(sample).items():
             collected[name].append(arr)
     outputs = {name: np.concatenate(arrs) if len(arrs) > 1 else arrs[0] for name, arrs in collected.items()}
+    print("executor: compiled C model (integer), float inputs quantized at its boundary")
     _report_outputs(outputs, labels, " (C integer model)")
     _write_outputs(outputs, args.output)
     return 0
@@ -304,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list the integer targets")
     p.set_defaults(fn=cmd_targets)
 
-    p = sub.add_parser("run", help="run a model on inputs with the float interpreter")
+    p = sub.add_parser("run", help="run a model on inputs: the float interpreter, the integer reference (quantized .qir) or the compiled C (OUT/)")
     p.add_argument("model", help=".onnx or .qir")
     p.add_argument("--input", required=True, help=".npy for a single-input model, or .npz keyed by input name")
     p.add_argument("-o", "--output", help="write outputs to this .npz")

@@ -21,6 +21,7 @@ from qcc.data import LABEL_KEYS, load_arrays
 from qcc.errors import InputError
 from qcc.interp.interpreter import NodeEvaluator, float_node, run
 from qcc.ir.core import Graph, Value
+from qcc.ir.printer import value_ref
 
 Executor = Callable[[Graph, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -72,7 +73,7 @@ class EvalReport:
         if self.labelled:
             lines.append(f"top-1: float {100 * self.float_top1:.2f}%  integer {100 * self.quant_top1:.2f}%  ({self.samples} samples)")
         for name, st in self.outputs.items():
-            lines.append(f"output %{name}: SQNR {st.sqnr_db:.2f} dB, max abs error {st.max_abs:.4g}")
+            lines.append(f"output {value_ref(name)}: SQNR {st.sqnr_db:.2f} dB, max abs error {st.max_abs:.4g}")
         if self.layers:
             width = max(len(n) for n in self.layers)
             lines.append("")

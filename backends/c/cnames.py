@@ -31,5 +31,6 @@ def model_identifier(name: str) -> str:
 
 
 def comment_text(text: str) -> str:
-    """Text safe inside a ``/* ... */`` comment: identifier characters, spaces and ``%.:,[]-`` only."""
-    return re.sub(r"[^A-Za-z0-9_ %.:,\[\]=-]", "_", text)
+    """Text safe inside a ``/* ... */`` comment: identifier characters, spaces and ``%.:,[]=-/`` only
+    (no ``*``, so a ``/`` of an ONNX name like ``gpu_0/data_0`` can never open or close a comment)."""
+    return re.sub(r"[^A-Za-z0-9_ %.:,\[\]=/-]", "_", text)

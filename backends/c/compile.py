@@ -41,8 +41,8 @@ class CompileResult:
 
 def is_quantized(graph: Graph) -> bool:
     """An integer graph already (the output of qcc quantize): the pipeline does not apply."""
-    return any(n.op == "quantize" or n.op.startswith("q.") for n in graph.nodes) or (
-        bool(graph.inputs) and all(v.type.dtype.is_integer for v in graph.inputs))
+    return any(n.op == "quantize" or n.op.startswith("q.") for n in graph.nodes) or any(
+        v.type.quant is not None for v in graph.inputs)  # an integer input alone (byte data) is not quantized
 
 
 def check_output_dir(out: Path) -> None:

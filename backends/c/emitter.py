@@ -71,7 +71,7 @@ class _Pointers:
 
     def value(self, v: Value, writable: bool) -> str:
         loc = self.plan.location(v)
-        ctype = {1: "int8_t", 2: "int16_t", 4: "int32_t"}[v.type.dtype.numpy.itemsize]
+        ctype = {1: "int8_t", 2: "int16_t", 4: "int32_t", 8: "int64_t"}[v.type.dtype.numpy.itemsize]
         if loc.kind in ("input", "output"):  # a run() parameter (or a view of one)
             return self.names[(loc.kind, loc.index)]
         if loc.kind == "const":

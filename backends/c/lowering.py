@@ -25,6 +25,11 @@ from qcc.ir.types import DType, QuantParams, TensorType
 MAX_DIMS = 8
 ROUNDING = {"double": 0, "single": 1}
 ACTIVATION_TYPES = {DType.I8: ("int8_t", "s8", 1), DType.I16: ("int16_t", "s16", 2)}
+PLAIN_INTEGER_TYPES = {
+    DType.BOOL: ("uint8_t", "u8", 1), DType.U8: ("uint8_t", "u8", 1), DType.I8: ("int8_t", "s8", 1),
+    DType.I16: ("int16_t", "s16", 2), DType.I32: ("int32_t", "s32", 4), DType.I64: ("int64_t", "s64", 8),
+}
+"""C types of integer data the model takes as it is (docs/arithmetic.md §3.18): (ctype, suffix, size)."""
 PANEL_BYTES = 65536
 """Target size in int16 elements of the GEMM convolution's packed panel (128 KB: fits L2 caches)."""
 MAX_PANEL = 64
@@ -85,15 +90,15 @@ class BoundaryIO:
     shape: tuple[int, ...]
     scale: float | tuple[float, ...] | None    # None when the graph boundary is already integer
     zero_point: int | tuple[int, ...]
-    axis: int | None = None                     # per-axis parameters (a joined output, arithmetic.md §3.14)
+    axis: int | None = None                     # per-axis parameters (a joined output, arithmetic.md §3.17)
 
     @property
     def ctype(self) -> str:
-        return ACTIVATION_TYPES[self.dtype][0]
+        return PLAIN_INTEGER_TYPES[self.dtype][0]
 
     @property
     def suffix(self) -> str:
-        return ACTIVATION_TYPES[self.dtype][1]
+        return PLAIN_INTEGER_TYPES[self.dtype][1]
 
     @property
     def count(self) -> int:
@@ -101,7 +106,7 @@ class BoundaryIO:
 
     @property
     def nbytes(self) -> int:
-        return self.count * ACTIVATION_TYPES[self.dtype][2]
+        return self.count * PLAIN_INTEGER_TYPES[self.dtype][2]
 
 
 @dataclass
@@ -141,6 +146,15 @@ def activation_info(v: Value, where: str) -> tuple[str, str, int]:
     info = ACTIVATION_TYPES.get(v.type.dtype)
     if info is None:
         raise CBackendError(f"{where}: value '{v.name}' has element type {v.type.dtype}; the C kernels take i8 or i16 activations")
+    return info
+
+
+def element_info(v: Value, where: str) -> tuple[str, str, int]:
+    """(ctype, suffix, size) of an activation or of plain integer data (views and copies only)."""
+    info = ACTIVATION_TYPES.get(v.type.dtype) if v.type.quant is not None else PLAIN_INTEGER_TYPES.get(v.type.dtype)
+    if info is None:
+        raise CBackendError(f"{where}: value '{v.name}' has element type {v.type.dtype}; the C code takes i8/i16 activations "
+                            "and bool, u8, i8, i16, i32 or i64 integer data")
     return info
 
 
@@ -324,7 +338,8 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
         return ident
 
     for k, value in enumerate(graph.inputs):
-        if value.type.dtype in ACTIVATION_TYPES:
+        if not value.type.dtype.is_float:  # an activation, or integer data taken as it is (its own C type)
+            element_info(value, f"graph input '{value.name}'")
             q = value.type.quant
             inputs.append(BoundaryIO(io_name(value.name, "in", k), value.name, value, value.type.dtype, shape_of(value), None,
                                      int(q.zero_point) if q is not None else 0))  # type: ignore[arg-type]
@@ -341,7 +356,8 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
         inputs.append(BoundaryIO(io_name(value.name, "in", k), value.name, qv, qv.type.dtype, shape_of(qv), float(q.scale), int(q.zero_point)))  # type: ignore[arg-type]
     outputs: list[BoundaryIO] = []
     for k, value in enumerate(graph.outputs):
-        if value.type.dtype in ACTIVATION_TYPES:
+        if not value.type.dtype.is_float:
+            element_info(value, f"graph output '{value.name}'")
             q = value.type.quant
             outputs.append(BoundaryIO(io_name(value.name, "out", k), value.name, value, value.type.dtype, shape_of(value), None,
                                       int(q.zero_point) if q is not None else 0))  # type: ignore[arg-type]
@@ -364,7 +380,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
     ``name`` gives the C prefix ``qcc_<name>_`` (default: the graph's name).
     ``force_generic`` picks the generic convolution / fully connected kernels even where a
     faster one applies (tests use it to cover every kernel variant)."""
-    from qcc.backends.c import rules_binary, rules_compute, rules_movement  # noqa: F401  (register the rules)
+    from qcc.backends.c import rules_binary, rules_compute, rules_integer, rules_movement  # noqa: F401  (register the rules)
     from qcc.backends.c.planner import plan_memory
     from qcc.backends.c.rules_movement import copy_call, identity_copy
     from qcc.ir import verify

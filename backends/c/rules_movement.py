@@ -22,6 +22,7 @@ from qcc.backends.c.lowering import (
     CBackendError,
     const_data,
     contiguous_strides,
+    element_info,
     raw,
     read,
     rule,
@@ -41,7 +42,7 @@ MAX_FULL_TABLE = 1 << 24
 
 @rule("reshape")
 def lower_reshape(b: StepBuilder, node: Node) -> None:
-    activation_info(node.inputs[0], f"node '{node.name}'")
+    element_info(node.inputs[0], f"node '{node.name}'")  # a view of an activation or of integer data
     b.step.alias = True
     b.step.kernel = "(view)"
 
@@ -140,6 +141,11 @@ def _gather_copy(b: StepBuilder, node: Node, src: np.ndarray) -> None:
 
 @rule("transpose", "slice", "gather", "expand", "tile", "resize")
 def lower_gather_like(b: StepBuilder, node: Node) -> None:
+    if node.op == "gather" and not node.inputs[1].is_const:  # indices known at run time only
+        from qcc.backends.c.rules_integer import lower_runtime_gather
+
+        lower_runtime_gather(b, node)
+        return
     x, y = node.inputs[0], node.result
     same_type(node, x, y)
     if node.op == "resize" and (node.attr("mode") != "nearest" or node.attr("coordinate_transformation_mode") == "tf_crop_and_resize"):

@@ -16,15 +16,13 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from qcc.errors import InputError, QccError
-
-_NUMPY = {"i8": np.int8, "i16": np.int16}
-
+from qcc.ir.types import DType
 
 @dataclass
 class TensorInfo:
     name: str            # C identifier part
     float_name: str      # graph input/output name
-    dtype: str           # "i8" or "i16"
+    dtype: str           # "i8" or "i16" (an activation), or an integer data type taken as it is ("i32", "bool", ...)
     shape: list[int]
     scale: float | list[float] | None  # a list for a joined output's per-axis parameters
     zero_point: int | list[int]
@@ -32,7 +30,13 @@ class TensorInfo:
 
     @property
     def numpy(self) -> np.dtype:
-        return np.dtype(_NUMPY[self.dtype])
+        return DType(self.dtype).numpy
+
+    @property
+    def ctype(self) -> str:
+        from qcc.backends.c.lowering import PLAIN_INTEGER_TYPES
+
+        return PLAIN_INTEGER_TYPES[DType(self.dtype)][0]
 
 
 @dataclass
@@ -92,15 +96,15 @@ class CModel:
             raise InputError(f"expected {len(specs)} {what} tensors, got {len(arrays)}")
         out = []
         for a, spec in zip(arrays, specs):
-            arr = np.ascontiguousarray(a)
+            arr = np.ascontiguousarray(a).reshape(np.shape(a))  # ascontiguousarray makes a 0-d array 1-d
             if arr.dtype != spec.numpy or list(arr.shape) != spec.shape:
                 raise InputError(f"{what} '{spec.float_name}': expected {spec.dtype}{spec.shape}, got {arr.dtype}{list(arr.shape)}")
             out.append(arr)
         return out
 
     def _pointers(self, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> list[Any]:
-        ptrs = [self.ffi.from_buffer(f"{'int8_t' if a.dtype == np.int8 else 'int16_t'}[]", a) for a in ins]
-        ptrs += [self.ffi.from_buffer(f"{'int8_t' if a.dtype == np.int8 else 'int16_t'}[]", a, require_writable=True) for a in outs]
+        ptrs = [self.ffi.from_buffer(f"{spec.ctype}[]", a) for a, spec in zip(ins, self.info.inputs)]
+        ptrs += [self.ffi.from_buffer(f"{spec.ctype}[]", a, require_writable=True) for a, spec in zip(outs, self.info.outputs)]
         return ptrs
 
     def new_outputs(self) -> list[np.ndarray]:
@@ -139,7 +143,7 @@ class CModel:
             xf = np.ascontiguousarray(x, dtype=np.float32).reshape(spec.shape)
             q = np.zeros(spec.shape, dtype=spec.numpy)
             fn = getattr(self.lib, f"{self.info.prefix}_quantize_input{k}")
-            nans = fn(self.ffi.from_buffer("float[]", xf), self.ffi.from_buffer(f"{'int8_t' if spec.dtype == 'i8' else 'int16_t'}[]", q, require_writable=True))
+            nans = fn(self.ffi.from_buffer("float[]", xf), self.ffi.from_buffer(f"{spec.ctype}[]", q, require_writable=True))
             if nans:
                 raise InputError(f"input '{spec.float_name}' holds NaN, which has no quantized value")
             result.append(q)
@@ -154,7 +158,7 @@ class CModel:
             y = np.zeros(spec.shape, dtype=np.float32)
             fn = getattr(self.lib, f"{self.info.prefix}_dequantize_output{k}")
             qc = np.ascontiguousarray(q)
-            fn(self.ffi.from_buffer(f"{'int8_t' if spec.dtype == 'i8' else 'int16_t'}[]", qc), self.ffi.from_buffer("float[]", y, require_writable=True))
+            fn(self.ffi.from_buffer(f"{spec.ctype}[]", qc), self.ffi.from_buffer("float[]", y, require_writable=True))
             result.append(y)
         return result
 

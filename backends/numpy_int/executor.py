@@ -27,12 +27,27 @@ DATA_MOVEMENT_OPS = frozenset(
     }
 )
 
+# Ops on plain integer data (an integer graph input and what is computed from it, docs/arithmetic.md
+# §3.18): comparisons, logic and integer-to-integer casts, which the float interpreter's kernels
+# compute exactly as ONNX defines them.
+PLAIN_INTEGER_OPS = frozenset(
+    {"equal", "greater", "less", "greater_or_equal", "less_or_equal", "not", "and", "or", "xor", "cast", "where"}
+)
+
+
+def is_plain_integer(node: Node) -> bool:
+    """Every operand and result is integer or bool data without quantization parameters."""
+    values = [*node.inputs, *node.results]
+    return all(not v.type.dtype.is_float and v.type.quant is None for v in values)
+
 
 def integer_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Evaluate one node of a quantized graph."""
     kernel = INT_KERNELS.get(node.op)
     if kernel is not None:
         return kernel(node, operands)
+    if node.op in PLAIN_INTEGER_OPS and is_plain_integer(node):
+        return evaluate(node.op, operands, node.attrs)
     if node.op in DATA_MOVEMENT_OPS:
         if node.op == "resize" and node.attr("mode") != "nearest":
             raise IRError(f"node '{node.name}': integer resize must be mode=nearest here (use q.resize for linear)")

@@ -176,6 +176,12 @@ def qrequantize_axis(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [out.astype(attrs["dtype"].numpy)]
 
 
+@int_kernel("q.from_int")
+def qfrom_int(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    attrs = node.attrs
+    return [_output_stage(np.clip(xs[0].astype(np.int64), attrs["in_min"], attrs["in_max"]), attrs, channel_axis=None)]
+
+
 @int_kernel("q.mean")
 def qmean(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     attrs = node.attrs

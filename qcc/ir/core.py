@@ -135,7 +135,8 @@ _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_.]")
 
 
 def sanitize_name(hint: str) -> str:
-    """Make a printable value name from a hint: letters, digits, '_' and '.' only."""
+    """Make a plain graph name from a hint: letters, digits, '_' and '.' only (the ``@name`` of
+    the text form; value names are kept as given, see ``Graph.unique_name``)."""
     name = _NAME_BAD_CHARS.sub("_", hint)
     return name or "v"
 
@@ -157,8 +158,10 @@ class Graph:
     # ---- names -------------------------------------------------------------------------------
 
     def unique_name(self, hint: str) -> str:
-        """Reserve and return a fresh value name derived from ``hint``."""
-        base = sanitize_name(hint)
+        """Reserve and return a fresh value name derived from ``hint``. The hint is kept verbatim
+        (an ONNX name like ``gpu_0/data_0`` stays what users know it as; the text form quotes it),
+        only made unique with a ``_N`` suffix."""
+        base = hint or "v"
         name = base
         if name in self._names:
             n = self._counters.get(base, 0)

@@ -171,7 +171,9 @@ class _Builder:
 
     @staticmethod
     def _name(tok: lark.Token) -> str:
-        return str(tok)[1:]
+        """The value name of ``%name`` or ``%"quoted name"`` (JSON string escapes)."""
+        text = str(tok)[1:]
+        return json.loads(text) if text.startswith('"') else text
 
     def _define(self, tok: lark.Token, value: Value) -> None:
         name = self._name(tok)

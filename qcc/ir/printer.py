@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,17 @@ def format_quant(q: QuantParams, dtype: DType) -> str:
     if q.bits != dtype.bits:
         parts.append(f"bits={q.bits}")
     return "q(" + ", ".join(parts) + ")"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def value_ref(name: str) -> str:
+    """``%name`` for a plain name, ``%"name"`` (JSON string escapes) for any other, as MLIR does:
+    value names are the model's own names, whatever characters they hold."""
+    if _PLAIN_NAME.fullmatch(name):
+        return f"%{name}"
+    return "%" + json.dumps(name, ensure_ascii=False)
 
 
 def format_type(t: TensorType) -> str:
@@ -129,23 +141,23 @@ class Printer:
 
     def const(self, value: Value) -> str:
         assert value.data is not None
-        return f"  %{value.name} = const {format_type(value.type)} {self.dense(value.data, value.type.dtype)}"
+        return f"  {value_ref(value.name)} = const {format_type(value.type)} {self.dense(value.data, value.type.dtype)}"
 
     def node(self, node: Node) -> str:
-        results = ", ".join(f"%{r.name}" for r in node.results)
-        operands = ", ".join(f"%{v.name}" for v in node.inputs)
+        results = ", ".join(value_ref(r.name) for r in node.results)
+        operands = ", ".join(value_ref(v.name) for v in node.inputs)
         types = ", ".join(format_type(r.type) for r in node.results)
         return f"  {results} = {node.op}({operands}){self.attrs(node)} : {types}"
 
     def graph(self, graph: Graph) -> str:
-        ins = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.inputs)
-        outs = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.outputs)
+        ins = ", ".join(f"{value_ref(v.name)}: {format_type(v.type)}" for v in graph.inputs)
+        outs = ", ".join(f"{value_ref(v.name)}: {format_type(v.type)}" for v in graph.outputs)
         lines = [f"graph @{graph.name}({ins}) -> ({outs}) {{"]
         if graph.scheme is not None:
             lines.append(self.scheme(graph.scheme))
         lines += [self.const(c) for c in graph.constants]
         lines += [self.node(n) for n in graph.nodes]
-        lines.append("  return " + ", ".join(f"%{v.name}" for v in graph.outputs))
+        lines.append("  return " + ", ".join(value_ref(v.name) for v in graph.outputs))
         lines.append("}")
         return "\n".join(lines) + "\n"
 

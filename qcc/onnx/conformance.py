@@ -98,7 +98,7 @@ def _run_data_set(case: Any, inputs: Sequence[Any], expected: Sequence[Any]) -> 
             if e.value_name not in feeds or e.value_name in bind:
                 raise
             bind[e.value_name] = feeds[e.value_name]
-    outputs = run(graph, {v.name: feeds[_onnx_name(graph_inputs, v.name)] for v in graph.inputs})
+    outputs = run(graph, {v.name: feeds[v.name] for v in graph.inputs})  # graph inputs keep their ONNX names
     got = list(outputs.values())
     if len(got) != len(expected):
         return "mismatch", f"{len(got)} outputs, expected {len(expected)}"
@@ -116,16 +116,6 @@ def _run_data_set(case: Any, inputs: Sequence[Any], expected: Sequence[Any]) -> 
             err = np.max(np.abs(g.astype(np.float64) - e.astype(np.float64))) if g.size else 0
             return "mismatch", f"output {i}: max abs error {err:.3g} (rtol={case.rtol}, atol={case.atol})"
     return "pass", ""
-
-
-def _onnx_name(onnx_names: Sequence[str], ir_name: str) -> str:
-    """Graph inputs keep their ONNX names unless those needed sanitizing."""
-    from qcc.ir.core import sanitize_name
-
-    for name in onnx_names:
-        if name == ir_name or sanitize_name(name) == ir_name:
-            return name
-    raise KeyError(ir_name)
 
 
 def run_all(cases: Iterable[Any] | None = None) -> list[CaseResult]:

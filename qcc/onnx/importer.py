@@ -87,6 +87,25 @@ def import_model(
     return _Importer(model, name, dict(input_shapes or {}), dict(bind or {})).run()
 
 
+Dim = int | str
+"""A declared input dim: a fixed size, or how the model spells a dynamic one."""
+
+
+def declared_dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
+    """A fixed size, or the text of a dynamic dim. Exporters spell "dynamic" four ways: a
+    ``dim_param`` name, no value at all, ``0`` (some converters) and ``-1`` (Paddle); all mean
+    the size is chosen at run time, so all can be fixed with --input-shape."""
+    if dim.HasField("dim_param") and dim.dim_param:
+        return repr(dim.dim_param)
+    if dim.HasField("dim_value") and dim.dim_value > 0:
+        return int(dim.dim_value)
+    return str(dim.dim_value) if dim.HasField("dim_value") else "?"
+
+
+def dims_text(dims: Sequence[Dim]) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
 class _Importer:
     def __init__(self, model: onnx.ModelProto, name: str, input_shapes: dict[str, Sequence[int]], bind: dict[str, np.ndarray]) -> None:
         self.model = model
@@ -147,20 +166,24 @@ class _Importer:
         dtype = dtype_from_onnx(tt.elem_type, where)
         if not tt.HasField("shape"):
             raise ModelImportError(f"{where} has no shape; give one with --input-shape {info.name}=1x3x224x224")
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        dims = [declared_dim(d) for d in tt.shape.dim]
         given = self.input_shapes.get(info.name)
         if given is not None:
             given = [int(d) for d in given]
-            if len(given) != len(dims) or any(d is not None and d != v for d, v in zip(dims, given)):
-                raise ModelImportError(f"--input-shape {info.name}={'x'.join(map(str, given))} does not fit its declared shape {dims}")
+            if len(given) != len(dims) or any(isinstance(d, int) and d != v for d, v in zip(dims, given)):
+                raise ModelImportError(
+                    f"--input-shape {info.name}={'x'.join(map(str, given))} does not fit its declared shape {dims_text(dims)}"
+                )
             return TensorType(dtype, tuple(given))
         shape = []
         for axis, d in enumerate(dims):
-            if d is None and axis == 0:
+            if not isinstance(d, int) and axis == 0:
                 d = 1  # a dynamic batch runs one sample at a time
-            if d is None:
+            if not isinstance(d, int):
+                example = "x".join(str(x) if isinstance(x, int) else ("1" if i == 0 else "N") for i, x in enumerate(dims))
                 raise ModelImportError(
-                    f"{where} has a symbolic dim at axis {axis}; fix it with --input-shape {info.name}=" + "x".join("N" if x is None else str(x) for x in dims)
+                    f"{where} has a dynamic dim {d} at axis {axis} (declared shape {dims_text(dims)}); "
+                    f"fix it with --input-shape {info.name}={example}"
                 )
             shape.append(d)
         return TensorType(dtype, tuple(shape))

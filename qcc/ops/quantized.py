@@ -193,6 +193,31 @@ def _qrequantize(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
     return [TensorType(_check_out("q.requantize", attrs), types[0].shape)]
 
 
+RAW_INT_DTYPES = (DType.BOOL, DType.I8, DType.I16, DType.I32, DType.I64, DType.U8)
+"""Element types of integer data whose values are the reals themselves (bytes, indices, flags)."""
+
+
+@define_op(
+    "q.from_int",
+    ["x"],
+    [
+        Attr("in_min", "int", doc="lowest input value kept (smaller ones saturate to it)"),
+        Attr("in_max", "int", doc="highest input value kept"),
+        *PER_TENSOR_REQUANT,
+        *OUTPUT_STAGE,
+    ],
+)
+def _qfrom_int(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """An integer tensor whose values are the reals (an int graph input, a comparison's 0/1)
+    quantized to an activation: requantize(clamp(x, in_min, in_max), M = 1 / s_out)
+    (docs/arithmetic.md §3.18); how a float Cast of integer data is lowered."""
+    if types[0].dtype not in RAW_INT_DTYPES or types[0].quant is not None:
+        raise fail("q.from_int", f"operand {types[0]} must be plain integer data (bool, i8, i16, i32, i64 or u8 without quantization)")
+    if not -(1 << 31) <= attrs["in_min"] <= attrs["in_max"] < (1 << 31):
+        raise fail("q.from_int", f"input clamp [{attrs['in_min']}, {attrs['in_max']}] must be an int32 interval")
+    return [TensorType(_check_out("q.from_int", attrs), types[0].shape)]
+
+
 @define_op(
     "q.mean",
     ["x"],

@@ -96,6 +96,8 @@ class Lowerer:
         self.rounding = settings.target.rounding
         # float value -> {bits: integer value}
         self._map: dict[int, dict[int, Value]] = {}
+        # integer data (an integer graph input and what is computed from it) -> its copy, unchanged
+        self._plain: dict[int, Value] = {}
         self.node: Node | None = None
         # values that reach a graph output only through data movement (docs/arithmetic.md §3.17)
         self.output_bound = output_bound_values(src)
@@ -104,12 +106,20 @@ class Lowerer:
     # ---- driving -----------------------------------------------------------------------------
 
     def run(self) -> Graph:
+        from qcc.quant.rules_integer import lower_plain_integer
+
         for value in self.src.inputs:
+            if not value.type.dtype.is_float:  # integer data (bytes, token ids) stays exact
+                self.record_plain(value, self.dst.add_input(value.name, value.type))
+                continue
             x = self.dst.add_input(value.name, TensorType(value.type.dtype, value.type.shape))
             bits = self.settings.activation_bits
             q = self.add("quantize", [x], {"dtype": int_dtype(bits)}, name=f"{value.name}_q", quant=self.qparams(value, bits))
             self._record(value, q)
         for node in self.src.nodes:
+            self.node = node
+            if lower_plain_integer(self, node):
+                continue
             rule = RULES.get(node.op)
             if rule is None:
                 raise NoLowering(f"node '{node.name}' ({node.op}) has no integer lowering")
@@ -117,6 +127,9 @@ class Lowerer:
             rule(self, node)
         outputs = []
         for value in self.src.outputs:
+            if self.is_plain(value):
+                outputs.append(self._plain[id(value)])
+                continue
             q = self.operand(value)
             self.dst.rename(q, f"{value.name}_q")
             outputs.append(self.add("dequantize", [q], {}, name=value.name))
@@ -140,12 +153,22 @@ class Lowerer:
 
     # ---- values ------------------------------------------------------------------------------
 
+    def is_plain(self, value: Value) -> bool:
+        """Whether a float-graph value is integer data kept exact (see ``rules_integer``)."""
+        return id(value) in self._plain
+
+    def record_plain(self, value: Value, copy: Value) -> None:
+        self._plain[id(value)] = copy
+
     def _record(self, value: Value, q: Value) -> None:
         self._map.setdefault(id(value), {})[q.type.quant.bits if q.type.quant else q.type.dtype.bits] = q  # type: ignore[union-attr]
 
     def operand(self, value: Value, bits: int | None = None) -> Value:
         """The integer version of a float value, converted to ``bits`` if asked (q.requantize),
         or quantized from its data if it is a constant."""
+        plain = self._plain.get(id(value))
+        if plain is not None:  # integer data (indices, byte values) is used as it is
+            return plain
         versions = self._map.get(id(value))
         if versions is None:
             if value.is_const:

@@ -132,7 +132,7 @@ def test_a_failed_verification_names_the_first_differing_node(tmp_path: Path, mo
     out = tmp_path / "out"
     assert main(["compile", str(MODEL), "--calib", str(CALIB), "-o", str(out)]) == 1
     err = _one_line_error(capsys)
-    assert "first differing node '_block3_Add_output_0' (q.add)" in err
+    assert "first differing node '/block3/Add_output_0' (q.add)" in err
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
