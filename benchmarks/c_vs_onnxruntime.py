@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from qcc.backends.c.compile import compile_model  # noqa: E402
+from qcc.compile import compile_model  # noqa: E402
 from qcc.targets import get_target  # noqa: E402
 from qcc.pipeline import PassContext  # noqa: E402
 from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)

@@ -10,7 +10,7 @@ import numpy as np
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
-from qcc.passes.calibrate import calibration_set
+from qcc.calibration.source import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.capture import capture, quantized_input, with_weights
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
@@ -65,6 +65,7 @@ class AdaRound(Pass):
     find no weight error left)."""
 
     name = "adaround"
+    reads_data = True
     forbids_ops = frozenset({"quantize", "dequantize"})
     iters: int = 1000
     reg: float = 10.0

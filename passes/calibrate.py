@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from qcc.calibration.observers import HistogramObserver
-from qcc.calibration.source import CalibrationSet
+from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import run
 from qcc.ir.core import Graph, Value
@@ -12,14 +12,6 @@ from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
 from qcc.arith.params import activation_params
-
-def calibration_set(graph: Graph, ctx: PassContext, limit: int | None = None) -> CalibrationSet:
-    """The context's calibration data as a validated stream (shared by every pass that needs data)."""
-    if ctx.calibration is None:
-        raise PipelineError("this pipeline needs calibration data (qcc: --calib FILE.npz|FOLDER; API: PassContext(calibration=...))")
-    source = ctx.calibration.source if isinstance(ctx.calibration, CalibrationSet) else ctx.calibration
-    return CalibrationSet(graph, source, limit)
-
 
 def observed_values(graph: Graph) -> list[Value]:
     """Float activations: graph inputs and float node results (constants are weights, not
@@ -42,6 +34,7 @@ class Calibrate(Pass):
     and a fixed-size histogram."""
 
     name = "calibrate"
+    reads_data = True
     forbids_ops = frozenset({"quantize", "dequantize"})
     percentile: float = 99.99
     samples: int = 0

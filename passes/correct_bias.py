@@ -11,7 +11,7 @@ import numpy as np
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
-from qcc.passes.calibrate import calibration_set
+from qcc.calibration.source import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.capture import quantized_input, running_mean
 from qcc.ptq.expectation import expected_value
@@ -60,6 +60,7 @@ class CorrectBias(Pass):
     already lie on the grid (so there is nothing to correct)."""
 
     name = "correct-bias"
+    reads_data = True
     forbids_ops = frozenset({"quantize", "dequantize"})
     mode: Mode = "empirical"
     samples: int = 0

@@ -8,16 +8,10 @@ import numpy as np
 
 from qcc.ir.core import Graph, Node
 from qcc.ir.rewrite import add_const_operand, replace_result, set_const_operand, single_user
+from qcc.ops.nn import batchnorm_affine
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 
 FOLDABLE_PRODUCERS = frozenset({"conv", "conv_transpose", "gemm"})
-
-
-def batchnorm_affine(bn: Node) -> tuple[np.ndarray, np.ndarray]:
-    """BN as y = s * x + t per channel: s = gamma / sqrt(var + eps), t = beta - mean * s."""
-    gamma, beta, mean, var = (np.asarray(v.data, dtype=np.float64) for v in bn.inputs[1:5])
-    s = gamma / np.sqrt(var + bn.attr("epsilon"))
-    return s, beta - mean * s
 
 
 def scale_output_channels(producer: Node, weight: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from qcc.backends.c.compile import is_quantized
+    from qcc.compile import is_quantized
     from qcc.backends.numpy_int.executor import run_integer_samples
     from qcc.data import load_feeds
     from qcc.interp.interpreter import run_samples
@@ -150,10 +150,12 @@ def _context(args: argparse.Namespace):  # -> PassContext
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     from qcc.pipeline import PassManager, parse_pipeline
+    from qcc.preflight import preflight_hook
     from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
     ctx = _context(args)
     text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE)
+    ctx.preflight = preflight_hook(ctx.target, c_backend=False)  # refuse what cannot be quantized before calibrating
     passes = parse_pipeline(text)
     ctx.log(f"pipeline: {text}")
     graph = load_graph(args.model, _input_shapes(args))
@@ -202,7 +204,7 @@ def cmd_passes(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from qcc.backends.c.compile import compile_model
+    from qcc.compile import compile_model
 
     ctx = _context(args)
     try:

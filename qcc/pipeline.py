@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import sys
 import time
 import typing
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class PassContext:
     progress: Progress = field(default_factory=Progress)
     log: Callable[[str], None] = lambda message: None
     analyses: dict[Any, Any] = field(default_factory=dict)
+    # called once with the graph right before the first pass that reads data (qcc.preflight: every
+    # node that cannot be lowered is reported before calibration or any PTQ pass spends time)
+    preflight: Callable[[Graph], None] | None = None
 
     def analysis(self, fn: Callable[[Graph], Any], graph: Graph) -> Any:
         """Compute an analysis (a function of the graph) once until a pass modifies the graph."""
@@ -80,6 +84,8 @@ class Pass:
     name: ClassVar[str] = ""
     # ops that must be gone before this pass can run (e.g. quantize needs batch_norm folded)
     forbids_ops: ClassVar[frozenset[str]] = frozenset()
+    # whether the pass streams calibration data (the pre-flight check runs before the first such pass)
+    reads_data: ClassVar[bool] = False
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         raise NotImplementedError
@@ -122,12 +128,12 @@ def register_pass(cls: PassClass) -> PassClass:
 
 
 def all_passes() -> dict[str, PassClass]:
-    """Built-in passes (modules of ``qcc.passes``) and those of the ``qcc.passes`` entry points."""
+    """Built-in passes (modules of ``qcc.passes``) and those of the ``qcc.passes`` entry points.
+    Passes sit above this module, so both kinds are found the way plugins are: by name, at run time."""
     global _discovered
     if not _discovered:
         _discovered = True
-        import qcc.passes as builtin
-
+        builtin = importlib.import_module("qcc.passes")
         for info in pkgutil.iter_modules(builtin.__path__):
             importlib.import_module(f"qcc.passes.{info.name}")
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -326,6 +332,9 @@ class PassManager:
 
     def _run_one(self, p: Pass, graph: Graph, ctx: PassContext) -> tuple[Graph, bool]:
         p.check(graph, ctx)
+        if p.reads_data and ctx.preflight is not None:
+            check, ctx.preflight = ctx.preflight, None  # once per run
+            check(graph)
         start = time.perf_counter()
         result = p.run(graph, ctx)
         self.timings.append(PassTiming(str(p), time.perf_counter() - start, result.modified))
@@ -337,8 +346,6 @@ class PassManager:
             except VerifyError as e:
                 raise VerifyError(f"after pass '{p.name}': {e}") from None
         if self.print_ir_after is True or (isinstance(self.print_ir_after, frozenset) and p.name in self.print_ir_after):
-            import sys
-
             stream = self.ir_stream or sys.stderr
             stream.write(f"// ----- IR after {p} -----\n{to_text(result.graph)}")
         return result.graph, result.modified

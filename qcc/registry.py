@@ -1,15 +1,17 @@
-"""Name -> function tables filled by decorators (float kernels, ONNX converters, lowering rules,
-integer kernels): one mechanism, so every table refuses a duplicate the same way."""
+"""Name -> entry tables filled by decorators (float kernels, ONNX converters, lowering rules,
+integer kernels, the integer op table): one mechanism, so every table refuses a duplicate the same
+way."""
 
 from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-F = TypeVar("F", bound=Callable[..., object])
+F = TypeVar("F")
 
 
 class Registry(dict[str, F]):
-    """A dict of functions by name with a registering decorator; a name registered twice is a bug."""
+    """A dict of entries (functions, specs) by name with a registering decorator; a name
+    registered twice is a bug."""
 
     def __init__(self, what: str) -> None:
         super().__init__()

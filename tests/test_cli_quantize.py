@@ -61,7 +61,7 @@ def test_op_without_integer_lowering(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
     onnx.save(model_with_op("ReduceSum"), path)
     np.savez(tmp_path / "c.npz", x=np.ones((2, 4), np.float32))
-    assert_clean_error(qcc("quantize", path, "--calib", tmp_path / "c.npz", "-o", tmp_path / "q.qir"), "node 'y' (reduce_sum) has no integer lowering")
+    assert_clean_error(qcc("quantize", path, "--calib", tmp_path / "c.npz", "-o", tmp_path / "q.qir"), "'y' (reduce_sum): has no integer lowering")
     assert not (tmp_path / "q.qir").exists()
 
 

@@ -2,9 +2,9 @@
 library in ``csrc/``, plans its memory into one static arena, builds it with cffi, and checks it
 byte for byte against the numpy integer reference (DESIGN.md §6).
 
-One module per job: ``cnames`` (safe C identifiers), ``carrays`` (C literals), ``lowering``
-(the program model and the driver: IR node → kernel calls), ``rules_compute`` and
-``rules_movement`` (one lowering rule per op), ``planner`` (liveness and arena offsets),
+One module per job: ``cnames`` (safe C identifiers), ``carrays`` (C literals), ``steps`` (the
+program model and what rules build with), ``lowering`` (the driver: IR node → kernel calls),
+``rules_compute``, ``rules_movement``, ``rules_binary`` and ``rules_integer`` (one lowering rule per op), ``planner`` (liveness and arena offsets),
 ``emitter`` (the C files), ``build`` (cffi module and its cache), ``runtime`` (running a built
 model from Python), ``verify`` (bit-exactness against the reference, first differing node),
 ``report`` and ``compile`` (``qcc compile``).

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from qcc.backends.c.carrays import array_definition, float_literal
 from qcc.backends.c.cnames import comment_text
-from qcc.backends.c.lowering import Arg, BoundaryIO, CProgram, Step
+from qcc.backends.c.steps import Arg, BoundaryIO, CProgram, Step
 from qcc.ir.core import Value
 
 HEADER = "model.h"

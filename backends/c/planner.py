@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from qcc.ir.core import Value
 
 if TYPE_CHECKING:
-    from qcc.backends.c.lowering import CProgram
+    from qcc.backends.c.steps import CProgram
 
 ALIGNMENT = 16
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qcc.analysis.macs import node_macs
-from qcc.backends.c.lowering import CProgram, Step
+from qcc.backends.c.steps import CProgram, Step
 
 
 @dataclass

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.backends.c.carrays import Raw
-from qcc.backends.c.lowering import ROUNDING, CBackendError, read, rule, same_type, shape_of, StepBuilder, write
-from qcc.backends.c.rules_compute import _bcast_fields, _same_shape_operands
+from qcc.backends.c.steps import ROUNDING, CBackendError, read, rule, same_type, shape_of, StepBuilder, write
+from qcc.backends.c.rules_compute import broadcast_fields, same_shape_operands
 from qcc.arith.fixedpoint import requantize
 from qcc.ir.core import Node
 from qcc.ops.quantized_binary import LUT2_SHAPE
@@ -21,8 +21,8 @@ def _start(b: StepBuilder, node: Node) -> tuple[str, int, dict[str, object]]:
     _, suffix, es = same_type(node, av, y)
     same_type(node, bv, y)
     b.files("qcc_binary.c")
-    b.step.inplace = _same_shape_operands(node)
-    return suffix, es, {"shape": _bcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'")}
+    b.step.inplace = same_shape_operands(node)
+    return suffix, es, {"shape": broadcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'")}
 
 
 def _call(b: StepBuilder, node: Node, kernel: str, struct: str, fields: dict[str, object]) -> None:

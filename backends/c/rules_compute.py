@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qcc.backends.c.carrays import Raw
-from qcc.backends.c.lowering import (
+from qcc.backends.c.steps import (
     MAX_DIMS,
     MAX_PANEL,
     PANEL_BYTES,
@@ -174,14 +174,14 @@ def lower_matmul(b: StepBuilder, node: Node) -> None:
 # ---- element-wise --------------------------------------------------------------------------------
 
 
-def _bcast_fields(a_shape: Sequence[int], b_shape: Sequence[int], out_shape: Sequence[int], where: str) -> dict[str, Any]:
+def broadcast_fields(a_shape: Sequence[int], b_shape: Sequence[int], out_shape: Sequence[int], where: str) -> dict[str, Any]:
     dims, sa, sb = collapse(out_shape, broadcast_strides(a_shape, out_shape), broadcast_strides(b_shape, out_shape))
     if len(dims) > MAX_DIMS:
         raise CBackendError(f"{where}: broadcast over {len(dims)} axes; the C kernels take at most {MAX_DIMS}")
     return {"ndim": len(dims), "dims": dims, "a_stride": sa, "b_stride": sb}
 
 
-def _same_shape_operands(node: Node) -> tuple[int, ...]:
+def same_shape_operands(node: Node) -> tuple[int, ...]:
     y = node.result
     return tuple(i for i, v in enumerate(node.inputs) if not v.is_const and shape_of(v) == shape_of(y) and v.type.dtype == y.type.dtype)
 
@@ -193,7 +193,7 @@ def lower_add(b: StepBuilder, node: Node) -> None:
     same_type(node, bv, y)
     a = node.attrs
     fields = {
-        "shape": _bcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
+        "shape": broadcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
         "a_zp": a["a_zp"], "b_zp": a["b_zp"], "left_shift": a["left_shift"],
         "a_multiplier": a["a_multiplier"], "a_shift": a["a_shift"], "b_multiplier": a["b_multiplier"], "b_shift": a["b_shift"],
         "multiplier": a["multiplier"], "shift": a["shift"], "subtract": int(a["subtract"]),
@@ -206,7 +206,7 @@ def lower_add(b: StepBuilder, node: Node) -> None:
         tb = multiply_by_quantized_multiplier((q - a["b_zp"]) << a["left_shift"], a["b_multiplier"], a["b_shift"], a["rounding"])
         fields.update(a_table=b.array("atable", ta, np.int32), b_table=b.array("btable", -tb if a["subtract"] else tb, np.int32))
     b.files("qcc_elementwise.c")
-    b.step.inplace = _same_shape_operands(node)
+    b.step.inplace = same_shape_operands(node)
     b.call(f"qcc_add_{suffix}", b.struct("qcc_add_t", "add", fields), read(av), read(bv), write(y))
 
 
@@ -217,12 +217,12 @@ def lower_mul(b: StepBuilder, node: Node) -> None:
     same_type(node, bv, y)
     a = node.attrs
     fields = {
-        "shape": _bcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
+        "shape": broadcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
         "a_zp": a["a_zp"], "b_zp": a["b_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
         "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
     }
     b.files("qcc_elementwise.c")
-    b.step.inplace = _same_shape_operands(node)
+    b.step.inplace = same_shape_operands(node)
     b.call(f"qcc_mul_{suffix}", b.struct("qcc_mul_t", "mul", fields), read(av), read(bv), write(y))
 
 
@@ -295,7 +295,7 @@ def lower_prelu(b: StepBuilder, node: Node) -> None:
     a = node.attrs
     neg_m = np.asarray(a["neg_multiplier"].array)
     slope_shape = neg_m.shape
-    shape = _bcast_fields(shape_of(x), slope_shape, shape_of(y), f"node '{node.name}'")
+    shape = broadcast_fields(shape_of(x), slope_shape, shape_of(y), f"node '{node.name}'")
     fields = {
         "shape": shape, "in_zp": a["in_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
         "neg_multiplier": b.array("negmult", neg_m.reshape(-1), np.int32),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from qcc.backends.c.lowering import (
+from qcc.backends.c.steps import (
     ROUNDING,
     CBackendError,
     StepBuilder,
@@ -17,6 +17,7 @@ from qcc.backends.c.lowering import (
     shape_of,
     write,
 )
+from qcc.backends.c.rules_movement import lower_gather_like
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 from qcc.ops.quantized import RAW_INT_DTYPES
@@ -41,6 +42,15 @@ def lower_from_int(b: StepBuilder, node: Node) -> None:
               "act_min": a["qmin"], "act_max": a["qmax"], "out_size": out_size}
     b.files("qcc_integer.c")
     b.call("qcc_from_int", b.struct("qcc_from_int_t", "from_int", fields), read(x), write(y))
+
+
+@rule("gather")
+def lower_gather(b: StepBuilder, node: Node) -> None:
+    """Constant indices: a copy with an offset table; indices known only at run time: a row gather."""
+    if node.inputs[1].is_const:
+        lower_gather_like(b, node)
+    else:
+        lower_runtime_gather(b, node)
 
 
 def lower_runtime_gather(b: StepBuilder, node: Node) -> None:

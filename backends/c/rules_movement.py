@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qcc.backends.c.carrays import Raw
-from qcc.backends.c.lowering import (
+from qcc.backends.c.steps import (
     ACTIVATION_TYPES,
     MAX_DIMS,
     activation_info,
@@ -139,17 +139,12 @@ def _gather_copy(b: StepBuilder, node: Node, src: np.ndarray) -> None:
     copy_call(b, x, y, shape, contiguous_strides(shape), 0, steps, base, tables)
 
 
-@rule("transpose", "slice", "gather", "expand", "tile", "resize")
+@rule("transpose", "slice", "expand", "tile", "resize")
 def lower_gather_like(b: StepBuilder, node: Node) -> None:
-    if node.op == "gather" and not node.inputs[1].is_const:  # indices known at run time only
-        from qcc.backends.c.rules_integer import lower_runtime_gather
-
-        lower_runtime_gather(b, node)
-        return
+    """Ops that select input elements by a constant pattern: one copy with offset tables (what the
+    integer op table says a resize may be is checked before any rule runs)."""
     x, y = node.inputs[0], node.result
     same_type(node, x, y)
-    if node.op == "resize" and (node.attr("mode") != "nearest" or node.attr("coordinate_transformation_mode") == "tf_crop_and_resize"):
-        raise CBackendError(f"node '{node.name}' (resize): only nearest resize without tf_crop_and_resize is data movement; linear is q.resize")
     _gather_copy(b, node, _probe(node))
 
 

@@ -15,6 +15,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from qcc.backends.c.build import ModelSources, build_module, kernel_sources
+from qcc.backends.c.emitter import HEADER, model_c, model_h, prototypes
+from qcc.backends.c.steps import PLAIN_INTEGER_TYPES
 from qcc.errors import InputError, QccError
 from qcc.ir.types import DType
 
@@ -34,8 +37,6 @@ class TensorInfo:
 
     @property
     def ctype(self) -> str:
-        from qcc.backends.c.lowering import PLAIN_INTEGER_TYPES
-
         return PLAIN_INTEGER_TYPES[DType(self.dtype)][0]
 
 
@@ -181,8 +182,6 @@ def _aligned_bytes(size: int, alignment: int = 64) -> np.ndarray:
 
 def load_compiled(directory: str | Path) -> CModel:
     """Build (or find in the cache) and load the model of a ``qcc compile`` output folder."""
-    from qcc.backends.c.build import ModelSources, build_module
-    from qcc.backends.c.emitter import HEADER
 
     root = Path(directory)
     manifest = root / "model.json"
@@ -202,8 +201,6 @@ def build_programs(programs: Sequence[Any]) -> list[CModel]:
     """Build lowered programs (``lowering.CProgram``) into one module and load each of them.
     Several programs share a module (each model's C lives in its own directory), which is how the
     tests check many small graphs with one compile."""
-    from qcc.backends.c.build import ModelSources, build_module, kernel_sources
-    from qcc.backends.c.emitter import model_c, model_h, prototypes
 
     names = [p.name for p in programs]
     if len(set(names)) != len(names):

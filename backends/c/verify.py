@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from qcc.backends.c.lowering import CProgram
+from qcc.backends.c.steps import CProgram
 from qcc.backends.c.planner import nbytes
 from qcc.backends.c.runtime import CModel
 from qcc.backends.numpy_int.executor import run_integer

@@ -17,22 +17,12 @@ from qcc.backends.numpy_int import kernels_binary  # noqa: F401  (registers q.di
 from qcc.errors import IRError
 from qcc.interp.interpreter import Observer, evaluate, run, run_samples
 from qcc.ir.core import Graph, Node
+from qcc.ops.integer import integer_op, ops_of_kind
 
-# Ops whose float kernels are exact on integer tensors (no arithmetic on values, or only
-# comparisons), so both executors can share them.
-DATA_MOVEMENT_OPS = frozenset(
-    {
-        "reshape", "transpose", "concat", "split", "slice", "pad", "gather", "expand", "tile",
-        "max_pool", "global_max_pool", "reduce_max", "clip", "resize",
-    }
-)
-
-# Ops on plain integer data (an integer graph input and what is computed from it, docs/arithmetic.md
-# §3.18): comparisons, logic and integer-to-integer casts, which the float interpreter's kernels
-# compute exactly as ONNX defines them.
-PLAIN_INTEGER_OPS = frozenset(
-    {"equal", "greater", "less", "greater_or_equal", "less_or_equal", "not", "and", "or", "xor", "cast", "where"}
-)
+# Ops whose float kernels are exact on integer tensors (pure data movement, comparisons, logic):
+# both executors share them. The integer op table (qcc.ops.integer) says which they are.
+DATA_MOVEMENT_OPS = ops_of_kind("movement")
+PLAIN_INTEGER_OPS = ops_of_kind("plain")
 
 
 def is_plain_integer(node: Node) -> bool:
@@ -46,11 +36,11 @@ def integer_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]
     kernel = INT_KERNELS.get(node.op)
     if kernel is not None:
         return kernel(node, operands)
-    if node.op in PLAIN_INTEGER_OPS and is_plain_integer(node):
-        return evaluate(node.op, operands, node.attrs)
-    if node.op in DATA_MOVEMENT_OPS:
-        if node.op == "resize" and node.attr("mode") != "nearest":
-            raise IRError(f"node '{node.name}': integer resize must be mode=nearest here (use q.resize for linear)")
+    spec = integer_op(node.op)
+    if spec is not None and (spec.kind == "movement" or (spec.kind == "plain" and is_plain_integer(node))):
+        reason = spec.unsupported(node)
+        if reason is not None:
+            raise IRError(f"node '{node.name}' ({node.op}): {reason}")
         return evaluate(node.op, operands, node.attrs)
     raise IRError(f"node '{node.name}' ({node.op}) has no integer semantics; the graph is not fully quantized")
 

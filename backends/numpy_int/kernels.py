@@ -13,6 +13,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from qcc.arith.fixedpoint import (
+    bit_length,
+    integer_sqrt,
+    rounding_divide_by_pot,
     activation_range,
     dequantize as dequantize_ints,
     INT32_MAX,
@@ -23,21 +26,16 @@ from qcc.arith.fixedpoint import (
     rounding_divide,
 )
 from qcc.arith.lut import lut_lookup_int16
+from qcc.backends.numpy_int.windows import window_sums
+from qcc.ops.quantized import RESIZE_WEIGHT_BITS
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
+from qcc.registry import Registry
 from qcc.ir.types import DType, QuantParams
 
 IntKernel = Callable[[Node, Sequence[np.ndarray]], list[np.ndarray]]
-INT_KERNELS: dict[str, IntKernel] = {}
-
-
-def int_kernel(*ops: str) -> Callable[[IntKernel], IntKernel]:
-    def wrap(fn: IntKernel) -> IntKernel:
-        for op in ops:
-            INT_KERNELS[op] = fn
-        return fn
-
-    return wrap
+INT_KERNELS: Registry[IntKernel] = Registry("integer reference kernel")
+int_kernel = INT_KERNELS.register  # @int_kernel("q.op", ...) registers the reference kernel of integer ops
 
 
 def _exact(values: np.ndarray) -> np.ndarray:
@@ -194,7 +192,6 @@ def qmean(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 @int_kernel("q.avg_pool")
 def qavg_pool(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    from qcc.backends.numpy_int.windows import window_sums
 
     attrs = node.attrs
     x = xs[0]
@@ -217,8 +214,6 @@ def qlut(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 # ---- softmax, linear resize, layer norm, LRN, PRelu (docs/arithmetic.md §3.8-§3.12) --------------
 
-from qcc.arith.fixedpoint import bit_length, integer_sqrt, rounding_divide_by_pot  # noqa: E402
-from qcc.ops.quantized import RESIZE_WEIGHT_BITS  # noqa: E402
 
 
 @int_kernel("q.softmax")

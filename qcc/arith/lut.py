@@ -31,13 +31,14 @@ LUT_INT16_FRAC_BITS = 7
 
 
 def _evaluate(fn: RealFunction, x: np.ndarray) -> np.ndarray:
-    y = np.asarray(fn(x), dtype=np.float64)
+    """``fn`` on the table's grid. Where the float function is undefined (NaN: sqrt or log of a
+    negative grid point the calibrated range happens to include) the table holds a real 0, the
+    rule q.lut2 follows too (docs/arithmetic.md §3.7)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.asarray(fn(x), dtype=np.float64)
     if y.shape != x.shape:
         raise IRError(f"LUT function must be elementwise: input shape {x.shape}, result shape {y.shape}")
-    if np.isnan(y).any():
-        bad = x[np.isnan(y)][0]
-        raise IRError(f"LUT function returned NaN at x = {bad!r}")
-    return y
+    return np.where(np.isnan(y), 0.0, y)
 
 
 def build_lut_int8(

@@ -17,7 +17,8 @@ from typing import IO, Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from qcc.errors import InputError
+from qcc.data import LABEL_KEYS
+from qcc.errors import InputError, PipelineError
 from qcc.interp.interpreter import check_array
 from qcc.ir.core import Graph
 
@@ -159,8 +160,6 @@ class CalibrationSet:
 
     def _npz_members(self, zf: zipfile.ZipFile, path: Path) -> list[str]:
         names = [m[:-4] for m in zf.namelist() if m.endswith(".npy")]
-        from qcc.data import LABEL_KEYS
-
         names = [n for n in names if n not in LABEL_KEYS]
         inputs = [v.name for v in self.graph.inputs]
         for n in names:
@@ -215,3 +214,11 @@ class CalibrationSet:
                 stream = _open_npy(f, str(file))
                 for _ in range(self._stack_count(stream, name, str(file))):
                     yield {name: stream.read(self._sample_shape(name))}
+
+
+def calibration_set(graph: Graph, ctx: Any, limit: int | None = None) -> CalibrationSet:
+    """A pass context's calibration data as a validated stream (every pass that needs data uses it)."""
+    if ctx.calibration is None:
+        raise PipelineError("this pipeline needs calibration data (qcc: --calib FILE.npz|FOLDER; API: PassContext(calibration=...))")
+    source = ctx.calibration.source if isinstance(ctx.calibration, CalibrationSet) else ctx.calibration
+    return CalibrationSet(graph, source, limit)

@@ -199,7 +199,6 @@ def define_op(
 
 
 def get_op(name: str) -> OpDef:
-    _load_op_families()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -207,18 +206,8 @@ def get_op(name: str) -> OpDef:
 
 
 def all_ops() -> dict[str, OpDef]:
-    _load_op_families()
+    """Every op defined so far (the package ``qcc`` loads ``qcc.ops``, which defines them all)."""
     return dict(sorted(_REGISTRY.items()))
-
-
-_loaded = False
-
-
-def _load_op_families() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import qcc.ops  # noqa: F401  (registers the op families)
 
 
 # ---- helpers shared by the op families' result-type rules -------------------------------------

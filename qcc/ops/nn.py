@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from qcc.ir.core import Node
 from qcc.ir.ops import FUSED_CLAMP, Attr, broadcast_shapes, define_op, fail, same_dtype
 from qcc.ir.types import DType, TensorType
 
@@ -411,3 +412,10 @@ def _reduce_max(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[T
     value of the type (-inf for floats, False for bool)."""
     return _reduce("reduce_max", types, attrs)
 
+
+def batchnorm_affine(bn: Node) -> tuple[np.ndarray, np.ndarray]:
+    """What batch_norm computes (inference mode), as y = s * x + t per channel:
+    s = gamma / sqrt(var + eps), t = beta - mean * s. Folding and the integer lowering share it."""
+    gamma, beta, mean, var = (np.asarray(v.data, dtype=np.float64) for v in bn.inputs[1:5])
+    s = gamma / np.sqrt(var + bn.attr("epsilon"))
+    return s, beta - mean * s

@@ -43,7 +43,7 @@ ACC_BITS = Attr("acc_bits", "int", 32, "accumulator width: 32, or 64 when int32 
 IN_ZP = Attr("in_zp", "int", 0, "zero point of the input activation")
 
 
-def _float_shape(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+def float_result_shape(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
     """Result shape of the float op ``op`` for operands of these shapes (the q. op's shape rule)."""
     opdef = get_op(op)
     float_types = [TensorType(DType.F32, t.shape) for t in types]
@@ -51,13 +51,13 @@ def _float_shape(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any],
     return opdef.infer(float_types, float_attrs)[0].shape
 
 
-def _check_int(op: str, *types: TensorType) -> None:
+def check_int_operand(op: str, *types: TensorType) -> None:
     for t in types:
         if t.dtype not in (DType.I8, DType.I16, DType.I32):
             raise fail(op, f"operand {t} must be an integer tensor")
 
 
-def _check_out(op: str, attrs: Mapping[str, Any]) -> DType:
+def check_output_stage(op: str, attrs: Mapping[str, Any]) -> DType:
     dtype = attrs["dtype"]
     if dtype not in INT_DTYPES:
         raise fail(op, f"result type {dtype} must be i8 or i16")
@@ -106,8 +106,8 @@ def _qconv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
     """Integer convolution: acc = bias + sum (x - in_zp) * w over the window (padding contributes
     nothing: it holds in_zp), then per-output-channel requantization, + out_zp, clamp to
     [qmin, qmax]. Weights are symmetric (zp 0); bias is i32 at scale s_x * s_w[c]."""
-    _check_int("q.conv", *types)
-    return [TensorType(_check_out("q.conv", attrs), _float_shape("conv", types, attrs, _WINDOW))]
+    check_int_operand("q.conv", *types)
+    return [TensorType(check_output_stage("q.conv", attrs), float_result_shape("conv", types, attrs, _WINDOW))]
 
 
 @define_op(
@@ -119,8 +119,8 @@ def _qconv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
 def _qconv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer transposed convolution: each (x - in_zp) * w is scattered as in conv_transpose,
     accumulated with the bias, then requantized per output channel like q.conv."""
-    _check_int("q.conv_transpose", *types)
-    return [TensorType(_check_out("q.conv_transpose", attrs), _float_shape("conv_transpose", types, attrs, (*_WINDOW, "output_padding")))]
+    check_int_operand("q.conv_transpose", *types)
+    return [TensorType(check_output_stage("q.conv_transpose", attrs), float_result_shape("conv_transpose", types, attrs, (*_WINDOW, "output_padding")))]
 
 
 @define_op(
@@ -132,8 +132,8 @@ def _qconv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> l
 def _qgemm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer Gemm with a constant weight b: acc = bias + (a - in_zp) @ op(b), requantized per
     output column (alpha is folded into the multipliers, beta*c into the bias)."""
-    _check_int("q.gemm", *types)
-    return [TensorType(_check_out("q.gemm", attrs), _float_shape("gemm", types[:2], attrs, ("trans_a", "trans_b")))]
+    check_int_operand("q.gemm", *types)
+    return [TensorType(check_output_stage("q.gemm", attrs), float_result_shape("gemm", types[:2], attrs, ("trans_a", "trans_b")))]
 
 
 @define_op(
@@ -144,8 +144,8 @@ def _qgemm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
 def _qmatmul(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer MatMul of two tensors: acc = (a - a_zp) @ (b - b_zp) in the accumulator width, then
     requantized (per last-axis column when b is a per-channel constant, else one multiplier)."""
-    _check_int("q.matmul", *types)
-    return [TensorType(_check_out("q.matmul", attrs), _float_shape("matmul", types, attrs, ()))]
+    check_int_operand("q.matmul", *types)
+    return [TensorType(check_output_stage("q.matmul", attrs), float_result_shape("matmul", types, attrs, ()))]
 
 
 @define_op(
@@ -168,8 +168,8 @@ def _qadd(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     """Integer Add/Sub with broadcasting (TFLite add.cc): each operand (q - zp) << left_shift is
     rescaled to the common scale 2*max(s_a, s_b) with its own multiplier, the two are added (or
     subtracted), and the sum is requantized to the output scale."""
-    _check_int("q.add", *types)
-    return [TensorType(_check_out("q.add", attrs), _float_shape("add", types, attrs, ()))]
+    check_int_operand("q.add", *types)
+    return [TensorType(check_output_stage("q.add", attrs), float_result_shape("add", types, attrs, ()))]
 
 
 @define_op(
@@ -180,8 +180,8 @@ def _qadd(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
 def _qmul(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer Mul with broadcasting: (a - a_zp) * (b - b_zp) requantized with
     M = s_a * s_b / s_out."""
-    _check_int("q.mul", *types)
-    return [TensorType(_check_out("q.mul", attrs), _float_shape("mul", types, attrs, ()))]
+    check_int_operand("q.mul", *types)
+    return [TensorType(check_output_stage("q.mul", attrs), float_result_shape("mul", types, attrs, ()))]
 
 
 @define_op("q.requantize", ["x"], [IN_ZP, *PER_TENSOR_REQUANT, *OUTPUT_STAGE])
@@ -189,8 +189,8 @@ def _qrequantize(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
     """Change scale, zero point, width or clamp: requantize(x - in_zp) with M = s_in / s_out.
     Used to align concat operands, to convert between int8 and int16, and for a ReLU/Clip that could
     not be fused."""
-    _check_int("q.requantize", *types)
-    return [TensorType(_check_out("q.requantize", attrs), types[0].shape)]
+    check_int_operand("q.requantize", *types)
+    return [TensorType(check_output_stage("q.requantize", attrs), types[0].shape)]
 
 
 RAW_INT_DTYPES = (DType.BOOL, DType.I8, DType.I16, DType.I32, DType.I64, DType.U8)
@@ -215,7 +215,7 @@ def _qfrom_int(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Te
         raise fail("q.from_int", f"operand {types[0]} must be plain integer data (bool, i8, i16, i32, i64 or u8 without quantization)")
     if not -(1 << 31) <= attrs["in_min"] <= attrs["in_max"] < (1 << 31):
         raise fail("q.from_int", f"input clamp [{attrs['in_min']}, {attrs['in_max']}] must be an int32 interval")
-    return [TensorType(_check_out("q.from_int", attrs), types[0].shape)]
+    return [TensorType(check_output_stage("q.from_int", attrs), types[0].shape)]
 
 
 @define_op(
@@ -227,8 +227,8 @@ def _qmean(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
     """Integer mean over axes (GlobalAveragePool, ReduceMean): acc = sum (x - in_zp), divided by
     the count with rounding half away from zero (DESIGN §5), then requantized with
     M = s_in / s_out."""
-    _check_int("q.mean", *types)
-    return [TensorType(_check_out("q.mean", attrs), _float_shape("reduce_mean", types, attrs, ("axes", "keepdims")))]
+    check_int_operand("q.mean", *types)
+    return [TensorType(check_output_stage("q.mean", attrs), float_result_shape("reduce_mean", types, attrs, ("axes", "keepdims")))]
 
 
 _POOL = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "count_include_pad")
@@ -239,8 +239,8 @@ def _qavg_pool(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Te
     """Integer average pooling; input and result share scale and zero point (DESIGN §5): the
     window sum of q (padding counts as zp when count_include_pad) is divided by the tap count
     with rounding half away from zero."""
-    _check_int("q.avg_pool", *types)
-    return [TensorType(types[0].dtype, _float_shape("avg_pool", types, attrs, _POOL))]
+    check_int_operand("q.avg_pool", *types)
+    return [TensorType(types[0].dtype, float_result_shape("avg_pool", types, attrs, _POOL))]
 
 
 @define_op("q.lut", ["x"], [Attr("table", "tensor", doc="256 entries (i8 input) or 513 (i16 input, interpolated)"), DTYPE])
@@ -377,7 +377,7 @@ def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
         raise fail("q.layer_norm", f"eps={attrs['eps']} must be in [0, 2^60]")
     for key, dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
         _tensor("q.layer_norm", attrs, key, dtype, norm_shape)
-    dtype = _check_out("q.layer_norm", attrs)
+    dtype = check_output_stage("q.layer_norm", attrs)
     if dtype is not DType.I8:
         raise fail("q.layer_norm", "result must be i8")
     return [TensorType(dtype, x.shape)]
@@ -408,7 +408,7 @@ def _qlrn(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     if not 0 <= attrs["square_shift"] <= 31:
         raise fail("q.lrn", f"square_shift={attrs['square_shift']} must be in [0, 31]")
     _tensor("q.lrn", attrs, "table", np.int16, (513,))
-    return [TensorType(_check_out("q.lrn", attrs), x.shape)]
+    return [TensorType(check_output_stage("q.lrn", attrs), x.shape)]
 
 
 @define_op(
@@ -433,7 +433,7 @@ def _qprelu(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tenso
     for key, dtype in (("neg_multiplier", np.int32), ("neg_shift", np.int32), ("neg_sign", np.int8)):
         _tensor("q.prelu", attrs, key, dtype, shape)
     _broadcasts_to("q.prelu", "the slope", shape, tuple(x.shape))
-    return [TensorType(_check_out("q.prelu", attrs), x.shape)]
+    return [TensorType(check_output_stage("q.prelu", attrs), x.shape)]
 
 
 @define_op(
@@ -453,10 +453,10 @@ def _qrequantize_axis(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> 
     tensor with per-axis activation parameters to other per-axis (or per-tensor) parameters, as a
     graph output that joins differently-ranged parts needs (docs/arithmetic.md §3.17)."""
     x = types[0]
-    _check_int("q.requantize_axis", x)
+    check_int_operand("q.requantize_axis", x)
     axis = attrs["axis"]
     if not 0 <= axis < len(x.shape):
         raise fail("q.requantize_axis", f"axis={axis} is not an axis of {x}")
     for key in ("in_zp", "multiplier", "shift", "out_zp"):
         _tensor("q.requantize_axis", attrs, key, np.int32, (x.shape[axis],))
-    return [TensorType(_check_out("q.requantize_axis", attrs), x.shape)]
+    return [TensorType(check_output_stage("q.requantize_axis", attrs), x.shape)]

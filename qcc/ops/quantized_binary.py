@@ -14,7 +14,7 @@ import numpy as np
 
 from qcc.ir.ops import Attr, define_op, fail
 from qcc.ir.types import DType, TensorType
-from qcc.ops.quantized import DTYPE, OUTPUT_STAGE, PER_TENSOR_REQUANT, _check_int, _check_out, _float_shape
+from qcc.ops.quantized import DTYPE, OUTPUT_STAGE, PER_TENSOR_REQUANT, check_int_operand, check_output_stage, float_result_shape
 
 LUT2_SHAPE = (256, 256)
 """A two-input table holds every pair of int8 values: 64 KB."""
@@ -30,13 +30,13 @@ def _qdiv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     """Integer Div with broadcasting (docs/arithmetic.md §3.14): (a - a_zp) * multiplier divided by
     (b - b_zp) * 2^(31 - shift), rounded half away from zero, + out_zp, clamped; a zero divisor
     saturates by the numerator's sign (0 / 0 gives out_zp)."""
-    _check_int("q.div", *types)
+    check_int_operand("q.div", *types)
     multiplier, shift = attrs["multiplier"], attrs["shift"]
     if multiplier != 0 and not DIV_SHIFT_RANGE[0] <= shift <= DIV_SHIFT_RANGE[1]:
         raise fail("q.div", f"shift={shift} must be in [{DIV_SHIFT_RANGE[0]}, {DIV_SHIFT_RANGE[1]}] (or multiplier 0)")
     if not 0 <= multiplier < 1 << 31:
         raise fail("q.div", f"multiplier={multiplier} must be in [0, 2^31)")
-    return [TensorType(_check_out("q.div", attrs), _float_shape("div", types, attrs, ()))]
+    return [TensorType(check_output_stage("q.div", attrs), float_result_shape("div", types, attrs, ()))]
 
 
 _MAX_MIN_ATTRS = [
@@ -52,8 +52,8 @@ _MAX_MIN_ATTRS = [
 
 def _max_min(op: str) -> None:
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
-        _check_int(op, *types)
-        return [TensorType(_check_out(op, attrs), _float_shape(op.removeprefix("q."), types, attrs, ()))]
+        check_int_operand(op, *types)
+        return [TensorType(check_output_stage(op, attrs), float_result_shape(op.removeprefix("q."), types, attrs, ()))]
 
     word = "larger" if op == "q.max" else "smaller"
     infer.__doc__ = (f"Integer {op.removeprefix('q.').capitalize()} with broadcasting (docs/arithmetic.md §3.15): each operand is "
@@ -78,4 +78,4 @@ def _qlut2(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tensor
         raise fail("q.lut2", f"table must be i8{list(LUT2_SHAPE)}, got {table.dtype}{list(table.shape)}")
     if attrs["dtype"] is not DType.I8:
         raise fail("q.lut2", "result must be i8")
-    return [TensorType(DType.I8, _float_shape("max", types, attrs, ()))]
+    return [TensorType(DType.I8, float_result_shape("max", types, attrs, ()))]

@@ -42,7 +42,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from qcc.interp.kernels.nn import _geometry, _pad_spatial, _windows
+from qcc.interp.kernels.nn import window_geometry, pad_spatial, sliding_windows
 
 ZETA = 1.1
 GAMMA = -0.1
@@ -94,9 +94,9 @@ class Columns:
         self.kernel_shape = tuple(kernel_shape)
         self.inputs = inputs
         if op == "conv":
-            out_shape, begin, end = _geometry(inputs[:1], self.kernel_shape, attrs)
+            out_shape, begin, end = window_geometry(inputs[:1], self.kernel_shape, attrs)
             self.out_shape = tuple(out_shape)
-            self.padded = _pad_spatial(inputs, begin, end, 0)
+            self.padded = pad_spatial(inputs, begin, end, 0)
             self.positions = math.prod(self.out_shape)
         else:
             self.positions = 1
@@ -105,7 +105,7 @@ class Columns:
         if self.op == "gemm":
             x = self.inputs[index]
             return x.reshape(len(index), 1, x.shape[-1], 1)
-        win = _windows(self.padded[index], self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
+        win = sliding_windows(self.padded[index], self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
         b, c = win.shape[:2]
         return np.ascontiguousarray(win).reshape(b, self.groups, (c // self.groups) * math.prod(self.kernel_shape), self.positions)
 

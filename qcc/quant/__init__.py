@@ -2,4 +2,4 @@
 
 Importing this package registers the lowering rules."""
 
-from qcc.quant import rules_binary, rules_elementwise, rules_nn, rules_special, rules_tensor  # noqa: F401
+from qcc.quant import rules_binary, rules_elementwise, rules_integer, rules_nn, rules_special, rules_tensor  # noqa: F401

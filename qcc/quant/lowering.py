@@ -38,9 +38,17 @@ LowerFn = Callable[["Lowerer", Node], None]
 RULES: Registry[LowerFn] = Registry("lowering")
 lowering = RULES.register  # @lowering("op", ...) registers the integer lowering of float ops
 
+DataPathFn = Callable[["Lowerer", Node], bool]
+DATA_PATHS: list[DataPathFn] = []
+"""Lowerings that claim a node by what its operands are rather than by its op (integer data is
+kept exact whatever the op, ``rules_integer``); asked before ``RULES``, each returns whether it
+lowered the node."""
 
-class NoLowering(QccError):
-    """A float op that has no integer lowering (yet)."""
+
+class NoLowering(PipelineError):
+    """A node the integer op set cannot express, whatever the calibration: an op with no lowering,
+    attributes outside what the integer op supports, or a feature the target lacks. These are what
+    the pre-flight check reports, before any data is read."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class Settings:
 class Lowerer:
     """Builds the integer graph from a calibrated float graph."""
 
-    def __init__(self, src: Graph, settings: Settings) -> None:
+    def __init__(self, src: Graph, settings: Settings, *, preflight: bool = False) -> None:
         self.src = src
         self.settings = settings
         self.dst = Graph(src.name)
@@ -102,12 +110,14 @@ class Lowerer:
         # values that reach a graph output only through data movement (docs/arithmetic.md §3.17)
         self.output_bound = output_bound_values(src)
         self.notes: list[str] = []  # decisions worth a log line, for the pass to report
+        # pre-flight: uncalibrated values get placeholder ranges, and every NoLowering is collected
+        # (node, reason) instead of raised, so one run names every node that cannot be lowered
+        self.preflight = preflight
+        self.refusals: list[tuple[Node, str]] = []
 
     # ---- driving -----------------------------------------------------------------------------
 
     def run(self) -> Graph:
-        from qcc.quant.rules_integer import lower_plain_integer
-
         for value in self.src.inputs:
             if not value.type.dtype.is_float:  # integer data (bytes, token ids) stays exact
                 self.record_plain(value, self.dst.add_input(value.name, value.type))
@@ -118,13 +128,14 @@ class Lowerer:
             self._record(value, q)
         for node in self.src.nodes:
             self.node = node
-            if lower_plain_integer(self, node):
-                continue
-            rule = RULES.get(node.op)
-            if rule is None:
-                raise NoLowering(f"node '{node.name}' ({node.op}) has no integer lowering")
-            self.node = node
-            rule(self, node)
+            try:
+                self._lower(node)
+            except QccError as e:
+                if not self.preflight:
+                    raise
+                if isinstance(e, NoLowering):  # other errors depend on the real ranges: not for pre-flight
+                    self.refusals.append((node, str(e)))
+                self._stand_in(node)
         outputs = []
         for value in self.src.outputs:
             if self.is_plain(value):
@@ -136,6 +147,24 @@ class Lowerer:
         self.dst.outputs = outputs
         return self.dst
 
+    def _lower(self, node: Node) -> None:
+        if any(path(self, node) for path in DATA_PATHS):
+            return
+        rule = RULES.get(node.op)
+        if rule is None:
+            raise NoLowering(f"node '{node.name}' ({node.op}) has no integer lowering")
+        rule(self, node)
+
+    def _stand_in(self, node: Node) -> None:
+        """Pre-flight only: give a node that could not be lowered placeholder integer results, so
+        the nodes after it are still checked."""
+        bits = self.settings.activation_bits
+        for r in node.results:
+            if id(r) in self._map or not r.type.dtype.is_float:
+                continue
+            placeholder = self.dst.add_input(f"{r.name}_unlowered", TensorType(int_dtype(bits), r.type.shape, self.qparams(r, bits)))
+            self._record(r, placeholder)
+
     # ---- settings and parameters -------------------------------------------------------------
 
     def settings_of(self, node: Node) -> NodeSettings:
@@ -144,6 +173,8 @@ class Lowerer:
     def qparams(self, value: Value, bits: int) -> QuantParams:
         """The activation parameters of a float value at ``bits``, from its calibration."""
         q = value.type.quant
+        if q is None and self.preflight:
+            return activation_params(-1.0, 1.0, bits)  # a placeholder: pre-flight checks structure, not ranges
         if q is None:
             raise PipelineError(f"value '{value.name}' has no calibrated range: run calibrate before quantize")
         if q.bits == bits:

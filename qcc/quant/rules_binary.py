@@ -13,7 +13,7 @@ from qcc.ir.core import Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams
 from qcc.ops.quantized_binary import DIV_SHIFT_RANGE
-from qcc.quant.lowering import Lowerer, int_dtype, lowering
+from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering
 from qcc.arith.params import activation_range
 
 
@@ -85,8 +85,8 @@ def binary_table(node: Node, a: QuantParams, b: QuantParams, out: QuantParams) -
 def lower_pow(lw: Lowerer, node: Node) -> None:
     bits, a, b, out_q = _operands(lw, node)
     if bits != 8:
-        raise PipelineError(f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it")
+        raise NoLowering(f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it")
     if not lw.settings.target.lut:
-        raise PipelineError(f"node '{node.name}' (pow) needs a 64 KB two-input table and target '{lw.settings.target.name}' has no tables")
+        raise NoLowering(f"node '{node.name}' (pow) needs a 64 KB two-input table and target '{lw.settings.target.name}' has no tables")
     table = binary_table(node, a.type.quant, b.type.quant, out_q)  # type: ignore[arg-type]
     lw.result(node.result, lw.add("q.lut2", [a, b], {"table": Tensor(table), "dtype": DType.I8}, name=node.result.name, quant=out_q))

@@ -13,7 +13,7 @@ from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 from qcc.ir.types import DType
-from qcc.quant.lowering import Lowerer, int_dtype, lowering
+from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering
 from qcc.arith.params import activation_range
 
 
@@ -81,7 +81,7 @@ def lower_lut(lw: Lowerer, node: Node) -> None:
     s = lw.settings_of(node)
     bits = s.activation_bits
     if not lw.settings.target.lut:
-        raise PipelineError(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
+        raise NoLowering(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
     x = lw.operand(node.inputs[0], bits)
     out_q = lw.qparams(node.result, bits)
     qx = x.type.quant

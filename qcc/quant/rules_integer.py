@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 from qcc.arith.fixedpoint import INT32_MAX, INT32_MIN
-from qcc.backends.numpy_int.executor import DATA_MOVEMENT_OPS, PLAIN_INTEGER_OPS
+from qcc.ops.integer import integer_op
 from qcc.ir.core import Node
-from qcc.quant.lowering import Lowerer, NoLowering, int_dtype
+from qcc.quant.lowering import DATA_PATHS, Lowerer, NoLowering, int_dtype
 from qcc.arith.params import activation_range
 
 
@@ -34,8 +34,12 @@ def lower_plain_integer(lw: Lowerer, node: Node) -> bool:
 
 def _keep(lw: Lowerer, node: Node) -> None:
     """An op on integer data runs as it is, in the integer reference and the C code alike."""
-    if node.op not in PLAIN_INTEGER_OPS | DATA_MOVEMENT_OPS:
+    spec = integer_op(node.op)
+    if spec is None or spec.kind not in ("plain", "movement"):
         raise NoLowering(f"node '{node.name}' ({node.op}) computes on integer data and has no integer lowering")
+    reason = spec.unsupported(node)
+    if reason is not None:
+        raise NoLowering(f"node '{node.name}' ({node.op}): {reason}")
     for v in node.inputs:
         if v.type.dtype.is_float and not v.is_const:
             raise NoLowering(f"node '{node.name}' ({node.op}) mixes integer data with the float activation '{v.name}'")
@@ -61,3 +65,6 @@ def _from_int(lw: Lowerer, node: Node) -> None:
     attrs = dict(in_min=in_min, in_max=in_max, multiplier=multiplier, shift=shift, out_zp=zp, qmin=qmin, qmax=qmax,
                  rounding=lw.rounding, dtype=int_dtype(bits))
     lw.result(node.result, lw.add("q.from_int", [x], attrs, name=node.result.name, quant=out))
+
+
+DATA_PATHS.append(lower_plain_integer)

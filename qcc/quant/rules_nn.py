@@ -9,7 +9,7 @@ import numpy as np
 from qcc.arith.fixedpoint import accumulator_bound
 from qcc.errors import PipelineError
 from qcc.ir.core import Node
-from qcc.quant.lowering import Lowerer, int_dtype, lowering, scales_of
+from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering, scales_of
 
 
 def _fused_clamp(node: Node) -> tuple[float, float]:
@@ -22,7 +22,7 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
     s = lw.settings_of(node)
     x_float, w_float = node.inputs[0], node.inputs[1]
     if not w_float.is_const:
-        raise PipelineError(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
+        raise NoLowering(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
     x = lw.operand(x_float, s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
     w = lw.quantize_weight(w_float.data, s.weight_bits, channel_axis if s.per_channel else None, w_float.name)
@@ -73,7 +73,7 @@ def lower_conv_transpose(lw: Lowerer, node: Node) -> None:
 @lowering("gemm")
 def lower_gemm(lw: Lowerer, node: Node) -> None:
     if node.attr("alpha") <= 0:
-        raise PipelineError(f"node '{node.name}' (gemm): alpha={node.attr('alpha')} must be > 0 to fold into the multiplier")
+        raise NoLowering(f"node '{node.name}' (gemm): alpha={node.attr('alpha')} must be > 0 to fold into the multiplier")
     b = node.inputs[1].type.static_shape
     trans_b = node.attr("trans_b")
     reduction = b[1] if trans_b else b[0]

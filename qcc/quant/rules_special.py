@@ -21,8 +21,10 @@ from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import DType, QuantParams, TensorType
 from qcc.ops.quantized import LAYER_NORM_MAX_N, LRN_MAX_SIZE, RESIZE_WEIGHT_BITS, SOFTMAX_MAX_N, SOFTMAX_TABLE_SIZE
 from qcc.ops.tensor import resize_axis_is_identity, resize_scales
-from qcc.passes.fold_batchnorm import batchnorm_affine
-from qcc.quant.lowering import Lowerer, lowering
+from qcc.ops.nn import batchnorm_affine
+from qcc.ops.integer import integer_op
+from qcc.quant.lowering import Lowerer, NoLowering, lowering
+from qcc.quant.rules_tensor import lower_shared
 from qcc.quant.rules_nn import lower_weight_layer
 
 _SCRATCH: weakref.WeakKeyDictionary[Lowerer, list[Graph]] = weakref.WeakKeyDictionary()
@@ -37,7 +39,7 @@ SOFTMAX_OUTPUT = QuantParams(1.0 / 256.0, -128, None, 8)
 def _int8_operand(lw: Lowerer, node: Node, section: str) -> Value:
     """The node's first operand at int8; the ops here are defined on int8 only."""
     if lw.settings_of(node).activation_bits != 8:
-        raise PipelineError(
+        raise NoLowering(
             f"node '{node.name}' ({node.op}): the integer {node.op} is defined on int8 activations only "
             f"(docs/arithmetic.md {section}); quantize this node with acts=8 (overrides={node.name}:acts=8)"
         )
@@ -46,13 +48,13 @@ def _int8_operand(lw: Lowerer, node: Node, section: str) -> Value:
 
 def _needs_table(lw: Lowerer, node: Node) -> None:
     if not lw.settings.target.lut:
-        raise PipelineError(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
+        raise NoLowering(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
 
 
 def _const(node: Node, index: int, what: str) -> np.ndarray:
     value = node.inputs[index]
     if not value.is_const:
-        raise PipelineError(f"node '{node.name}' ({node.op}): the {what} must be a constant to be quantized offline")
+        raise NoLowering(f"node '{node.name}' ({node.op}): the {what} must be a constant to be quantized offline")
     return np.asarray(value.data, dtype=np.float64)
 
 
@@ -80,7 +82,7 @@ def lower_softmax(lw: Lowerer, node: Node) -> None:
     axis = node.attr("axis")
     n = x.type.shape[axis]
     if n > SOFTMAX_MAX_N:
-        raise PipelineError(f"node '{node.name}' (softmax): {n} elements along axis {axis}; the integer softmax sums at most {SOFTMAX_MAX_N}")
+        raise NoLowering(f"node '{node.name}' (softmax): {n} elements along axis {axis}; the integer softmax sums at most {SOFTMAX_MAX_N}")
     table = softmax_exp_table(_scale_zp(x)[0])
     lw.result(node.result, lw.add("q.softmax", [x], {"axis": axis, "table": table}, name=node.result.name, quant=SOFTMAX_OUTPUT))
 
@@ -112,17 +114,27 @@ def linear_resize_tables(in_shape: tuple[int, ...], attrs: dict) -> tuple[list[i
     return axes, np.concatenate(index).astype(np.int32), np.concatenate(weight).astype(np.int16)
 
 
+@lowering("resize")
+def lower_resize(lw: Lowerer, node: Node) -> None:
+    """Nearest: data movement sharing the input's parameters; linear: q.resize (§3.9). Which
+    attributes each supports is the integer op table's answer, the same one the C backend gets."""
+    spec = integer_op("q.resize" if node.attr("mode") == "linear" else "resize")
+    reason = spec.unsupported(node) if spec is not None else "no integer op"
+    if reason is not None:
+        raise NoLowering(f"node '{node.name}' (resize): {reason}")
+    if node.attr("mode") == "linear":
+        lower_linear_resize(lw, node)
+    else:
+        lower_shared(lw, node)
+
+
 def lower_linear_resize(lw: Lowerer, node: Node) -> None:
-    """resize{mode=linear} -> q.resize; called by rules_tensor.lower_resize, which owns 'resize'."""
+    """resize{mode=linear} -> q.resize."""
     attrs = node.attrs
-    if attrs["antialias"]:
-        raise PipelineError(f"node '{node.name}' (resize): linear resize with antialias has no integer lowering")
-    if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
-        raise PipelineError(f"node '{node.name}' (resize): tf_crop_and_resize has no integer lowering")
     x = _int8_operand(lw, node, "§3.9")
     axes, index, weight = linear_resize_tables(tuple(x.type.shape), attrs)
     if len(axes) > 2:
-        raise PipelineError(f"node '{node.name}' (resize): {len(axes)} interpolated axes; the integer linear resize handles at most 2")
+        raise NoLowering(f"node '{node.name}' (resize): {len(axes)} interpolated axes; the integer linear resize handles at most 2")
     q_attrs = {"sizes": attrs["sizes"], "axes": tuple(axes), "index": index, "weight": weight}
     lw.result(node.result, lw.add("q.resize", [x], q_attrs, name=node.result.name, quant=x.type.quant))
 
@@ -135,7 +147,7 @@ def _per_normalized_element(node: Node, array: np.ndarray, x_shape: tuple[int, .
     leading (non-normalized) axis."""
     padded = (1,) * (len(x_shape) - array.ndim) + array.shape
     if any(d != 1 for d in padded[:axis]):
-        raise PipelineError(f"node '{node.name}' (layer_norm): {what} of shape {list(array.shape)} varies along a non-normalized axis")
+        raise NoLowering(f"node '{node.name}' (layer_norm): {what} of shape {list(array.shape)} varies along a non-normalized axis")
     return np.broadcast_to(array.reshape(padded[axis:]), x_shape[axis:])
 
 
@@ -145,7 +157,7 @@ def lower_layer_norm(lw: Lowerer, node: Node) -> None:
     shape, axis = tuple(x.type.shape), node.attr("axis")
     n = math.prod(shape[axis:])
     if n > LAYER_NORM_MAX_N:
-        raise PipelineError(f"node '{node.name}' (layer_norm): {n} normalized elements; the integer layer norm handles at most {LAYER_NORM_MAX_N}")
+        raise NoLowering(f"node '{node.name}' (layer_norm): {n} normalized elements; the integer layer norm handles at most {LAYER_NORM_MAX_N}")
     gamma = _per_normalized_element(node, _const(node, 1, "scale (gamma)"), shape, axis, "scale")
     beta = _const(node, 2, "bias (beta)") if len(node.inputs) > 2 else np.zeros(())
     beta = _per_normalized_element(node, beta, shape, axis, "bias")
@@ -172,7 +184,7 @@ def lower_lrn(lw: Lowerer, node: Node) -> None:
     _needs_table(lw, node)
     size, alpha, beta, bias = (node.attr(k) for k in ("size", "alpha", "beta", "bias"))
     if bias <= 0 or beta < 0 or size > LRN_MAX_SIZE:
-        raise PipelineError(f"node '{node.name}' (lrn): the integer LRN needs bias > 0, beta >= 0 and size <= {LRN_MAX_SIZE} (got {bias}, {beta}, {size})")
+        raise NoLowering(f"node '{node.name}' (lrn): the integer LRN needs bias > 0, beta >= 0 and size <= {LRN_MAX_SIZE} (got {bias}, {beta}, {size})")
     x = _int8_operand(lw, node, "§3.11")
     s_in, zp_in = _scale_zp(x)
     out_q = lw.qparams(node.result, 8)

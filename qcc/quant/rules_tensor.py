@@ -47,19 +47,6 @@ def lower_pad(lw: Lowerer, node: Node) -> None:
     lw.result(node.result, lw.add("pad", [x], attrs, name=node.result.name, quant=q))
 
 
-@lowering("resize")
-def lower_resize(lw: Lowerer, node: Node) -> None:
-    """Nearest: a gather sharing the input's parameters; linear: q.resize (rules_special, §3.9)."""
-    if node.attr("mode") == "linear":
-        from qcc.quant.rules_special import lower_linear_resize
-
-        lower_linear_resize(lw, node)
-        return
-    if node.attr("mode") != "nearest":
-        raise NoLowering(f"node '{node.name}' (resize): mode={node.attr('mode')} has no integer lowering yet")
-    lower_shared(lw, node)
-
-
 @lowering("concat")
 def lower_concat(lw: Lowerer, node: Node) -> None:
     if keeps_part_params(lw, node):

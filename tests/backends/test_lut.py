@@ -58,9 +58,15 @@ class TestInt8:
         assert table[0] == -128 and table[-1] == 127  # sigmoid(-12.8) * 256 rounds to 0; 256 clamps to 127
         assert table[128] == 0  # sigmoid(0) = 0.5 -> 128 - 128
 
-    def test_nan_and_non_elementwise_functions_are_rejected(self) -> None:
-        with pytest.raises(IRError):
-            build_lut_int8(np.log, 0.1, 0, 0.1, 0)  # log of negative inputs
+    def test_undefined_points_hold_zero_and_non_elementwise_functions_are_rejected(self) -> None:
+        """log of the negative grid points is NaN: those entries hold the real 0 (the output zero
+        point); log(0) = -inf saturates low; the defined points are the rounded log."""
+        table = build_lut_int8(np.log, 0.1, 0, 0.1, 5).astype(np.int64)
+        q = np.arange(-128, 128)
+        assert np.all(table[q < 0] == 5)
+        assert table[128] == -128
+        positive = q > 0
+        assert np.array_equal(table[positive], np.clip(np.rint(np.log(0.1 * q[positive]) / 0.1) + 5, -128, 127))
         with pytest.raises(IRError):
             build_lut_int8(lambda x: x[:10], 0.1, 0, 0.1, 0)
 

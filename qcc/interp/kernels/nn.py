@@ -43,7 +43,7 @@ def _spatial_split(pads: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
     return pads[:half], pads[half:]
 
 
-def _pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int], value: Any) -> np.ndarray:
+def pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int], value: Any) -> np.ndarray:
     """x with its spatial axes (2, 3, ...) padded by ``value``; x itself when nothing is padded."""
     if not any(begin) and not any(end):
         return x
@@ -53,7 +53,7 @@ def _pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int], value:
     return out
 
 
-def _windows(xp: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], dilations: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
+def sliding_windows(xp: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], dilations: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
     """Read-only view [N, C, k1, ..., kn, o1, ..., on] of a padded input: element
     [n, c, *k, *o] is xp[n, c, o*stride + k*dilation]. Reshaping a channel block of it to
     [C*K, O] is im2col."""
@@ -86,7 +86,7 @@ class _TapGrid:
         self.dilations, self.out_shape = tuple(attrs["dilations"]), tuple(out_shape)
         phase_shape = [-(-(d + b + e) // s) for d, b, e, s in zip(size, begin, end, strides)]
         if all(s == 1 for s in strides):
-            phases = np.ascontiguousarray(_pad_spatial(x, begin, end, fill))[:, :, None]
+            phases = np.ascontiguousarray(pad_spatial(x, begin, end, fill))[:, :, None]
         else:
             phases = np.full((n, c, math.prod(strides), *phase_shape), fill, dtype=x.dtype)
             for index, phase in enumerate(np.ndindex(*strides)):
@@ -133,7 +133,7 @@ def _axis_tap(y: np.ndarray, axis: int, tap: int, stride: int, dilation: int, ou
     return y[tuple(index)]
 
 
-def _geometry(x: np.ndarray, kernel_shape: Sequence[int], attrs: Attrs, ceil_mode: bool = False) -> tuple[list[int], list[int], list[int]]:
+def window_geometry(x: np.ndarray, kernel_shape: Sequence[int], attrs: Attrs, ceil_mode: bool = False) -> tuple[list[int], list[int], list[int]]:
     """Output spatial shape and the begin/end padding a windowed op needs to read every tap,
     including the extra end padding that a ceil_mode window reaching past the input needs."""
     begin, end = _spatial_split(attrs["pads"])
@@ -164,12 +164,12 @@ def _finish(y: np.ndarray, attrs: Attrs, dtype: np.dtype) -> list[np.ndarray]:
 def conv(xs: Arrays, attrs: Attrs) -> list[np.ndarray]:
     x, w = _as_compute(xs[0], xs[1])
     kernel_shape = w.shape[2:]
-    out_shape, begin, end = _geometry(x, kernel_shape, attrs)
+    out_shape, begin, end = window_geometry(x, kernel_shape, attrs)
     group, c_in = attrs["group"], x.shape[1]
     if group > 1 and group == c_in:
         y = _conv_depthwise(_TapGrid(x, begin, end, attrs, out_shape, 0), w)
     else:
-        y = _conv_im2col(_pad_spatial(x, begin, end, 0), w, attrs, out_shape)
+        y = _conv_im2col(pad_spatial(x, begin, end, 0), w, attrs, out_shape)
     if len(xs) > 2:
         y += _channel_shape(xs[2].astype(y.dtype, copy=False), y.ndim)
     return _finish(y, attrs, xs[0].dtype)
@@ -183,7 +183,7 @@ def _conv_im2col(xp: np.ndarray, w: np.ndarray, attrs: Attrs, out_shape: Sequenc
     cg, mg = c_in // group, c_out // group
     positions = math.prod(out_shape)
     taps = cg * math.prod(w.shape[2:])
-    win = _windows(xp, w.shape[2:], attrs["strides"], attrs["dilations"], out_shape)
+    win = sliding_windows(xp, w.shape[2:], attrs["strides"], attrs["dilations"], out_shape)
     wm = w.reshape(group, mg, taps)
     y = np.empty((n, c_out, positions), dtype=np.result_type(xp, w))
     for b in range(n):
@@ -281,8 +281,8 @@ def _lowest(dtype: np.dtype) -> Any:
 def max_pool(xs: Arrays, attrs: Attrs) -> list[np.ndarray]:
     x = xs[0]
     kernel_shape = attrs["kernel_shape"]
-    out_shape, begin, end = _geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
-    xp = _pad_spatial(x, begin, end, _lowest(x.dtype))
+    out_shape, begin, end = window_geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
+    xp = pad_spatial(x, begin, end, _lowest(x.dtype))
     return [_pool_separably(xp, kernel_shape, attrs, out_shape, np.maximum, x.dtype)]
 
 
@@ -292,9 +292,9 @@ def max_pool_indices(xs: Arrays, attrs: Attrs) -> list[np.ndarray]:
     out so that they never win, even against an input equal to the padding value."""
     x = xs[0]
     kernel_shape, strides, dilations = attrs["kernel_shape"], attrs["strides"], attrs["dilations"]
-    out_shape, begin, end = _geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
+    out_shape, begin, end = window_geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
     lowest = _lowest(x.dtype)
-    xp = _pad_spatial(x, begin, end, lowest)
+    xp = pad_spatial(x, begin, end, lowest)
     in_shape = x.shape[2:]
     # flat offset contributed by a spatial position along each axis (row- or column-major)
     order = range(len(in_shape)) if attrs["storage_order"] else reversed(range(len(in_shape)))
@@ -328,8 +328,8 @@ def _outer(vectors: Sequence[np.ndarray], ufunc: Callable[..., np.ndarray]) -> n
 def avg_pool(xs: Arrays, attrs: Attrs) -> list[np.ndarray]:
     (x,) = _as_compute(xs[0])
     kernel_shape, strides, dilations = attrs["kernel_shape"], attrs["strides"], attrs["dilations"]
-    out_shape, begin, end = _geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
-    total = _pool_separably(_pad_spatial(x, begin, end, 0), kernel_shape, attrs, out_shape, np.add, x.dtype)
+    out_shape, begin, end = window_geometry(x, kernel_shape, attrs, attrs["ceil_mode"])
+    total = _pool_separably(pad_spatial(x, begin, end, 0), kernel_shape, attrs, out_shape, np.add, x.dtype)
     # divisor: taps inside the input, or inside input plus explicit pads (never the ceil overhang)
     _, pads_end = _spatial_split(attrs["pads"])
     counts = []

@@ -16,15 +16,22 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from qcc.backends.c.build import kernel_sources
+from qcc.backends.numpy_int.executor import integer_node
+from qcc.calibration.source import CalibrationSet
 from qcc.backends.c.emitter import emit_sources
-from qcc.backends.c.lowering import CBackendError, CProgram, lower_graph
+from qcc.backends.c.lowering import lower_graph
+from qcc.backends.c.steps import CBackendError, CProgram
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.verify import verify_samples
 from qcc.errors import InputError, QccError
+from qcc.evaluate import evaluate_quantized
 from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
+from qcc.model_io import load_graph
+from qcc.pipeline import PassManager, parse_pipeline
+from qcc.preflight import preflight_hook
 from qcc.targets import DEFAULT_TARGET
 
 MANIFEST = "model.json"
@@ -72,9 +79,6 @@ def compile_graph(
 ) -> CompileResult:
     """Lower, build, verify and write ``OUT/`` for an already quantized graph. ``samples()``
     returns an iterable of float feed dicts (the first ``verify`` are checked)."""
-    from qcc.backends.numpy_int.executor import integer_node
-    from qcc.evaluate import evaluate_quantized
-
     started = time.perf_counter() if started is None else started
     out = Path(out)
     check_output_dir(out)
@@ -125,10 +129,6 @@ def compile_model(
     log: Callable[[str], None] = lambda message: None,
 ) -> CompileResult:
     """The whole job of ``qcc compile`` (see the module docstring)."""
-    from qcc.calibration.source import CalibrationSet
-    from qcc.model_io import load_graph
-    from qcc.pipeline import PassManager, parse_pipeline
-
     started = time.perf_counter()
     if verify < 0:
         raise InputError(f"--verify {verify}: the number of samples must be >= 0")
@@ -142,6 +142,8 @@ def compile_model(
     else:
         if calibration is None:
             raise InputError("--calib is required to quantize a float model")
+        if context.preflight is None:  # every node C cannot run is named before calibration starts
+            context.preflight = preflight_hook(context.target, c_backend=True)
         quantized = PassManager(passes).run(graph, context)
     if calibration is None and verify > 0:
         raise InputError("--calib is required to verify the C model (or pass --verify 0)")
