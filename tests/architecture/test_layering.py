@@ -1,6 +1,6 @@
 """Imports point one way (docs/design.md, "Layout"): a module imports only from its own layer or the
-layers below it, no pass imports another pass, no backend imports a pass, and no function-local
-import hides a cycle. The layers, lowest first; a module's layer is its longest matching prefix."""
+layers below it, no pass imports another pass, no backend imports a pass, no function-local
+import hides a cycle, and no module reaches into another's private (underscore) names. The layers, lowest first; a module's layer is its longest matching prefix."""
 
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ def _imports(path: Path) -> list[tuple[str, bool, int]]:
                 for alias in child.names:
                     full = f"{child.module}.{alias.name}"
                     out.append((full if full in MODULES else child.module, in_function, child.lineno))
+                    if alias.name.startswith("_"):
+                        out.append((f"private name {full}", in_function, child.lineno))
             elif isinstance(child, ast.Import):
                 out.extend((a.name, in_function, child.lineno) for a in child.names if a.name.startswith("qcc"))
             if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
@@ -82,6 +84,9 @@ def test_imports_point_down(module: str) -> None:
     problems = []
     for target, in_function, line in _imports(path):
         where = f"{path.relative_to(ROOT)}:{line}: {module} imports {target}"
+        if target.startswith("private name "):
+            problems.append(f"{path.relative_to(ROOT)}:{line}: {module} imports the {target}; make it public or keep it home")
+            continue
         if in_function and module not in LAZY_IMPORTS_ALLOWED:
             problems.append(f"{where} inside a function")
         if layer_of(target) > layer_of(module):
