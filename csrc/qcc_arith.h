@@ -1,5 +1,5 @@
 /*
- * qcc_arith.h - the integer arithmetic of qcc (DESIGN.md section 5, docs/arithmetic.md),
+ * qcc_arith.h - the integer arithmetic of qcc (docs/arithmetic.md),
  * as static inline functions shared by every kernel.
  *
  * Everything here is exact integer arithmetic on <stdint.h> types; no floating point.

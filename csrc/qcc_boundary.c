@@ -1,6 +1,6 @@
 /*
- * qcc_boundary.c - the optional float <-> integer helpers at a model's boundary (DESIGN.md 5
- * "Boundary", docs/arithmetic.md 1.2). The only floating point in the library; the integer
+ * qcc_boundary.c - the optional float <-> integer helpers at a model's boundary (docs/arithmetic.md
+ * 1.2). The only floating point in the library; the integer
  * kernels never call it.
  *
  * quantize: v = nearbyintf(x / scale) in float32 (ties to even under the default rounding mode),

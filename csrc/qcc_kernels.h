@@ -372,7 +372,7 @@ static inline void qcc_store_elem(void *y, size_t i, int32_t es, int32_t v)
     }
 }
 
-/* The output stage of one accumulator of output channel `channel` (DESIGN section 5). */
+/* The output stage of one accumulator of output channel `channel` (docs/arithmetic.md section 2.5). */
 static inline int32_t qcc_requant_one(const qcc_requant_t *rq, int32_t channel, int64_t acc)
 {
     const int32_t c = rq->per_channel ? channel : 0;

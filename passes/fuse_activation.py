@@ -27,7 +27,7 @@ class FuseActivation(Pass):
     """Merge a ReLU, ReLU6 or Clip into the conv/gemm/matmul/add that feeds it.
 
     The producer's result then already lies in the clamped range, which is what integer kernels
-    compute for free by narrowing the requantization bounds (DESIGN §5), and the activation stops
+    compute for free by narrowing the requantization bounds (docs/arithmetic.md §2.5), and the activation stops
     being a separate tensor that would need its own scale. Only producers whose result has no other
     user are fused; the intervals intersect when the producer already has a clamp."""
 

@@ -1,5 +1,5 @@
 """Atomic output: results are written to a temporary directory next to the destination and moved
-into place only when everything succeeded, so a failed run leaves nothing half-written (DESIGN §7)."""
+into place only when everything succeeded, so a failed run leaves nothing half-written (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Target descriptions: what the hardware's integer arithmetic can do (DESIGN §6).
+"""Target descriptions: what the hardware's integer arithmetic can do (docs/design.md §7).
 
 The quantize pass consults the target to pick bit widths, per-channel weights and the rounding
 mode, and refuses what the target cannot do; the backends refuse it too.
@@ -15,7 +15,7 @@ from qcc.errors import QccError
 class Target:
     """One integer target.
 
-    ``rounding`` is DESIGN §5's requantization mode: ``double`` (gemmlowp/TFLite/CMSIS-NN default)
+    ``rounding`` is the requantization mode of docs/arithmetic.md §2.3: ``double`` (gemmlowp/TFLite/CMSIS-NN default)
     or ``single`` (TFLite/CMSIS-NN *_SINGLE_ROUNDING). ``wide_accumulator`` says whether int64
     accumulators exist (needed for int16 activations)."""
 

@@ -1,5 +1,5 @@
 """The command line: what works, and that every bad input ends as one line, exit 2, no traceback
-and no output file (DESIGN §7)."""
+and no output file (docs/design.md §8)."""
 
 from __future__ import annotations
 

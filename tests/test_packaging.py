@@ -1,5 +1,5 @@
 """Packaging: every package in the tree is installed, and passes/ and backends/ install as
-qcc.passes and qcc.backends (DESIGN §2)."""
+qcc.passes and qcc.backends (docs/design.md §2)."""
 
 from __future__ import annotations
 

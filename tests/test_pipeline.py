@@ -1,4 +1,4 @@
-"""Pipeline text, the pass registry and the PassManager (DESIGN §4)."""
+"""Pipeline text, the pass registry and the PassManager (docs/design.md §5)."""
 
 from __future__ import annotations
 

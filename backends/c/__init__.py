@@ -1,6 +1,6 @@
 """The C backend: lowers a quantized graph to C (``model.c`` / ``model.h``) calling the kernel
 library in ``csrc/``, plans its memory into one static arena, builds it with cffi, and checks it
-byte for byte against the numpy integer reference (DESIGN.md §6).
+byte for byte against the numpy integer reference (docs/design.md §7).
 
 One module per job: ``cnames`` (safe C identifiers), ``carrays`` (C literals), ``steps`` (the
 program model and what rules build with), ``lowering`` (the driver: IR node → kernel calls),

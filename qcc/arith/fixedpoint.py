@@ -1,4 +1,4 @@
-"""qcc's integer arithmetic, defined once (DESIGN.md §5, spelled out in docs/arithmetic.md).
+"""qcc's integer arithmetic, defined once (spelled out in docs/arithmetic.md).
 
 Why this module exists: the numpy reference executor, the quantize passes and the generated C
 kernels must agree bit for bit on every rounding step. Each rule is written here exactly once,
@@ -40,7 +40,7 @@ INT32_MAX = (1 << 31) - 1
 INT64_MAX = (1 << 63) - 1
 
 ROUNDING_MODES = ("double", "single")
-"""The two 32-bit requantization rules a target may choose (DESIGN.md §5)."""
+"""The two 32-bit requantization rules a target may choose (docs/arithmetic.md §2.3)."""
 
 SHIFT_MIN, SHIFT_MAX = -31, 30
 """Range of ``shift`` accepted by the 32-bit rules (TFLite single rounding; also keeps the double
@@ -351,7 +351,7 @@ def dequantize(q: IntLike, scale: Any, zero_point: IntLike) -> np.ndarray:
 
 
 def weight_range(bits: int) -> tuple[int, int]:
-    """Symmetric restricted weight range ``[-(2^(b-1)-1), 2^(b-1)-1]`` (DESIGN.md uses b ∈ {4, 8})."""
+    """Symmetric restricted weight range ``[-(2^(b-1)-1), 2^(b-1)-1]`` (qcc uses b ∈ {4, 8}, docs/arithmetic.md §0)."""
     if not 2 <= bits <= 16:
         raise IRError(f"weight bit width must be in [2, 16], got {bits}")
     hi = (1 << (bits - 1)) - 1
@@ -395,7 +395,7 @@ class AddRescale:
 
 
 def add_rescale(scale_a: float, scale_b: float, scale_out: float, bits: int) -> AddRescale:
-    """Offline parameters of Add/Sub (DESIGN.md §5, docs/arithmetic.md "Add / Sub")."""
+    """Offline parameters of Add/Sub (docs/arithmetic.md §3.3)."""
     for name, s in (("scale_a", scale_a), ("scale_b", scale_b), ("scale_out", scale_out)):
         if not (math.isfinite(s) and s > 0):
             raise IRError(f"add: {name} must be finite and > 0, got {s!r}")

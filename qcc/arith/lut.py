@@ -1,6 +1,6 @@
 """Lookup tables for unary non-linear ops (sigmoid, tanh, hard-swish, GELU, exp, ...).
 
-Why: DESIGN.md §5 evaluates every unary non-linearity on integers through a table built offline,
+Why: docs/arithmetic.md §3.7 evaluates every unary non-linearity on integers through a table built offline,
 so no executor ever evaluates the float function and all executors agree by construction. The
 builders (offline, float64, deterministic) and the one run-time rule that is arithmetic — the
 int16 linear interpolation — live here once; docs/arithmetic.md "Lookup tables" is the spec.

@@ -1,4 +1,4 @@
-"""Choosing quantization parameters from ranges and weights (DESIGN §5).
+"""Choosing quantization parameters from ranges and weights (docs/arithmetic.md §1).
 
 Activations: int8 asymmetric per tensor in [-128, 127], or int16 symmetric (zp = 0) in
 [-32767, 32767]; the range always contains 0 so that zero (padding, ReLU's floor) is exact.
@@ -53,7 +53,7 @@ def weight_params(weight: np.ndarray, bits: int, axis: int | None) -> QuantParam
 
 def quantize_weight_ints(weight: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, QuantParams, np.ndarray]:
     """Symmetric weight quantization: the integers, their parameters, and the scales shaped to
-    broadcast against the weight. Rounds half to even after a float64 division (DESIGN §5)."""
+    broadcast against the weight. Rounds half to even after a float64 division (docs/arithmetic.md §1.2)."""
     q = weight_params(weight, bits, axis)
     scale = np.asarray(q.scale, dtype=np.float64)
     if axis is not None:

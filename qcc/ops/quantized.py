@@ -2,7 +2,7 @@
 
 A quantized node carries every integer it needs (zero points, multipliers, shifts, clamp bounds,
 tables) so that the numpy reference and the C kernels consume the same integers and nothing is
-recomputed from floats (DESIGN §3, §5). Scales live on the values' types; results' quantization
+recomputed from floats (docs/design.md §3, docs/arithmetic.md). Scales live on the values' types; results' quantization
 parameters are declared by whoever builds the node (the quantize pass, or IR text). Shapes follow
 the float op of the same name, so their rules are reused rather than restated.
 
@@ -75,7 +75,7 @@ def check_output_stage(op: str, attrs: Mapping[str, Any]) -> DType:
 @define_op("quantize", ["x"], [Attr("dtype", "dtype", DType.I8, "result element type (i8 or i16)")])
 def _quantize(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Float to integer with the result type's scale and zero point:
-    clamp(rint(float32(x / scale)) + zp) (DESIGN §5 boundary rule, ties to even)."""
+    clamp(rint(float32(x / scale)) + zp) (docs/arithmetic.md §1.2, ties to even)."""
     if not types[0].dtype.is_float:
         raise fail("quantize", f"operand {types[0]} must be float")
     if attrs["dtype"] not in INT_DTYPES:
@@ -225,7 +225,7 @@ def _qfrom_int(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Te
 )
 def _qmean(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer mean over axes (GlobalAveragePool, ReduceMean): acc = sum (x - in_zp), divided by
-    the count with rounding half away from zero (DESIGN §5), then requantized with
+    the count with rounding half away from zero (docs/arithmetic.md §3.5), then requantized with
     M = s_in / s_out."""
     check_int_operand("q.mean", *types)
     return [TensorType(check_output_stage("q.mean", attrs), float_result_shape("reduce_mean", types, attrs, ("axes", "keepdims")))]
@@ -236,7 +236,7 @@ _POOL = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "count_inc
 
 @define_op("q.avg_pool", ["x"], [*(get_op("avg_pool").attr_index[k] for k in _POOL), Attr("zp", "int", 0, "zero point shared by input and result")])
 def _qavg_pool(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
-    """Integer average pooling; input and result share scale and zero point (DESIGN §5): the
+    """Integer average pooling; input and result share scale and zero point (docs/arithmetic.md §3.5): the
     window sum of q (padding counts as zp when count_include_pad) is divided by the tap count
     with rounding half away from zero."""
     check_int_operand("q.avg_pool", *types)

@@ -293,7 +293,7 @@ class Lowerer:
 
     def accumulator_bits(self, x: Value, max_abs_weight: int, reduction: int, bias_max_abs: int = 0) -> int:
         """32 when the int32 accumulator provably cannot overflow, else 64 (if the target has
-        int64 accumulators); int16 activations always use 64 (DESIGN §5)."""
+        int64 accumulators); int16 activations always use 64 (docs/arithmetic.md §1.3)."""
         q = x.type.quant
         assert q is not None
         if q.bits <= 8 and accumulator_fits_int32(self.max_centered(x), max_abs_weight, reduction, bias_max_abs):
@@ -316,7 +316,7 @@ class Lowerer:
         return const
 
     def quantize_bias(self, bias: np.ndarray, scales: np.ndarray, name: str) -> Value:
-        """int32 bias at scale s_x * s_w[c] (float64 division, DESIGN §5)."""
+        """int32 bias at scale s_x * s_w[c] (float64 division, docs/arithmetic.md §1.2)."""
         exact = np.rint(np.asarray(bias, np.float64) / scales)
         if np.any(exact < INT32_MIN) or np.any(exact > INT32_MAX):
             raise PipelineError(f"node '{self.where}': bias does not fit int32 at scale s_in*s_w; the weights' range is too small for it")

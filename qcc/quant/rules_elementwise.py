@@ -1,5 +1,5 @@
 """Integer lowerings of element-wise ops: add/sub/mul of two tensors, standalone ReLU/Clip, and the
-unary non-linearities, which become lookup tables (DESIGN §5)."""
+unary non-linearities, which become lookup tables (docs/arithmetic.md §3.7)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def lower_reduce_mean(lw: Lowerer, node: Node) -> None:
 
 @lowering("avg_pool")
 def lower_avg_pool(lw: Lowerer, node: Node) -> None:
-    """Input and result share parameters (DESIGN §5); the result's calibration is ignored."""
+    """Input and result share parameters (docs/arithmetic.md §3.5); the result's calibration is ignored."""
     s = lw.settings_of(node)
     x = lw.operand(node.inputs[0], s.activation_bits)
     keys = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "count_include_pad")

@@ -1,4 +1,4 @@
-"""The integer arithmetic contract (DESIGN.md §5, docs/arithmetic.md) as executable specs.
+"""The integer arithmetic contract (docs/arithmetic.md) as executable specs.
 
 Edge cases pin each rounding direction; hypothesis properties compare the vectorized helpers with
 exact rational arithmetic (``fractions.Fraction``) and with literal pure-Python transcriptions of
