@@ -95,7 +95,7 @@ def _dequantized(value: Value, array: np.ndarray) -> np.ndarray | None:
     q = value.type.quant
     if q is None or q.axis is not None or value.type.dtype.is_float:
         return None
-    return (array.astype(np.float64) - int(q.zero_point)) * float(q.scale)  # type: ignore[arg-type]
+    return (array.astype(np.float64) - q.zero_point_value()) * q.scale_value()
 
 
 def evaluate_quantized(

@@ -26,7 +26,7 @@ WEIGHT_LAYERS = {"conv": 0, "conv_transpose": 1, "gemm": None, "matmul": None}
 def fake_quantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
     """Round a float tensor to a per-tensor activation grid (quantize, then dequantize)."""
     qmin, qmax = activation_range(q.bits)
-    scale, zp = np.float32(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    scale, zp = np.float32(q.scale_value()), q.zero_point_value()
     ints = np.clip(np.rint(x.astype(np.float32) / scale) + zp, qmin, qmax)
     return ((ints - zp) * scale).astype(x.dtype)
 

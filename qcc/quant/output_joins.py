@@ -51,7 +51,7 @@ def entries(q: QuantParams, length: int) -> list[tuple[float, int]]:
     """(scale, zero point) of each of ``length`` indices along the parameters' axis (a per-tensor
     parameter set repeats its one entry)."""
     if q.axis is None:
-        return [(float(q.scale), int(q.zero_point))] * length  # type: ignore[arg-type]
+        return [(q.scale_value(), q.zero_point_value())] * length
     return list(zip(q.scale, q.channel_zero_points()))  # type: ignore[arg-type]
 
 
@@ -80,7 +80,7 @@ def union_entries(columns: Sequence[Sequence[tuple[float, int]]], bits: int) -> 
             out.append(covering[0])
             continue
         q = activation_params(lo, hi, bits)
-        out.append((float(q.scale), int(q.zero_point)))  # type: ignore[arg-type]
+        out.append((q.scale_value(), q.zero_point_value()))
     return out
 
 
