@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcc.arith.params import quantize_weight_ints, weight_params, weight_range
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
@@ -17,7 +18,6 @@ from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.quant.fakequant import FakeQuant, fake_quantize_weight, weight_axis
-from qcc.arith.params import quantize_weight_ints, weight_params, weight_range
 
 
 def grid_weights(node: Node, ints: np.ndarray, scale: np.ndarray, like: np.ndarray) -> np.ndarray:

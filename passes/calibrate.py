@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from qcc.arith.params import activation_params
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import PipelineError
@@ -11,7 +13,7 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
-from qcc.arith.params import activation_params
+
 
 def calibration_set(graph: Graph, ctx: PassContext, limit: int | None = None) -> CalibrationSet:
     """The context's calibration data as a validated stream (shared by every pass that needs data)."""

@@ -90,7 +90,9 @@ def match_layer_norm(node: Node) -> LayerNormMatch | None:
     square = var_node.inputs[0].producer
     if _trailing_mean(var_node, var_node.inputs[0]) != axes or single_user(var) is not add_eps or square is None:
         return None
-    is_square = match(square, "mul") and square.inputs == (d, d) or (match(square, "pow", "sub", "const") and square.inputs[0] is d and _scalar(square.inputs[1]) == 2.0)
+    is_square = (match(square, "mul") and square.inputs == (d, d)) or (
+        match(square, "pow", "sub", "const") and square.inputs[0] is d and _scalar(square.inputs[1]) == 2.0
+    )
     if not is_square or single_user(square.result) is not var_node or not used_only_by(d, [square, node]):
         return None
     nodes = [mean.producer, sub, square, var_node, add_eps, *inv_nodes, node]

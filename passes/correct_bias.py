@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from qcc.arith.params import quantize_weight_ints
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
@@ -20,7 +21,6 @@ from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.statistics import has_bn_stats
 from qcc.quant.fakequant import FakeQuant, weight_axis
 from qcc.quant.lowering import Settings
-from qcc.arith.params import quantize_weight_ints
 
 Mode = Literal["empirical", "analytic"]
 

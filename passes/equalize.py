@@ -11,7 +11,6 @@ from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.ir.rewrite import replace_result
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.chains import Link, find_links
 from qcc.ptq.layers import (
     bias_vector,
@@ -24,6 +23,7 @@ from qcc.ptq.layers import (
     set_bias_vector,
     set_weight,
 )
+from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.statistics import scale_bn_stats
 
 

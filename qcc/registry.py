@@ -3,7 +3,8 @@ integer kernels): one mechanism, so every table refuses a duplicate the same way
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -11,9 +11,10 @@ needs to load it) and ``report.md``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.emitter import emit_sources

@@ -10,10 +10,12 @@ arithmetic of docs/arithmetic.md.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.backends.c.carrays import Raw
 from qcc.backends.c.lowering import (
     MAX_DIMS,
@@ -21,9 +23,10 @@ from qcc.backends.c.lowering import (
     PANEL_BYTES,
     ROUNDING,
     SCRATCH,
+    CBackendError,
+    StepBuilder,
     activation_info,
     broadcast_strides,
-    CBackendError,
     collapse,
     const_data,
     contiguous_strides,
@@ -34,11 +37,9 @@ from qcc.backends.c.lowering import (
     rule,
     same_type,
     shape_of,
-    StepBuilder,
     write,
 )
 from qcc.backends.c.rules_movement import copy_call, identity_copy
-from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType

@@ -8,15 +8,17 @@ boundary helpers and single-step execution (for locating the first differing nod
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from qcc.errors import InputError, QccError
 from qcc.ir.types import DType
+
 
 @dataclass
 class TensorInfo:

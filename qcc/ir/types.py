@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
 
 import numpy as np
 
 from qcc.errors import IRError
 
-Dim = Union[int, str]  # str = symbolic dimension, allowed only on graph inputs
+Dim = int | str  # str = symbolic dimension, allowed only on graph inputs
 
 
 class DType(enum.Enum):
@@ -313,7 +314,8 @@ class QuantScheme:
         want = {"target", "weights", "acts", "per_channel", "rounding", "calibration", "overrides"}
         if set(attrs) != want:
             missing, extra = sorted(want - set(attrs)), sorted(set(attrs) - want)
-            raise IRError(f"scheme: missing {missing} / unknown {extra}" if missing and extra else f"scheme: missing {missing}" if missing else f"scheme: unknown {extra}")
+            problems = ([f"missing {missing}"] if missing else []) + ([f"unknown {extra}"] if extra else [])
+            raise IRError("scheme: " + " / ".join(problems))
         return QuantScheme(
             str(attrs["target"]), int(attrs["weights"]), int(attrs["acts"]), bool(attrs["per_channel"]),
             str(attrs["rounding"]), str(attrs["calibration"]),

@@ -37,8 +37,8 @@ random batches come from the caller's generator, so a run is deterministic for a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

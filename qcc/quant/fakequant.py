@@ -10,15 +10,15 @@ how much.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 from qcc.interp.interpreter import NodeEvaluator, evaluate, run
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import QuantParams
 from qcc.quant.lowering import Settings
-from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 
 WEIGHT_LAYERS = {"conv": 0, "conv_transpose": 1, "gemm": None, "matmul": None}
 

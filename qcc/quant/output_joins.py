@@ -12,11 +12,11 @@ pass's concat/reshape/transpose lowerings apply it. Nothing here reads or writes
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
-from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import QuantParams
 from qcc.arith.params import activation_params, params_range
+from qcc.ir.core import Graph, Node
+from qcc.ir.types import QuantParams
 
 OUTPUT_MOVEMENT_OPS = frozenset({"concat", "reshape", "transpose"})
 """Ops that move integers without changing their meaning and can carry per-axis parameters."""

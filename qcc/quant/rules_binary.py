@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.arith.fixedpoint import INT32_MAX, quantize_multiplier, quantize_real
+from qcc.arith.params import activation_range
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
@@ -14,7 +15,6 @@ from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams
 from qcc.ops.quantized_binary import DIV_SHIFT_RANGE
 from qcc.quant.lowering import Lowerer, int_dtype, lowering
-from qcc.arith.params import activation_range
 
 
 def _operands(lw: Lowerer, node: Node) -> tuple[int, Value, Value, QuantParams]:
@@ -85,8 +85,10 @@ def binary_table(node: Node, a: QuantParams, b: QuantParams, out: QuantParams) -
 def lower_pow(lw: Lowerer, node: Node) -> None:
     bits, a, b, out_q = _operands(lw, node)
     if bits != 8:
-        raise PipelineError(f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it")
+        raise PipelineError(
+            f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it"
+        )
     if not lw.settings.target.lut:
         raise PipelineError(f"node '{node.name}' (pow) needs a 64 KB two-input table and target '{lw.settings.target.name}' has no tables")
-    table = binary_table(node, a.type.quant, b.type.quant, out_q)  # type: ignore[arg-type]
+    table = binary_table(node, a.quant, b.quant, out_q)
     lw.result(node.result, lw.add("q.lut2", [a, b], {"table": Tensor(table), "dtype": DType.I8}, name=node.result.name, quant=out_q))

@@ -3,18 +3,18 @@ unary non-linearities, which become lookup tables (DESIGN §5)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from qcc.arith.fixedpoint import add_left_shift, add_rescale
 from qcc.arith.lut import build_lut_int8, build_lut_int16
+from qcc.arith.params import activation_range
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 from qcc.ir.types import DType
 from qcc.quant.lowering import Lowerer, int_dtype, lowering
-from qcc.arith.params import activation_range
 
 
 @lowering("add", "sub")
@@ -90,6 +90,7 @@ def lower_lut(lw: Lowerer, node: Node) -> None:
     if bits == 8:
         table = build_lut_int8(fn, qx.scale_value(), qx.zero_point_value(), out_q.scale_value(), out_q.zero_point_value(), out_min, out_max)
     else:
-        table = build_lut_int16(fn, qx.scale_value(), out_q.scale_value(), in_zp=qx.zero_point_value(), out_zp=out_q.zero_point_value(), out_qmin=out_min, out_qmax=out_max)
+        table = build_lut_int16(fn, qx.scale_value(), out_q.scale_value(), in_zp=qx.zero_point_value(), out_zp=out_q.zero_point_value(),
+                                out_qmin=out_min, out_qmax=out_max)
     dtype = DType.I8 if bits == 8 else DType.I16
     lw.result(node.result, lw.add("q.lut", [x], {"table": table, "dtype": dtype}, name=node.result.name, quant=out_q))

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 from qcc.arith.fixedpoint import INT32_MAX, INT32_MIN
+from qcc.arith.params import activation_range
 from qcc.backends.numpy_int.executor import DATA_MOVEMENT_OPS, PLAIN_INTEGER_OPS
 from qcc.ir.core import Node
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype
-from qcc.arith.params import activation_range
 
 
 def lower_plain_integer(lw: Lowerer, node: Node) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from qcc.arith.params import activation_range
 from qcc.errors import PipelineError
 from qcc.ir.core import Node, Value
 from qcc.ir.ops import Tensor
@@ -29,7 +30,6 @@ from qcc.quant.output_joins import (
     transposed_axis,
     union_entries,
 )
-from qcc.arith.params import activation_range
 
 
 def keeps_part_params(lw: Lowerer, node: Node) -> bool:
