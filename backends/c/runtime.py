@@ -83,7 +83,7 @@ class CModel:
     def __init__(self, module: ModuleType, info: ModelInfo) -> None:
         self.module = module
         self.info = info
-        self.ffi, self.lib = module.ffi, module.lib  # type: ignore[attr-defined]
+        self.ffi, self.lib = module.ffi, module.lib
         p = info.prefix
         self._run = getattr(self.lib, f"{p}_run")
         self._run_step = getattr(self.lib, f"{p}_run_step")

@@ -54,10 +54,11 @@ def first_difference(program: CProgram, model: CModel, feeds: Mapping[str, np.nd
     """Step through the C model on one sample and return the first node whose result differs from
     the reference (None if every step agrees)."""
     reference = _reference_values(program, feeds, None)
-    ints = [reference.get(io.value.name) for io in program.inputs]
-    if any(i is None for i in ints):
+    known = [reference.get(io.value.name) for io in program.inputs]
+    ints = [i for i in known if i is not None]
+    if len(ints) != len(known):
         ints = model.quantize_inputs([feeds[io.float_name] for io in program.inputs])
-    for index, arena, outs in model.run_steps(ints):  # type: ignore[arg-type]
+    for index, arena, outs in model.run_steps(ints):
         step = program.steps[index]
         for value in step.writes:
             expected = reference.get(value.name)
@@ -65,7 +66,7 @@ def first_difference(program: CProgram, model: CModel, feeds: Mapping[str, np.nd
                 expected = reference.get(step.reads[0].name)
             if expected is None:
                 continue
-            got = _read_value(program, model, value, arena, ints, outs)  # type: ignore[arg-type]
+            got = _read_value(program, model, value, arena, ints, outs)
             if got is None or np.array_equal(got, expected):
                 continue
             diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))

@@ -57,7 +57,7 @@ class FakeQuant:
         for node in graph.nodes:
             if node.op in WEIGHT_LAYERS and len(node.inputs) > 1 and node.inputs[1].is_const:
                 s = settings.for_node(node)
-                self.weights[id(node)] = fake_quantize_weight(node.inputs[1].data, s.weight_bits, weight_axis(node, s.per_channel))  # type: ignore[arg-type]
+                self.weights[id(node)] = fake_quantize_weight(node.inputs[1].const_array, s.weight_bits, weight_axis(node, s.per_channel))
 
     def params(self, node: Node, value: Value) -> QuantParams | None:
         q = value.type.quant

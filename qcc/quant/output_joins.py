@@ -52,7 +52,7 @@ def entries(q: QuantParams, length: int) -> list[tuple[float, int]]:
     parameter set repeats its one entry)."""
     if q.axis is None:
         return [(q.scale_value(), q.zero_point_value())] * length
-    return list(zip(q.scale, q.channel_zero_points()))  # type: ignore[arg-type]
+    return list(zip(q.scales(), q.zero_points()))
 
 
 def from_entries(pairs: Sequence[tuple[float, int]], axis: int, bits: int) -> QuantParams:

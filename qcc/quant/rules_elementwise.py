@@ -54,9 +54,9 @@ def lower_clamp(lw: Lowerer, node: Node) -> None:
     """A ReLU/Clip that fuse-activation could not fold: the result keeps the input's parameters
     and clamps in the integer domain (docs/arithmetic.md §3.6)."""
     x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
-    q = x.type.quant
+    q = x.quant
     lo, hi = (0.0, np.inf) if node.op == "relu" else (node.attr("min"), node.attr("max"))
-    qmin, qmax = lw.clamp_bounds(q, (lo, hi))  # type: ignore[arg-type]
+    qmin, qmax = lw.clamp_bounds(q, (lo, hi))
     lw.result(node.result, lw.add("clip", [x], {"min": float(qmin), "max": float(qmax)}, name=node.result.name, quant=q))
 
 

@@ -39,9 +39,9 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
         if float_op == "gemm":
             bias_data = bias_data * node.attr("beta") / node.attr("alpha")
         bias = lw.quantize_bias(bias_data, x_scale * w_scales, f"{bias_float.name}")
-        bias_max = int(np.abs(bias.data).max(initial=0))
+        bias_max = int(np.abs(bias.const_array).max(initial=0))
         operands.append(bias)
-    max_w = int(np.abs(w.data).max(initial=0))
+    max_w = int(np.abs(w.const_array).max(initial=0))
     acc_bits = lw.accumulator_bits(x, max_w, reduction, bias_max)
     alpha = node.attr("alpha") if float_op == "gemm" else 1.0
     bound = accumulator_bound(lw.max_centered(x), max_w, reduction, bias_max)
