@@ -10,9 +10,9 @@ import numpy as np
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.chains import Link, find_links
 from qcc.ptq.layers import bias_vector, canonical, linear_scale, pads_input, set_bias_vector, sum_over_inputs
+from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.statistics import bn_stats, has_bn_stats, shift_bn_mean
 
 

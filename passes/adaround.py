@@ -7,17 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcc.arith.params import quantize_weight_ints, weight_params, weight_range
+from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
-from qcc.calibration.source import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.capture import capture, quantized_input, with_weights
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.quant.fakequant import FakeQuant, fake_quantize_weight, weight_axis
-from qcc.arith.params import quantize_weight_ints, weight_params, weight_range
 
 
 def grid_weights(node: Node, ints: np.ndarray, scale: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from qcc.arith.params import activation_params
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
@@ -11,7 +13,7 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
-from qcc.arith.params import activation_params
+
 
 def observed_values(graph: Graph) -> list[Value]:
     """Float activations: graph inputs and float node results (constants are weights, not

@@ -47,9 +47,8 @@ def _commuted(node: Node, want: str) -> tuple[Value, Value] | None:
 def _inverse_std(node: Node) -> tuple[Value, Value, list[Node]] | None:
     """For the normalizing node ``div(d, sqrt(v))`` or ``mul(d, 1/sqrt(v))`` (1/sqrt as reciprocal,
     div(1, .) or pow(., -0.5)): (d, v, the nodes between)."""
-    if match(node, "div", "sub", "sqrt"):
-        d, std = node.inputs
-        return d, std.producer.inputs[0], [std.producer]  # type: ignore[union-attr]
+    if match(node, "div", "sub", "sqrt") and (sqrt := node.inputs[1].producer) is not None:
+        return node.inputs[0], sqrt.inputs[0], [sqrt]
     if node.op != "mul" or (pair := _commuted(node, "sub")) is None:
         return None
     d, inv = pair
@@ -60,8 +59,8 @@ def _inverse_std(node: Node) -> tuple[Value, Value, list[Node]] | None:
         return d, step.inputs[0], [step]
     if match(step, "reciprocal", "sqrt") or (match(step, "div", "const", "sqrt") and _scalar(step.inputs[0]) == 1.0):
         std = step.inputs[-1]
-        if single_user(std) is step:
-            return d, std.producer.inputs[0], [step, std.producer]  # type: ignore[union-attr]
+        if single_user(std) is step and (sqrt := std.producer) is not None:
+            return d, sqrt.inputs[0], [step, sqrt]
     return None
 
 
@@ -90,7 +89,9 @@ def match_layer_norm(node: Node) -> LayerNormMatch | None:
     square = var_node.inputs[0].producer
     if _trailing_mean(var_node, var_node.inputs[0]) != axes or single_user(var) is not add_eps or square is None:
         return None
-    is_square = match(square, "mul") and square.inputs == (d, d) or (match(square, "pow", "sub", "const") and square.inputs[0] is d and _scalar(square.inputs[1]) == 2.0)
+    is_square = (match(square, "mul") and square.inputs == (d, d)) or (
+        match(square, "pow", "sub", "const") and square.inputs[0] is d and _scalar(square.inputs[1]) == 2.0
+    )
     if not is_square or single_user(square.result) is not var_node or not used_only_by(d, [square, node]):
         return None
     nodes = [mean.producer, sub, square, var_node, add_eps, *inv_nodes, node]
@@ -130,7 +131,7 @@ def _rewrite_constant_operand(graph: Graph, node: Node) -> bool:
         return False
     if not c.type.dtype.is_float or uniform_constant(c) is not None:
         return False
-    op, data = ("mul", np.reciprocal(c.data)) if node.op == "div" else ("add", np.negative(c.data))
+    op, data = ("mul", np.reciprocal(c.const_array)) if node.op == "div" else ("add", np.negative(c.const_array))
     attrs = {k: v for k, v in node.attrs.items() if k in ("act_min", "act_max")}
     new = graph.create_node(op, [node.inputs[0], c], attrs, names=node.result.name)
     graph.insert(new, before=node)

@@ -8,10 +8,11 @@ from typing import Literal
 
 import numpy as np
 
+from qcc.arith.params import quantize_weight_ints
+from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
-from qcc.calibration.source import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.capture import quantized_input, running_mean
 from qcc.ptq.expectation import expected_value
@@ -20,7 +21,6 @@ from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.statistics import has_bn_stats
 from qcc.quant.fakequant import FakeQuant, weight_axis
 from qcc.quant.lowering import Settings
-from qcc.arith.params import quantize_weight_ints
 
 Mode = Literal["empirical", "analytic"]
 

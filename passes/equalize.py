@@ -11,7 +11,6 @@ from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.ir.rewrite import replace_result
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.chains import Link, find_links
 from qcc.ptq.layers import (
     bias_vector,
@@ -24,6 +23,7 @@ from qcc.ptq.layers import (
     set_bias_vector,
     set_weight,
 )
+from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.statistics import scale_bn_stats
 
 
@@ -102,8 +102,8 @@ class Equalize(Pass):
                 nodes[id(node)] = node
                 views[id(node)] = canonical(node, np.asarray(node.inputs[1].data, dtype=np.float64))
         firsts = {id(link.first): link.first for link in links}
-        biases = {key: bias_vector(node) for key, node in firsts.items()}
-        factors = {key: np.ones(len(biases[key])) for key in firsts}  # type: ignore[arg-type]
+        biases = {key: _bias_of(node) for key, node in firsts.items()}
+        factors = {key: np.ones(len(biases[key])) for key in firsts}
         sweep, worst = 0, math.inf
         while sweep < self.sweeps and worst > self.tolerance:
             sweep += 1
@@ -116,14 +116,14 @@ class Equalize(Pass):
                 s[live] = np.sqrt(r1[live] * r2[live]) / r2[live]
                 views[a] = scale_outputs(views[a], 1.0 / s)
                 views[b] = scale_inputs(views[b], s)
-                biases[a] = biases[a] / s  # type: ignore[operator]
+                biases[a] = biases[a] / s
                 factors[a] = factors[a] / s
                 worst = max(worst, float(np.max(np.abs(np.log(s)), initial=0.0)))
         for key, node in nodes.items():
-            set_weight(graph, node, from_canonical(node, views[key], node.inputs[1].data))  # type: ignore[arg-type]
+            set_weight(graph, node, from_canonical(node, views[key], node.inputs[1].const_array))
         for key, node in firsts.items():
             if len(node.inputs) > 2:
-                set_bias_vector(graph, node, biases[key])  # type: ignore[arg-type]
+                set_bias_vector(graph, node, biases[key])
             scale_bn_stats(node, factors[key])
         return sweep, worst
 
@@ -141,3 +141,11 @@ def _relu6_to_relu(graph: Graph, link: Link) -> None:
                 replace_result(graph, act.result, relu.result)
             else:
                 act.set_attr("max", math.inf)
+
+
+def _bias_of(node: Node) -> np.ndarray:
+    """The first layer's bias per output channel; a gemm whose C differs between rows cannot be rescaled per channel."""
+    bias = bias_vector(node)
+    if bias is None:
+        raise PipelineError(f"equalize: node '{node.name}' ({node.op}) has a bias that differs between rows; it cannot be rescaled per channel")
+    return bias

@@ -8,8 +8,8 @@ The public API: import a model, run passes on it, run it.
     outputs = qcc.run(graph, {"input": x})
 """
 
-from qcc.errors import QccError
 import qcc.ops  # noqa: F401, I001  (the op families fill the IR's op registry before anything parses or builds a graph)
+from qcc.errors import QccError
 from qcc.interp.interpreter import run, run_samples
 from qcc.ir import Graph, parse, print_graph, to_text, verify
 from qcc.model_io import load_graph

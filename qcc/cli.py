@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -70,8 +70,8 @@ def cmd_opt(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from qcc.compile import is_quantized
     from qcc.backends.numpy_int.executor import run_integer_samples
+    from qcc.compile import is_quantized
     from qcc.data import load_feeds
     from qcc.interp.interpreter import run_samples
 
@@ -103,9 +103,8 @@ def _report_outputs(outputs: dict[str, np.ndarray], labels: np.ndarray | None, w
 
 def _write_outputs(outputs: dict[str, np.ndarray], path: str | None) -> None:
     if path:
-        with atomic_files(path) as (tmp,):
-            with open(tmp, "wb") as f:
-                np.savez(f, **outputs)
+        with atomic_files(path) as (tmp,), open(tmp, "wb") as f:
+            np.savez(f, **outputs)
         print(f"wrote {path}")
 
 
@@ -135,8 +134,8 @@ DEFAULT_PIPELINE = "fold-constants,canonicalize,fold-batchnorm,fuse-activation,f
 
 
 def _context(args: argparse.Namespace):  # -> PassContext
-    from qcc.targets import get_target
     from qcc.pipeline import PassContext, Progress
+    from qcc.targets import get_target
 
     return PassContext(
         calibration=getattr(args, "calib", None),

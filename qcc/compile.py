@@ -11,19 +11,20 @@ needs to load it) and ``report.md``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from qcc.backends.c.build import kernel_sources
-from qcc.backends.numpy_int.executor import integer_node
-from qcc.calibration.source import CalibrationSet
 from qcc.backends.c.emitter import emit_sources
 from qcc.backends.c.lowering import lower_graph
-from qcc.backends.c.steps import CBackendError, CProgram
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
+from qcc.backends.c.steps import CBackendError, CProgram
 from qcc.backends.c.verify import verify_samples
+from qcc.backends.numpy_int.executor import integer_node
+from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.evaluate import evaluate_quantized
 from qcc.fileio import atomic_directory

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def _dequantized(value: Value, array: np.ndarray) -> np.ndarray | None:
     q = value.type.quant
     if q is None or q.axis is not None or value.type.dtype.is_float:
         return None
-    return (array.astype(np.float64) - int(q.zero_point)) * float(q.scale)  # type: ignore[arg-type]
+    return (array.astype(np.float64) - q.zero_point_value()) * q.scale_value()
 
 
 def evaluate_quantized(
@@ -119,22 +119,22 @@ def evaluate_quantized(
     for v in watched.values():
         report.layer_info[v.name] = (v.producer.op if v.producer else "", str(v.type))
     stream = progress(samples, samples.count()) if progress else samples
+    reference: dict[str, np.ndarray] = {}  # this sample's float layer outputs, refilled per sample
+
+    def keep(value: Value, array: np.ndarray) -> None:
+        if value.name in report.layer_info:
+            reference[value.name] = array
+
+    def compare(value: Value, array: np.ndarray) -> None:
+        v = watched.get(id(value))
+        if v is not None and v.name in reference:
+            deq = _dequantized(v, array)
+            if deq is not None:
+                report.layers.setdefault(v.name, ErrorStats()).add(reference[v.name], deq)
+
     for index, feeds in enumerate(stream):
-        reference: dict[str, np.ndarray] = {}
-
-        def keep(value: Value, array: np.ndarray) -> None:
-            if value.name in report.layer_info:
-                reference[value.name] = array
-
+        reference.clear()
         float_out = run(float_graph, feeds, observer=keep if per_layer else None, evaluate_node=float_node)
-
-        def compare(value: Value, array: np.ndarray) -> None:
-            v = watched.get(id(value))
-            if v is not None and v.name in reference:
-                deq = _dequantized(v, array)
-                if deq is not None:
-                    report.layers.setdefault(v.name, ErrorStats()).add(reference[v.name], deq)
-
         quant_out = run(quant_graph, feeds, observer=compare if per_layer else None, evaluate_node=quant_evaluator)
         for (name, f), q in zip(float_out.items(), quant_out.values()):
             report.outputs.setdefault(name, ErrorStats()).add(f, q)

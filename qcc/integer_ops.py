@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
 from qcc.backends.c.steps import RULES as C_RULES
 from qcc.backends.c.steps import Rule as CRule
 from qcc.backends.numpy_int.kernels import INT_KERNELS, IntKernel

@@ -18,9 +18,10 @@ import pkgutil
 import sys
 import time
 import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, ClassVar, Iterable, Sequence, TextIO
+from typing import Any, ClassVar, TextIO
 
 from qcc.errors import PipelineError, VerifyError
 from qcc.ir.core import Graph
@@ -166,7 +167,7 @@ class Repeat:
         return "repeat(" + ",".join(str(p) for p in self.passes) + ")"
 
 
-Pipeline = typing.Union[Pass, Repeat]
+Pipeline = Pass | Repeat
 
 
 def parse_pipeline(text: str) -> list[Pipeline]:

@@ -11,7 +11,7 @@ what depends on the real ranges (accumulator and bias widths) is left to the rea
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from qcc.backends.c.lowering import c_refusal
 from qcc.errors import PipelineError

@@ -8,7 +8,8 @@ bit-identical to the float32 the numpy reference uses.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -11,8 +11,7 @@ Nothing in these files is an IR name pasted verbatim: identifiers and comments c
 from __future__ import annotations
 
 import math
-
-from typing import Sequence
+from collections.abc import Sequence
 
 from qcc.backends.c.carrays import array_definition, float_literal
 from qcc.backends.c.cnames import comment_text
@@ -230,7 +229,8 @@ def main_c(program: CProgram) -> str:
         if floats:
             reads.append(
                 f"    if (use_float) {{\n        float *f = (float *)malloc(sizeof(float) * {io.count});\n"
-                f"        if (f == NULL || read_file(argv[first + {k}], f, sizeof(float) * {io.count}) != 0) {{\n            free(f);\n            return 1;\n        }}\n"
+                f"        if (f == NULL || read_file(argv[first + {k}], f, sizeof(float) * {io.count}) != 0) {{\n"
+                f"            free(f);\n            return 1;\n        }}\n"
                 f"        {p}_quantize_input{k}(f, in{k});\n        free(f);\n"
                 f"    }} else if (read_file(argv[first + {k}], in{k}, sizeof({io.ctype}) * {io.count}) != 0) {{\n        return 1;\n    }}"
             )
@@ -245,7 +245,8 @@ def main_c(program: CProgram) -> str:
                 f"    if (use_float) {{\n        float *f = (float *)malloc(sizeof(float) * {io.count});\n"
                 f"        if (f == NULL) {{\n            return 1;\n        }}\n"
                 f"        {p}_dequantize_output{k}(out{k}, f);\n"
-                f"        if (write_file(argv[first + {n_in + k}], f, sizeof(float) * {io.count}) != 0) {{\n            free(f);\n            return 1;\n        }}\n        free(f);\n"
+                f"        if (write_file(argv[first + {n_in + k}], f, sizeof(float) * {io.count}) != 0) {{\n"
+                f"            free(f);\n            return 1;\n        }}\n        free(f);\n"
                 f"    }} else if (write_file(argv[first + {n_in + k}], out{k}, sizeof({io.ctype}) * {io.count}) != 0) {{\n        return 1;\n    }}"
             )
         else:

@@ -104,7 +104,9 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
         if id(node) in boundary_nodes:
             continue
         if node.op in ("quantize", "dequantize"):
-            raise CBackendError(f"node '{node.name}' ({node.op}): float conversions inside the graph have no C kernel; only the graph's inputs and outputs may be float")
+            raise CBackendError(
+                f"node '{node.name}' ({node.op}): float conversions inside the graph have no C kernel; only the graph's inputs and outputs may be float"
+            )
         lower = RULES.get(node.op)
         refusal = c_refusal(node)
         if refusal is not None:

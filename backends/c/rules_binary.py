@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qcc.backends.c.carrays import Raw
-from qcc.backends.c.steps import ROUNDING, CBackendError, read, rule, same_type, shape_of, StepBuilder, write
-from qcc.backends.c.rules_compute import broadcast_fields, same_shape_operands
 from qcc.arith.fixedpoint import requantize
+from qcc.backends.c.carrays import Raw
+from qcc.backends.c.rules_compute import broadcast_fields, same_shape_operands
+from qcc.backends.c.steps import ROUNDING, CBackendError, StepBuilder, read, rule, same_type, shape_of, write
 from qcc.ir.core import Node
 from qcc.ops.quantized_binary import LUT2_SHAPE
 

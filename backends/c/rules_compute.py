@@ -10,20 +10,24 @@ arithmetic of docs/arithmetic.md.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.backends.c.carrays import Raw
+from qcc.backends.c.rules_movement import copy_call, identity_copy
 from qcc.backends.c.steps import (
     MAX_DIMS,
     MAX_PANEL,
     PANEL_BYTES,
     ROUNDING,
     SCRATCH,
+    CBackendError,
+    StepBuilder,
     activation_info,
     broadcast_strides,
-    CBackendError,
     collapse,
     const_data,
     contiguous_strides,
@@ -34,11 +38,8 @@ from qcc.backends.c.steps import (
     rule,
     same_type,
     shape_of,
-    StepBuilder,
     write,
 )
-from qcc.backends.c.rules_movement import copy_call, identity_copy
-from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from qcc.backends.c.rules_movement import lower_gather_like
 from qcc.backends.c.steps import (
     ROUNDING,
     CBackendError,
@@ -17,7 +18,6 @@ from qcc.backends.c.steps import (
     shape_of,
     write,
 )
-from qcc.backends.c.rules_movement import lower_gather_like
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 from qcc.ops.quantized import RAW_INT_DTYPES

@@ -10,7 +10,8 @@ the elements the reference executor moves, by construction.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,9 @@ from qcc.backends.c.carrays import Raw
 from qcc.backends.c.steps import (
     ACTIVATION_TYPES,
     MAX_DIMS,
-    activation_info,
     CBackendError,
+    StepBuilder,
+    activation_info,
     const_data,
     contiguous_strides,
     element_info,
@@ -28,7 +30,6 @@ from qcc.backends.c.steps import (
     rule,
     same_type,
     shape_of,
-    StepBuilder,
     write,
 )
 from qcc.interp.interpreter import evaluate

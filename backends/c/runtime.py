@@ -8,10 +8,11 @@ boundary helpers and single-step execution (for locating the first differing nod
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from qcc.backends.c.emitter import HEADER, model_c, model_h, prototypes
 from qcc.backends.c.steps import PLAIN_INTEGER_TYPES
 from qcc.errors import InputError, QccError
 from qcc.ir.types import DType
+
 
 @dataclass
 class TensorInfo:
@@ -82,7 +84,7 @@ class CModel:
     def __init__(self, module: ModuleType, info: ModelInfo) -> None:
         self.module = module
         self.info = info
-        self.ffi, self.lib = module.ffi, module.lib  # type: ignore[attr-defined]
+        self.ffi, self.lib = module.ffi, module.lib
         p = info.prefix
         self._run = getattr(self.lib, f"{p}_run")
         self._run_step = getattr(self.lib, f"{p}_run_step")

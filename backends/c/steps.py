@@ -7,17 +7,18 @@ them; keeping them here lets the rule modules and the driver import one way.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from qcc.backends.c.carrays import Raw, array_definition, struct_definition
-from qcc.backends.c.cnames import c_identifier, model_identifier
+from qcc.backends.c.cnames import c_identifier
 from qcc.errors import QccError
-from qcc.registry import Registry
 from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.ir.types import DType
+from qcc.registry import Registry
 
 MAX_DIMS = 8
 ROUNDING = {"double": 0, "single": 1}

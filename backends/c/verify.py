@@ -9,14 +9,15 @@ the first node that differs is the one reported.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
-from qcc.backends.c.steps import CProgram
 from qcc.backends.c.planner import nbytes
 from qcc.backends.c.runtime import CModel
+from qcc.backends.c.steps import CProgram
 from qcc.backends.numpy_int.executor import run_integer
 from qcc.errors import CheckFailed
 from qcc.ir.core import Value
@@ -52,12 +53,12 @@ def _read_value(program: CProgram, model: CModel, value: Value, arena: np.ndarra
 def first_difference(program: CProgram, model: CModel, feeds: Mapping[str, np.ndarray], sample: int = 0) -> Mismatch | None:
     """Step through the C model on one sample and return the first node whose result differs from
     the reference (None if every step agrees)."""
-    reference: dict[str, np.ndarray] = {}
-    run_integer(program.graph, feeds, observer=lambda v, a: reference.__setitem__(v.name, np.asarray(a)))
-    ints = [reference[io.value.name] if io.value.name in reference else None for io in program.inputs]
-    if any(i is None for i in ints):
+    reference = _reference_values(program, feeds, None)
+    known = [reference.get(io.value.name) for io in program.inputs]
+    ints = [i for i in known if i is not None]
+    if len(ints) != len(known):
         ints = model.quantize_inputs([feeds[io.float_name] for io in program.inputs])
-    for index, arena, outs in model.run_steps(ints):  # type: ignore[arg-type]
+    for index, arena, outs in model.run_steps(ints):
         step = program.steps[index]
         for value in step.writes:
             expected = reference.get(value.name)
@@ -65,7 +66,7 @@ def first_difference(program: CProgram, model: CModel, feeds: Mapping[str, np.nd
                 expected = reference.get(step.reads[0].name)
             if expected is None:
                 continue
-            got = _read_value(program, model, value, arena, ints, outs)  # type: ignore[arg-type]
+            got = _read_value(program, model, value, arena, ints, outs)
             if got is None or np.array_equal(got, expected):
                 continue
             diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
@@ -86,14 +87,7 @@ def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[s
     naming the first differing node."""
     count = checked = 0
     for index, feeds in enumerate(samples):
-        captured: dict[str, np.ndarray] = {}
-        watch = {io.value.name for io in program.inputs} | {io.value.name for io in program.outputs}
-
-        def observe(value: Value, array: Any) -> None:
-            if value.name in watch:
-                captured[value.name] = np.asarray(array)
-
-        run_integer(program.graph, feeds, observer=observe)
+        captured = _reference_values(program, feeds, {io.value.name for io in (*program.inputs, *program.outputs)})
         xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
         ints = model.quantize_inputs(xs)
         for io, q in zip(program.inputs, ints):
@@ -121,7 +115,17 @@ def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray
     for step in program.steps:
         if io.value in step.writes and step.node is None:
             source = step.reads[0].name
-            got: dict[str, np.ndarray] = {}
-            run_integer(program.graph, feeds, observer=lambda v, a: got.__setitem__(v.name, np.asarray(a)) if v.name == source else None)
-            return got[source]
+            return _reference_values(program, feeds, {source})[source]
     raise CheckFailed(f"no reference value for output '{io.float_name}'")
+
+
+def _reference_values(program: CProgram, feeds: Mapping[str, np.ndarray], names: set[str] | None) -> dict[str, np.ndarray]:
+    """Run the integer reference on one sample and keep the values named in ``names`` (every value if None)."""
+    kept: dict[str, np.ndarray] = {}
+
+    def keep(value: Value, array: Any) -> None:
+        if names is None or value.name in names:
+            kept[value.name] = np.asarray(array)
+
+    run_integer(program.graph, feeds, observer=keep)
+    return kept

@@ -8,12 +8,12 @@ integers; anything else on an integer graph is an error, never a silent float co
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qcc.backends.numpy_int.kernels import INT_KERNELS
 from qcc.backends.numpy_int import kernels_binary  # noqa: F401  (registers q.div, q.max, q.min, q.lut2)
+from qcc.backends.numpy_int.kernels import INT_KERNELS
 from qcc.errors import IRError
 from qcc.interp.interpreter import Observer, evaluate, run, run_samples
 from qcc.ir.core import Graph, Node

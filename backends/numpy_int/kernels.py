@@ -8,30 +8,33 @@ exactly, and fast.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from qcc.arith.fixedpoint import (
-    bit_length,
-    integer_sqrt,
-    rounding_divide_by_pot,
-    activation_range,
-    dequantize as dequantize_ints,
     INT32_MAX,
     INT32_MIN,
+    activation_range,
+    bit_length,
+    integer_sqrt,
     multiply_by_quantized_multiplier,
     quantize_real,
     requantize,
     rounding_divide,
+    rounding_divide_by_pot,
+)
+from qcc.arith.fixedpoint import (
+    dequantize as dequantize_ints,
 )
 from qcc.arith.lut import lut_lookup_int16
 from qcc.backends.numpy_int.windows import window_sums
-from qcc.ops.quantized import RESIZE_WEIGHT_BITS
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
+from qcc.ir.types import QuantParams
+from qcc.ops.quantized import RESIZE_WEIGHT_BITS
 from qcc.registry import Registry
-from qcc.ir.types import DType, QuantParams
 
 IntKernel = Callable[[Node, Sequence[np.ndarray]], list[np.ndarray]]
 INT_KERNELS: Registry[IntKernel] = Registry("integer reference kernel")

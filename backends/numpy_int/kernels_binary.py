@@ -4,7 +4,7 @@ broadcast by numpy's rules, which are ONNX's."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -3,7 +3,7 @@ divisor counts (docs/arithmetic.md §3.5)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view

@@ -14,11 +14,11 @@ exactly as TensorFlow Lite's ``LUTLookup(int16_t, const int16_t*)``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from qcc.arith.fixedpoint import IntLike, check_range, as_int64, quantize_real
+from qcc.arith.fixedpoint import IntLike, as_int64, check_range, quantize_real
 from qcc.errors import IRError
 
 RealFunction = Callable[[np.ndarray], np.ndarray]

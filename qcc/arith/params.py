@@ -34,7 +34,7 @@ def activation_params(lo: float, hi: float, bits: int, symmetric: bool | None = 
 def params_range(q: QuantParams) -> tuple[float, float]:
     """The real interval a per-tensor activation QuantParams represents."""
     qmin, qmax = activation_range(q.bits)
-    scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    scale, zp = q.scale_value(), q.zero_point_value()
     return scale * (qmin - zp), scale * (qmax - zp)
 
 

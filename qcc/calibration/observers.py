@@ -150,5 +150,5 @@ def fake_quantize(x: np.ndarray, lo: float, hi: float, bits: int, symmetric: boo
     """Quantize-dequantize with the parameters the range [lo, hi] gives (for the MSE search)."""
     q = activation_params(lo, hi, bits, symmetric=symmetric)
     qmin, qmax = weight_range(bits) if symmetric else activation_range(bits)
-    scale, zp = float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    scale, zp = q.scale_value(), q.zero_point_value()
     return (np.clip(np.rint(x / scale) + zp, qmin, qmax) - zp) * scale

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Mapping
+from typing import IO, Any
 
 import numpy as np
 

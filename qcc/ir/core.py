@@ -9,13 +9,14 @@ graph and are made so when values are created, which is what makes printing dete
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from qcc.errors import IRError
 from qcc.ir.ops import OpDef, get_op
-from qcc.ir.types import QuantScheme, TensorType, tensor_type_of
+from qcc.ir.types import QuantParams, QuantScheme, TensorType, tensor_type_of
 
 
 class Use(NamedTuple):
@@ -49,6 +50,20 @@ class Value:
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def const_array(self) -> np.ndarray:
+        """A constant's data, for code that has already established the value is a constant."""
+        if self.data is None:
+            raise IRError(f"value '{self.name}' is not a constant")
+        return self.data
+
+    @property
+    def quant(self) -> QuantParams:
+        """This value's quantization parameters, for code that only runs on quantized values."""
+        if self.type.quant is None:
+            raise IRError(f"value '{self.name}' ({self.type}) is not quantized")
+        return self.type.quant
 
     @property
     def users(self) -> list[Node]:

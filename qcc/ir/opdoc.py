@@ -26,10 +26,10 @@ def is_integer_op(name: str) -> bool:
 def _default(kind: str, value: object) -> str:
     if value is REQUIRED:
         return "required"
-    if kind == "float":
-        return format_float(value)  # type: ignore[arg-type]
-    if kind == "floats":
-        return "[" + ", ".join(format_float(v) for v in value) + "]"  # type: ignore[union-attr]
+    if kind == "float" and isinstance(value, (int, float)):
+        return format_float(value)
+    if kind == "floats" and isinstance(value, (tuple, list)):
+        return "[" + ", ".join(format_float(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):

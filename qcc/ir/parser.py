@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import lark
 import numpy as np
@@ -279,7 +280,7 @@ class _Builder:
             if not isinstance(value, bool):
                 raise self.error(tok, "bool constants hold true/false")
             return value
-        if isinstance(value, bool) or isinstance(value, str):
+        if isinstance(value, (bool, str)):
             raise self.error(tok, f"{value!r} is not a {dtype} value")
         if dtype.is_integer:
             if not isinstance(value, int):

@@ -3,7 +3,7 @@ for the common cases: match a node by op and operand producers, erase dead code.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
 
 import numpy as np
 
 from qcc.errors import IRError
 
-Dim = Union[int, str]  # str = symbolic dimension, allowed only on graph inputs
+Dim = int | str  # str = symbolic dimension, allowed only on graph inputs
 
 
 class DType(enum.Enum):
@@ -137,13 +138,38 @@ class QuantParams:
     def per_channel(self) -> bool:
         return self.axis is not None
 
+    # Typed views of ``scale`` / ``zero_point``: the fields hold a scalar or a tuple depending on ``axis``,
+    # so code that knows which kind it has asks for that kind and gets an IRError, not a wrong number.
+
+    def scale_value(self) -> float:
+        """The scale of per-tensor parameters."""
+        if isinstance(self.scale, tuple):
+            raise IRError(f"expected per-tensor quantization, got per-axis parameters along axis {self.axis}")
+        return float(self.scale)
+
+    def zero_point_value(self) -> int:
+        """The zero point of per-tensor parameters."""
+        if isinstance(self.zero_point, tuple):
+            raise IRError(f"expected per-tensor quantization, got per-axis zero points along axis {self.axis}")
+        return int(self.zero_point)
+
+    def scales(self) -> tuple[float, ...]:
+        """Every scale: one per channel when per-axis, a single one when per-tensor."""
+        if isinstance(self.scale, tuple):
+            return tuple(float(s) for s in self.scale)
+        return (float(self.scale),)
+
+    def zero_points(self) -> tuple[int, ...]:
+        """Every zero point, as many as ``scales()`` (a scalar zero point of per-axis parameters repeated)."""
+        if isinstance(self.zero_point, tuple):
+            return tuple(int(z) for z in self.zero_point)
+        return (int(self.zero_point),) * len(self.scales())
+
     def channel_zero_points(self) -> tuple[int, ...]:
         """One zero point per channel of per-channel parameters (a scalar zero point repeated)."""
         if self.axis is None:
             raise IRError("per-tensor QuantParams have no channels")
-        if isinstance(self.zero_point, tuple):
-            return tuple(int(z) for z in self.zero_point)
-        return (int(self.zero_point),) * len(self.scale)  # type: ignore[arg-type]
+        return self.zero_points()
 
 
 @dataclass(frozen=True)
@@ -172,9 +198,10 @@ class TensorType:
 
     @property
     def static_shape(self) -> tuple[int, ...]:
-        if not self.is_static:
+        dims = tuple(d for d in self.shape if isinstance(d, int))
+        if len(dims) != len(self.shape):
             raise IRError(f"shape {self.shape_text()} is not static")
-        return self.shape  # type: ignore[return-value]
+        return dims
 
     @property
     def size(self) -> int:
@@ -287,7 +314,8 @@ class QuantScheme:
         want = {"target", "weights", "acts", "per_channel", "rounding", "calibration", "overrides"}
         if set(attrs) != want:
             missing, extra = sorted(want - set(attrs)), sorted(set(attrs) - want)
-            raise IRError(f"scheme: missing {missing} / unknown {extra}" if missing and extra else f"scheme: missing {missing}" if missing else f"scheme: unknown {extra}")
+            problems = ([f"missing {missing}"] if missing else []) + ([f"unknown {extra}"] if extra else [])
+            raise IRError("scheme: " + " / ".join(problems))
         return QuantScheme(
             str(attrs["target"]), int(attrs["weights"]), int(attrs["acts"]), bool(attrs["per_channel"]),
             str(attrs["rounding"]), str(attrs["calibration"]),

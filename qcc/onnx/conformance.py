@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import collections
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import onnx

@@ -9,8 +9,8 @@ wrong becomes a one-line ``ModelImportError`` naming the node and the op.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -234,9 +234,9 @@ class _Importer:
             if info.name not in self.values:
                 raise ModelImportError(f"graph output '{info.name}' is not produced by any node")
             value = self.values[info.name]
-            if value.producer is not None and value.name != info.name and not any(o is value for o in outs):
-                if not self.graph.has_name(info.name):
-                    self.graph.rename(value, info.name)
+            renamable = value.producer is not None and value.name != info.name and not any(o is value for o in outs)
+            if renamable and not self.graph.has_name(info.name):
+                self.graph.rename(value, info.name)
             outs.append(value)
         self.graph.outputs = outs
 

@@ -7,12 +7,12 @@ table of specs fed through one result-type rule; that keeps the rules impossible
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from qcc.ir.ops import FUSED_CLAMP, Attr, broadcast_shapes, define_op, fail, same_dtype
 from qcc.ir.types import DType, TensorType
-
 
 # ---- element-type classes ---------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ piece registered for an op the table does not declare.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from qcc.ir.core import Node
 from qcc.registry import Registry

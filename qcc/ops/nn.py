@@ -10,7 +10,8 @@ and the interpreter kernels compute output sizes one way.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,10 @@ def _conv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
 @define_op(
     "conv_transpose",
     ["x", "w", "b"],
-    [_STRIDES, _PADS, _DILATIONS, _GROUP, Attr("output_padding", "ints", doc="extra result rows/cols at the end of each spatial axis"), *FUSED_CLAMP, *_BN_STATS],
+    [
+        _STRIDES, _PADS, _DILATIONS, _GROUP,
+        Attr("output_padding", "ints", doc="extra result rows/cols at the end of each spatial axis"), *FUSED_CLAMP, *_BN_STATS,
+    ],
     optional=1,
 )
 def _conv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:

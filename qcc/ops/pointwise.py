@@ -17,8 +17,9 @@ keyword arguments are the op's attributes (defaults left out when printed).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 from qcc.errors import IRError
 from qcc.ir.ops import Attr, define_op, fail, get_op
@@ -54,7 +55,7 @@ class Apply:
     attrs: tuple[tuple[str, Any], ...] = ()
 
 
-Expr = Union[Operand, Literal, Apply]
+Expr = Operand | Literal | Apply
 
 
 def apply(op: str, args: Sequence[Expr], attrs: Mapping[str, Any]) -> Apply:

@@ -12,7 +12,8 @@ The exact arithmetic of each op is in docs/arithmetic.md; its executable definit
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qcc.arith.fixedpoint import activation_range
 from qcc.ir.ops import Attr, define_op, fail, get_op
@@ -126,7 +127,10 @@ def _qconv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> l
 @define_op(
     "q.gemm",
     ["a", "b", "bias"],
-    [Attr("trans_a", "bool", False, "use a transposed"), Attr("trans_b", "bool", False, "use b transposed"), IN_ZP, *PER_CHANNEL_REQUANT, *OUTPUT_STAGE, ACC_BITS],
+    [
+        Attr("trans_a", "bool", False, "use a transposed"), Attr("trans_b", "bool", False, "use b transposed"),
+        IN_ZP, *PER_CHANNEL_REQUANT, *OUTPUT_STAGE, ACC_BITS,
+    ],
     optional=1,
 )
 def _qgemm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -221,7 +225,10 @@ def _qfrom_int(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Te
 @define_op(
     "q.mean",
     ["x"],
-    [Attr("axes", "ints", doc="reduced axes (sorted, non-negative)"), Attr("keepdims", "bool", True, "keep reduced axes as size 1"), IN_ZP, *PER_TENSOR_REQUANT, *OUTPUT_STAGE],
+    [
+        Attr("axes", "ints", doc="reduced axes (sorted, non-negative)"), Attr("keepdims", "bool", True, "keep reduced axes as size 1"),
+        IN_ZP, *PER_TENSOR_REQUANT, *OUTPUT_STAGE,
+    ],
 )
 def _qmean(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Integer mean over axes (GlobalAveragePool, ReduceMean): acc = sum (x - in_zp), divided by

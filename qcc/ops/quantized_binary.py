@@ -8,7 +8,8 @@ arithmetic is docs/arithmetic.md §3.14-§3.16; every integer the kernels need i
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

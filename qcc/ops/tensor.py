@@ -9,7 +9,8 @@ rules. Only values that really flow at run time (gather indices) are operands.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qcc.ir.ops import Attr, define_op, fail, same_dtype
 from qcc.ir.types import DType, TensorType

@@ -8,7 +8,8 @@ run as soon as the wanted value exists: a layer near the input costs a few nodes
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -30,10 +31,8 @@ def capture(graph: Graph, feeds: Mapping[str, np.ndarray], value: Value, evaluat
             box.append(array)
             raise _Captured
 
-    try:
+    with contextlib.suppress(_Captured):  # the observer stops the run once it has what it came for
         run(graph, feeds, observer=observer, evaluate_node=evaluate_node)
-    except _Captured:
-        pass
     if not box:
         raise AssertionError(f"value '{value.name}' was not computed")
     return box[0]

@@ -77,8 +77,8 @@ def find_links(graph: Graph) -> tuple[list[Link], list[str]]:
                 acts.append(user)
                 value = user.result
                 continue
-            if is_weight_layer(user) and user.inputs[0] is value and user.inputs[1] is not value:
-                if input_channels(user) == output_channels(node) and (user.op == "gemm") == (node.op == "gemm"):
-                    links.append(Link(node, user, acts, lo, hi))
+            feeds_layer = is_weight_layer(user) and user.inputs[0] is value and user.inputs[1] is not value
+            if feeds_layer and input_channels(user) == output_channels(node) and (user.op == "gemm") == (node.op == "gemm"):
+                links.append(Link(node, user, acts, lo, hi))
             break
     return links, blocked

@@ -12,6 +12,8 @@ Anything else (the graph input, max pooling, multiplications, ...) is unknown: N
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from qcc.ptq.statistics import bn_stats, clipped_normal_mean
 CHANNEL_PRESERVING = frozenset({"global_avg_pool", "avg_pool", "reshape"})
 
 
-def _clamp_of(node_op: str, attrs: dict) -> tuple[float, float]:
+def _clamp_of(node_op: str, attrs: Mapping[str, Any]) -> tuple[float, float]:
     if node_op == "relu":
         return 0.0, math.inf
     return float(attrs["min"]), float(attrs["max"])
@@ -43,11 +45,12 @@ def expected_value(value: Value) -> np.ndarray | None:
         return clipped_normal_mean(stats[0], stats[1], lo, hi)
     if producer.op in ("relu", "clip"):
         source = producer.inputs[0].producer
-        if source is None or not is_weight_layer(source) or bn_stats(source) is None:
+        source_stats = bn_stats(source) if source is not None and is_weight_layer(source) else None
+        if source is None or source_stats is None:
             return None
-        mean, std = bn_stats(source)  # type: ignore[misc]
+        mean, std = source_stats
         lo0, hi0 = clamp(source)
-        lo1, hi1 = _clamp_of(producer.op, producer.attrs)  # type: ignore[arg-type]
+        lo1, hi1 = _clamp_of(producer.op, producer.attrs)
         lo, hi = max(lo0, lo1), min(hi0, hi1)
         if lo > hi:
             return None
@@ -60,7 +63,7 @@ def expected_value(value: Value) -> np.ndarray | None:
             return None
         return a + b
     if producer.op in CHANNEL_PRESERVING:
-        source = producer.inputs[0]
-        if source.type.rank >= 2 and tuple(source.type.shape[:2]) == tuple(value.type.shape[:2]):
-            return expected_value(source)
+        operand = producer.inputs[0]
+        if operand.type.rank >= 2 and tuple(operand.type.shape[:2]) == tuple(value.type.shape[:2]):
+            return expected_value(operand)
     return None

@@ -137,7 +137,7 @@ def bias_vector(node: Node) -> np.ndarray | None:
 def set_bias_vector(graph: Graph, node: Node, bias: np.ndarray) -> None:
     """Give the layer the per-channel bias ``bias`` (adding a bias operand if it had none; a gemm's
     beta, already part of ``bias``, becomes 1)."""
-    dtype = node.inputs[1].data.dtype  # type: ignore[union-attr]
+    dtype = node.inputs[1].const_array.dtype
     array = np.asarray(bias, dtype=np.float64).astype(dtype)
     if len(node.inputs) > 2:
         set_const_operand(graph, node, 2, array)

@@ -37,12 +37,12 @@ random batches come from the caller's generator, so a run is deterministic for a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from qcc.interp.kernels.nn import window_geometry, pad_spatial, sliding_windows
+from qcc.interp.kernels.nn import pad_spatial, sliding_windows, window_geometry
 
 ZETA = 1.1
 GAMMA = -0.1

@@ -10,15 +10,15 @@ how much.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 from qcc.interp.interpreter import NodeEvaluator, evaluate, run
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import QuantParams
 from qcc.quant.lowering import Settings
-from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 
 WEIGHT_LAYERS = {"conv": 0, "conv_transpose": 1, "gemm": None, "matmul": None}
 
@@ -26,7 +26,7 @@ WEIGHT_LAYERS = {"conv": 0, "conv_transpose": 1, "gemm": None, "matmul": None}
 def fake_quantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
     """Round a float tensor to a per-tensor activation grid (quantize, then dequantize)."""
     qmin, qmax = activation_range(q.bits)
-    scale, zp = np.float32(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    scale, zp = np.float32(q.scale_value()), q.zero_point_value()
     ints = np.clip(np.rint(x.astype(np.float32) / scale) + zp, qmin, qmax)
     return ((ints - zp) * scale).astype(x.dtype)
 
@@ -57,7 +57,7 @@ class FakeQuant:
         for node in graph.nodes:
             if node.op in WEIGHT_LAYERS and len(node.inputs) > 1 and node.inputs[1].is_const:
                 s = settings.for_node(node)
-                self.weights[id(node)] = fake_quantize_weight(node.inputs[1].data, s.weight_bits, weight_axis(node, s.per_channel))  # type: ignore[arg-type]
+                self.weights[id(node)] = fake_quantize_weight(node.inputs[1].const_array, s.weight_bits, weight_axis(node, s.per_channel))
 
     def params(self, node: Node, value: Value) -> QuantParams | None:
         q = value.type.quant

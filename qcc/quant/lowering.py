@@ -10,8 +10,9 @@ the shared helpers of ``qcc.backends.numpy_int``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,15 +25,15 @@ from qcc.arith.fixedpoint import (
     quantize_multipliers,
     quantize_real,
 )
-from qcc.targets import Target
+from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, NodeOverride, QuantParams, QuantScheme, TensorType
+from qcc.quant.output_joins import output_bound_values
 from qcc.quant.scheme import scheme_target
 from qcc.registry import Registry
-from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
-from qcc.quant.output_joins import output_bound_values
+from qcc.targets import Target
 
 LowerFn = Callable[["Lowerer", Node], None]
 RULES: Registry[LowerFn] = Registry("lowering")

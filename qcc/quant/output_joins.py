@@ -12,11 +12,11 @@ pass's concat/reshape/transpose lowerings apply it. Nothing here reads or writes
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
-from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import QuantParams
 from qcc.arith.params import activation_params, params_range
+from qcc.ir.core import Graph, Node
+from qcc.ir.types import QuantParams
 
 OUTPUT_MOVEMENT_OPS = frozenset({"concat", "reshape", "transpose"})
 """Ops that move integers without changing their meaning and can carry per-axis parameters."""
@@ -51,8 +51,8 @@ def entries(q: QuantParams, length: int) -> list[tuple[float, int]]:
     """(scale, zero point) of each of ``length`` indices along the parameters' axis (a per-tensor
     parameter set repeats its one entry)."""
     if q.axis is None:
-        return [(float(q.scale), int(q.zero_point))] * length  # type: ignore[arg-type]
-    return list(zip(q.scale, q.channel_zero_points()))  # type: ignore[arg-type]
+        return [(q.scale_value(), q.zero_point_value())] * length
+    return list(zip(q.scales(), q.zero_points()))
 
 
 def from_entries(pairs: Sequence[tuple[float, int]], axis: int, bits: int) -> QuantParams:
@@ -80,7 +80,7 @@ def union_entries(columns: Sequence[Sequence[tuple[float, int]]], bits: int) -> 
             out.append(covering[0])
             continue
         q = activation_params(lo, hi, bits)
-        out.append((float(q.scale), int(q.zero_point)))  # type: ignore[arg-type]
+        out.append((q.scale_value(), q.zero_point_value()))
     return out
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.arith.fixedpoint import INT32_MAX, quantize_multiplier, quantize_real
-from qcc.errors import PipelineError
+from qcc.arith.params import activation_range
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams
 from qcc.ops.quantized_binary import DIV_SHIFT_RANGE
-from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering
-from qcc.arith.params import activation_range
+from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
 
 
 def _operands(lw: Lowerer, node: Node) -> tuple[int, Value, Value, QuantParams]:
@@ -25,16 +24,16 @@ def _operands(lw: Lowerer, node: Node) -> tuple[int, Value, Value, QuantParams]:
 
 
 def _scale(v: Value) -> float:
-    return float(v.type.quant.scale)  # type: ignore[union-attr,arg-type]
+    return v.quant.scale_value()
 
 
 def _zp(v: Value) -> int:
-    return int(v.type.quant.zero_point)  # type: ignore[union-attr,arg-type]
+    return v.quant.zero_point_value()
 
 
 def _output_stage(lw: Lowerer, out_q: QuantParams, bits: int) -> dict[str, object]:
     qmin, qmax = lw.clamp_bounds(out_q, None)
-    return dict(out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))  # type: ignore[arg-type]
+    return dict(out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))
 
 
 def div_multiplier(real: float) -> tuple[int, int]:
@@ -52,7 +51,7 @@ def div_multiplier(real: float) -> tuple[int, int]:
 @lowering("div")
 def lower_div(lw: Lowerer, node: Node) -> None:
     bits, a, b, out_q = _operands(lw, node)
-    m, sh = div_multiplier(_scale(a) / (_scale(b) * float(out_q.scale)))  # type: ignore[arg-type]
+    m, sh = div_multiplier(_scale(a) / (_scale(b) * out_q.scale_value()))
     attrs = dict(a_zp=_zp(a), b_zp=_zp(b), multiplier=m, shift=sh, **_output_stage(lw, out_q, bits))
     lw.result(node.result, lw.add("q.div", [a, b], attrs, name=node.result.name, quant=out_q))
 
@@ -61,7 +60,7 @@ def lower_div(lw: Lowerer, node: Node) -> None:
 def lower_max_min(lw: Lowerer, node: Node) -> None:
     """Both operands rescaled to the result's parameters by the q.requantize rule, then compared."""
     bits, a, b, out_q = _operands(lw, node)
-    s_out = float(out_q.scale)  # type: ignore[arg-type]
+    s_out = out_q.scale_value()
     m_a, sh_a = lw.multiplier(_scale(a) / s_out, bound=lw.max_centered(a))
     m_b, sh_b = lw.multiplier(_scale(b) / s_out, bound=lw.max_centered(b))
     attrs = dict(a_zp=_zp(a), a_multiplier=m_a, a_shift=sh_a, b_zp=_zp(b), b_multiplier=m_b, b_shift=sh_b, **_output_stage(lw, out_q, bits))
@@ -72,21 +71,23 @@ def binary_table(node: Node, a: QuantParams, b: QuantParams, out: QuantParams) -
     """The int8 [256, 256] table of a float binary op over every pair of int8 operands (§3.16),
     computed by the float interpreter's own kernel; NaN entries are a real 0."""
     q = np.arange(-128, 128, dtype=np.float64)
-    x = ((q - float(a.zero_point)) * float(a.scale))[:, None]  # type: ignore[arg-type]
-    y = ((q - float(b.zero_point)) * float(b.scale))[None, :]  # type: ignore[arg-type]
+    x = ((q - a.zero_point_value()) * a.scale_value())[:, None]
+    y = ((q - b.zero_point_value()) * b.scale_value())[None, :]
     with np.errstate(all="ignore"):
         real = np.asarray(evaluate(node.op, [x, y], node.attrs)[0], dtype=np.float64)
     real = np.where(np.isnan(real), 0.0, real)
     qmin, qmax = activation_range(8)
-    return quantize_real(real, float(out.scale), int(out.zero_point), qmin, qmax, dtype=np.float64).astype(np.int8)  # type: ignore[arg-type]
+    return quantize_real(real, out.scale_value(), out.zero_point_value(), qmin, qmax, dtype=np.float64).astype(np.int8)
 
 
 @lowering("pow")
 def lower_pow(lw: Lowerer, node: Node) -> None:
     bits, a, b, out_q = _operands(lw, node)
     if bits != 8:
-        raise NoLowering(f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it")
+        raise NoLowering(
+            f"node '{node.name}' (pow): int{bits} operands are not supported (a two-input table would need 2^32 entries); use 8-bit activations for it"
+        )
     if not lw.settings.target.lut:
         raise NoLowering(f"node '{node.name}' (pow) needs a 64 KB two-input table and target '{lw.settings.target.name}' has no tables")
-    table = binary_table(node, a.type.quant, b.type.quant, out_q)  # type: ignore[arg-type]
+    table = binary_table(node, a.quant, b.quant, out_q)
     lw.result(node.result, lw.add("q.lut2", [a, b], {"table": Tensor(table), "dtype": DType.I8}, name=node.result.name, quant=out_q))

@@ -3,18 +3,17 @@ unary non-linearities, which become lookup tables (docs/arithmetic.md §3.7)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from qcc.arith.fixedpoint import add_left_shift, add_rescale
 from qcc.arith.lut import build_lut_int8, build_lut_int16
-from qcc.errors import PipelineError
+from qcc.arith.params import activation_range
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 from qcc.ir.types import DType
-from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering
-from qcc.arith.params import activation_range
+from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
 
 
 @lowering("add", "sub")
@@ -23,14 +22,14 @@ def lower_add(lw: Lowerer, node: Node) -> None:
     bits = s.activation_bits
     a, b = (lw.operand(v, bits) for v in node.inputs)
     out_q = lw.qparams(node.result, bits)
-    qa, qb = a.type.quant, b.type.quant
-    r = add_rescale(float(qa.scale), float(qb.scale), float(out_q.scale), bits)  # type: ignore[union-attr,arg-type]
+    qa, qb = a.quant, b.quant
+    r = add_rescale(qa.scale_value(), qb.scale_value(), out_q.scale_value(), bits)
     qmin, qmax = lw.clamp_bounds(out_q, (node.attr("act_min"), node.attr("act_max")))
     attrs = dict(
-        a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), left_shift=add_left_shift(bits),  # type: ignore[union-attr,arg-type]
+        a_zp=qa.zero_point_value(), b_zp=qb.zero_point_value(), left_shift=add_left_shift(bits),
         a_multiplier=r.multiplier_a, a_shift=r.shift_a, b_multiplier=r.multiplier_b, b_shift=r.shift_b,
         multiplier=r.multiplier_out, shift=r.shift_out, subtract=node.op == "sub",
-        out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits),  # type: ignore[arg-type]
+        out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits),
     )
     lw.result(node.result, lw.add("q.add", [a, b], attrs, name=node.result.name, quant=out_q))
 
@@ -41,10 +40,10 @@ def lower_mul(lw: Lowerer, node: Node) -> None:
     bits = s.activation_bits
     a, b = (lw.operand(v, bits) for v in node.inputs)
     out_q = lw.qparams(node.result, bits)
-    qa, qb = a.type.quant, b.type.quant
-    m, sh = lw.multiplier(float(qa.scale) * float(qb.scale) / float(out_q.scale), bound=lw.max_centered(a) * lw.max_centered(b))  # type: ignore[union-attr,arg-type]
+    qa, qb = a.quant, b.quant
+    m, sh = lw.multiplier(qa.scale_value() * qb.scale_value() / out_q.scale_value(), bound=lw.max_centered(a) * lw.max_centered(b))
     qmin, qmax = lw.clamp_bounds(out_q, (node.attr("act_min"), node.attr("act_max")))
-    attrs = dict(a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), multiplier=m, shift=sh, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+    attrs = dict(a_zp=qa.zero_point_value(), b_zp=qb.zero_point_value(), multiplier=m, shift=sh, out_zp=out_q.zero_point_value(),
                  qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(bits))
     lw.result(node.result, lw.add("q.mul", [a, b], attrs, name=node.result.name, quant=out_q))
 
@@ -54,9 +53,9 @@ def lower_clamp(lw: Lowerer, node: Node) -> None:
     """A ReLU/Clip that fuse-activation could not fold: the result keeps the input's parameters
     and clamps in the integer domain (docs/arithmetic.md §3.6)."""
     x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
-    q = x.type.quant
+    q = x.quant
     lo, hi = (0.0, np.inf) if node.op == "relu" else (node.attr("min"), node.attr("max"))
-    qmin, qmax = lw.clamp_bounds(q, (lo, hi))  # type: ignore[arg-type]
+    qmin, qmax = lw.clamp_bounds(q, (lo, hi))
     lw.result(node.result, lw.add("clip", [x], {"min": float(qmin), "max": float(qmax)}, name=node.result.name, quant=q))
 
 
@@ -84,12 +83,13 @@ def lower_lut(lw: Lowerer, node: Node) -> None:
         raise NoLowering(f"node '{node.name}' ({node.op}) needs a lookup table and target '{lw.settings.target.name}' has none")
     x = lw.operand(node.inputs[0], bits)
     out_q = lw.qparams(node.result, bits)
-    qx = x.type.quant
+    qx = x.quant
     fn = _real_function(node)
     out_min, out_max = activation_range(bits)
     if bits == 8:
-        table = build_lut_int8(fn, float(qx.scale), int(qx.zero_point), float(out_q.scale), int(out_q.zero_point), out_min, out_max)  # type: ignore[union-attr,arg-type]
+        table = build_lut_int8(fn, qx.scale_value(), qx.zero_point_value(), out_q.scale_value(), out_q.zero_point_value(), out_min, out_max)
     else:
-        table = build_lut_int16(fn, float(qx.scale), float(out_q.scale), in_zp=int(qx.zero_point), out_zp=int(out_q.zero_point), out_qmin=out_min, out_qmax=out_max)  # type: ignore[union-attr,arg-type]
+        table = build_lut_int16(fn, qx.scale_value(), out_q.scale_value(), in_zp=qx.zero_point_value(), out_zp=out_q.zero_point_value(),
+                                out_qmin=out_min, out_qmax=out_max)
     dtype = DType.I8 if bits == 8 else DType.I16
     lw.result(node.result, lw.add("q.lut", [x], {"table": table, "dtype": dtype}, name=node.result.name, quant=out_q))

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 from qcc.arith.fixedpoint import INT32_MAX, INT32_MIN
-from qcc.ops.integer import integer_op
-from qcc.ir.core import Node
-from qcc.quant.lowering import DATA_PATHS, Lowerer, NoLowering, int_dtype
 from qcc.arith.params import activation_range
+from qcc.ir.core import Node
+from qcc.ops.integer import integer_op
+from qcc.quant.lowering import DATA_PATHS, Lowerer, NoLowering, int_dtype
 
 
 def lower_plain_integer(lw: Lowerer, node: Node) -> bool:
@@ -57,7 +57,7 @@ def _from_int(lw: Lowerer, node: Node) -> None:
     x = lw.operand(node.inputs[0])
     bits = lw.settings_of(node).activation_bits
     out = lw.qparams(node.result, bits)
-    scale, zp = float(out.scale), int(out.zero_point)  # type: ignore[arg-type]
+    scale, zp = out.scale_value(), out.zero_point_value()
     qmin, qmax = activation_range(bits)
     in_min = max(INT32_MIN, math.floor(scale * (qmin - zp)) - 1)
     in_max = min(INT32_MAX, math.ceil(scale * (qmax - zp)) + 1)

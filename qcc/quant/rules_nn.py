@@ -7,9 +7,8 @@ import math
 import numpy as np
 
 from qcc.arith.fixedpoint import accumulator_bound
-from qcc.errors import PipelineError
 from qcc.ir.core import Node
-from qcc.quant.lowering import NoLowering, Lowerer, int_dtype, lowering, scales_of
+from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering, scales_of
 
 
 def _fused_clamp(node: Node) -> tuple[float, float]:
@@ -25,30 +24,30 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
         raise NoLowering(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
     x = lw.operand(x_float, s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
-    w = lw.quantize_weight(w_float.data, s.weight_bits, channel_axis if s.per_channel else None, w_float.name)
-    channels = node.result.type.shape[1] if float_op != "gemm" else node.result.type.shape[1]
-    w_scales = scales_of(w.type.quant, w.type.shape[channel_axis])  # type: ignore[arg-type]
+    w = lw.quantize_weight(w_float.const_array, s.weight_bits, channel_axis if s.per_channel else None, w_float.name)
+    channels = node.result.type.static_shape[1]
+    w_scales = scales_of(w.quant, w.type.static_shape[channel_axis])
     if len(w_scales) != channels:  # grouped conv_transpose: weight axis 1 holds C_out/group channels
         w_scales = np.tile(w_scales, channels // len(w_scales))
-    x_scale = float(x.type.quant.scale)  # type: ignore[union-attr]
+    x_scale = x.quant.scale_value()
     operands = [x, w]
     bias_max = 0
     if len(node.inputs) > 2:
         bias_float = node.inputs[2]
-        bias_data = np.broadcast_to(np.asarray(bias_float.data, np.float64), (channels,)) if float_op == "gemm" else bias_float.data
+        bias_data = np.broadcast_to(np.asarray(bias_float.const_array, np.float64), (channels,)) if float_op == "gemm" else bias_float.const_array
         if float_op == "gemm":
             bias_data = bias_data * node.attr("beta") / node.attr("alpha")
         bias = lw.quantize_bias(bias_data, x_scale * w_scales, f"{bias_float.name}")
-        bias_max = int(np.abs(bias.data).max(initial=0))
+        bias_max = int(np.abs(bias.const_array).max(initial=0))
         operands.append(bias)
-    max_w = int(np.abs(w.data).max(initial=0))
+    max_w = int(np.abs(w.const_array).max(initial=0))
     acc_bits = lw.accumulator_bits(x, max_w, reduction, bias_max)
     alpha = node.attr("alpha") if float_op == "gemm" else 1.0
     bound = accumulator_bound(lw.max_centered(x), max_w, reduction, bias_max)
-    multiplier, shift = lw.multipliers(alpha * x_scale * w_scales / float(out_q.scale), bound=bound)  # type: ignore[arg-type]
+    multiplier, shift = lw.multipliers(alpha * x_scale * w_scales / out_q.scale_value(), bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))
-    attrs = dict(extra_attrs, in_zp=int(x.type.quant.zero_point), multiplier=multiplier, shift=shift,  # type: ignore[union-attr]
-                 out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding,  # type: ignore[arg-type]
+    attrs = dict(extra_attrs, in_zp=x.quant.zero_point_value(), multiplier=multiplier, shift=shift,
+                 out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding,
                  dtype=int_dtype(s.activation_bits), acc_bits=acc_bits)
     lw.result(node.result, lw.add(f"q.{float_op}", operands, attrs, name=node.result.name, quant=out_q))
 
@@ -89,13 +88,13 @@ def lower_matmul(lw: Lowerer, node: Node) -> None:
     b_float = node.inputs[1]
     b = lw.operand(b_float, s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
-    reduction = node.inputs[0].type.shape[-1]
-    qa, qb = a.type.quant, b.type.quant
+    reduction = node.inputs[0].type.static_shape[-1]
+    qa, qb = a.quant, b.quant
     acc_bits = 64 if s.activation_bits > 8 else lw.accumulator_bits(a, lw.max_centered(b), reduction)
     bound = accumulator_bound(lw.max_centered(a), lw.max_centered(b), reduction)
-    multiplier, shift = lw.multipliers(np.array([float(qa.scale) * float(qb.scale) / float(out_q.scale)]), bound=bound)  # type: ignore[union-attr,arg-type]
+    multiplier, shift = lw.multipliers(np.array([qa.scale_value() * qb.scale_value() / out_q.scale_value()]), bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))
-    attrs = dict(a_zp=int(qa.zero_point), b_zp=int(qb.zero_point), multiplier=multiplier, shift=shift, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+    attrs = dict(a_zp=qa.zero_point_value(), b_zp=qb.zero_point_value(), multiplier=multiplier, shift=shift, out_zp=out_q.zero_point_value(),
                  qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(s.activation_bits), acc_bits=acc_bits)
     lw.result(node.result, lw.add("q.matmul", [a, b], attrs, name=node.result.name, quant=out_q))
 
@@ -104,10 +103,10 @@ def _mean(lw: Lowerer, node: Node, axes: tuple[int, ...], keepdims: bool) -> Non
     s = lw.settings_of(node)
     x = lw.operand(node.inputs[0], s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
-    qx = x.type.quant
-    m, sh = lw.multiplier(float(qx.scale) / float(out_q.scale), bound=2**16)  # type: ignore[union-attr,arg-type]
+    qx = x.quant
+    m, sh = lw.multiplier(qx.scale_value() / out_q.scale_value(), bound=2**16)
     qmin, qmax = lw.clamp_bounds(out_q, None)
-    attrs = dict(axes=axes, keepdims=keepdims, in_zp=int(qx.zero_point), multiplier=m, shift=sh, out_zp=int(out_q.zero_point),  # type: ignore[union-attr,arg-type]
+    attrs = dict(axes=axes, keepdims=keepdims, in_zp=qx.zero_point_value(), multiplier=m, shift=sh, out_zp=out_q.zero_point_value(),
                  qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(s.activation_bits))
     lw.result(node.result, lw.add("q.mean", [x], attrs, name=node.result.name, quant=out_q))
 
@@ -129,5 +128,5 @@ def lower_avg_pool(lw: Lowerer, node: Node) -> None:
     x = lw.operand(node.inputs[0], s.activation_bits)
     keys = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "count_include_pad")
     attrs = {k: node.attr(k) for k in keys}
-    attrs["zp"] = int(x.type.quant.zero_point)  # type: ignore[union-attr]
+    attrs["zp"] = x.quant.zero_point_value()
     lw.result(node.result, lw.add("q.avg_pool", [x], attrs, name=node.result.name, quant=x.type.quant))

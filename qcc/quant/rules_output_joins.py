@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from qcc.arith.params import activation_range
 from qcc.errors import PipelineError
 from qcc.ir.core import Node, Value
 from qcc.ir.ops import Tensor
@@ -29,7 +30,6 @@ from qcc.quant.output_joins import (
     transposed_axis,
     union_entries,
 )
-from qcc.arith.params import activation_range
 
 
 def keeps_part_params(lw: Lowerer, node: Node) -> bool:
@@ -49,20 +49,20 @@ def lower_output_concat(lw: Lowerer, node: Node) -> None:
     bits = lw.settings_of(node).activation_bits
     axis = node.attr("axis")
     parts = [_part(lw, value, bits) for value in node.inputs]
-    qs: list[QuantParams] = [p.type.quant for p in parts]  # type: ignore[misc]
+    qs = [p.quant for p in parts]
     shared = common_axis(qs)
     if shared is None or shared == axis:  # each index along the joined axis keeps its part's entry
         extents = [int(p.type.shape[axis]) for p in parts]
         lw.result(node.result, lw.add("concat", parts, node.attrs, name=node.result.name, quant=joined_params(qs, extents, axis, bits)))
         return
-    if shared == "mixed":
-        every = [e for p in parts for e in entries(p.type.quant, _length(p))]  # type: ignore[arg-type]
+    if isinstance(shared, str):  # "mixed"
+        every = [e for p in parts for e in entries(p.quant, _length(p))]
         scale, zero_point = union_entries([[e] for e in every], bits)[0]
         out_q = QuantParams(scale, zero_point, None, bits)
         lw.notes.append(f"quantize: concat '{node.name}' joins parts with per-axis parameters along different axes; one scale for its result")
     else:  # a join along another axis: per index along the shared axis, the union of the parts' ranges
-        length = int(node.result.type.shape[shared])  # type: ignore[arg-type]
-        out_q = from_entries(union_entries([entries(q, length) for q in qs], bits), shared, bits)  # type: ignore[arg-type]
+        length = node.result.type.static_shape[shared]
+        out_q = from_entries(union_entries([entries(q, length) for q in qs], bits), shared, bits)
     operands = [part if part.type.quant == out_q else requantize_to(lw, part, out_q, f"{node.result.name}_in{i}") for i, part in enumerate(parts)]
     lw.result(node.result, lw.add("concat", operands, node.attrs, name=node.result.name, quant=out_q))
 
@@ -71,12 +71,13 @@ def lower_axis_movement(lw: Lowerer, node: Node) -> None:
     """Reshape or transpose of a per-axis tensor: the axis moves with the data when it survives as
     one whole axis, else the tensor is first requantized to one scale (and a note says so)."""
     x = lw.operand(node.inputs[0])
-    q: QuantParams = x.type.quant  # type: ignore[assignment]
-    in_shape = [int(d) for d in x.type.shape]
+    q = x.quant
+    if q.axis is None:
+        raise PipelineError(f"node '{node.name}': lowered as a per-axis movement but its operand is per-tensor")
     if node.op == "transpose":
-        new_axis: int | None = transposed_axis(node.attr("perm"), q.axis)  # type: ignore[arg-type]
+        new_axis: int | None = transposed_axis(node.attr("perm"), q.axis)
     else:
-        new_axis = reshaped_axis(in_shape, [int(d) for d in node.result.type.shape], q.axis)  # type: ignore[arg-type]
+        new_axis = reshaped_axis(x.type.static_shape, node.result.type.static_shape, q.axis)
     if new_axis is None:
         lw.notes.append(f"quantize: reshape '{node.name}' merges or splits axis {q.axis} of its joined operand; one scale for its result")
         x = requantize_to(lw, x, per_tensor_union(q), f"{node.result.name}_single")
@@ -90,11 +91,13 @@ def lower_axis_movement(lw: Lowerer, node: Node) -> None:
 def requantize_to(lw: Lowerer, x: Value, out_q: QuantParams, name: str) -> Value:
     """``x`` moved to ``out_q``: q.requantize between per-tensor parameters, q.requantize_axis
     (one multiplier per index) when either side is per-axis."""
-    in_q: QuantParams = x.type.quant  # type: ignore[assignment]
+    in_q = x.quant
     if in_q.axis is None and out_q.axis is None:
         return lw.requantize(x, out_q, int_dtype(out_q.bits), name=name)
     axis = in_q.axis if in_q.axis is not None else out_q.axis
-    length = int(x.type.shape[axis])  # type: ignore[index]
+    if axis is None:  # unreachable: the per-tensor pair returned above; tells the type checker so
+        raise PipelineError(f"requantize of '{x.name}': neither side is per-axis")
+    length = x.type.static_shape[axis]
     sources, targets = entries(in_q, length), entries(out_q, length)
     reals = np.array([s / t for (s, _), (t, _) in zip(sources, targets)], dtype=np.float64)
     multiplier, shift = lw.multipliers(reals, bound=max(abs(v) for v in activation_range(in_q.bits)) * 2)
@@ -123,4 +126,4 @@ def _part(lw: Lowerer, value: Value, bits: int) -> Value:
 
 def _length(x: Value) -> int:
     q = x.type.quant
-    return int(x.type.shape[q.axis]) if q is not None and q.axis is not None else 1  # type: ignore[index]
+    return x.type.static_shape[q.axis] if q is not None and q.axis is not None else 1

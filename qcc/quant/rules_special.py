@@ -15,17 +15,16 @@ import weakref
 import numpy as np
 
 from qcc.arith.lut import build_lut_int16
-from qcc.errors import PipelineError
 from qcc.interp.kernels.tensor import source_coords
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import DType, QuantParams, TensorType
+from qcc.ops.integer import integer_op
+from qcc.ops.nn import batchnorm_affine
 from qcc.ops.quantized import LAYER_NORM_MAX_N, LRN_MAX_SIZE, RESIZE_WEIGHT_BITS, SOFTMAX_MAX_N, SOFTMAX_TABLE_SIZE
 from qcc.ops.tensor import resize_axis_is_identity, resize_scales
-from qcc.ops.nn import batchnorm_affine
-from qcc.ops.integer import integer_op
 from qcc.quant.lowering import Lowerer, NoLowering, lowering
-from qcc.quant.rules_tensor import lower_shared
 from qcc.quant.rules_nn import lower_weight_layer
+from qcc.quant.rules_tensor import lower_shared
 
 _SCRATCH: weakref.WeakKeyDictionary[Lowerer, list[Graph]] = weakref.WeakKeyDictionary()
 """Scratch graphs of a lowering run, kept alive as long as its Lowerer: the Lowerer maps float

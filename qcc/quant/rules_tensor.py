@@ -7,10 +7,10 @@ concat, reshape and transpose keep each joined part's parameters instead (§3.17
 from __future__ import annotations
 
 from qcc.arith.fixedpoint import quantize_real
+from qcc.arith.params import activation_range
 from qcc.ir.core import Node
 from qcc.ir.types import TensorType
-from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
-from qcc.arith.params import activation_range
+from qcc.quant.lowering import Lowerer, int_dtype, lowering
 from qcc.quant.rules_output_joins import carries_axis_params, keeps_part_params, lower_axis_movement, lower_output_concat
 
 SHARED_PARAMETER_OPS = ("reshape", "transpose", "slice", "gather", "expand", "tile", "max_pool", "global_max_pool", "reduce_max")

@@ -8,7 +8,8 @@ defaults. Passes therefore have no width options of their own and cannot disagre
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph

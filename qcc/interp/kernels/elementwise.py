@@ -8,7 +8,8 @@ formulas (GELU, Mish, ...) do not accumulate half-precision rounding.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,8 @@ attribute or operand) all map onto the one IR form.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from qcc.errors import ModelImportError
 from qcc.ir.core import Value

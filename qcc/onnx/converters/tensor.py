@@ -11,7 +11,8 @@ inference (Identity, Dropout, no-op reshapes/slices/casts) return their input an
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import onnx
