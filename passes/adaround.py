@@ -23,9 +23,11 @@ from qcc.quant.params import quantize_weight_ints, weight_params, weight_qrange
 
 
 # Of the memory budget, the share a layer's working buffers may take at once: its float target and
-# each chunk of im2col columns the reconstruction loss is computed on (the activations the walk
-# holds take the rest).
+# each chunk of im2col columns an optimizer step or the loss works on (the activations the walk
+# holds take the rest). Never less than MIN_WORK_BYTES: activations can wait on disk, but columns
+# are computed on, and a budget near 0 would leave the optimizer one sample per step.
 WORK_SHARE = 4
+MIN_WORK_BYTES = 64 * MIB
 
 
 def float_target(node: Node, x_f: np.ndarray, store: ActivationStore, chunk_bytes: int) -> np.ndarray:
@@ -76,8 +78,9 @@ class AdaRound(Pass):
     float network as it was before the pass. `samples` limits the calibration samples (0 = all).
     One walk over the graph (qcc.ptq.walk) runs every node once per sample on the quantized and on
     the float network; the activations later layers need are kept for all samples, up to
-    `memory-mb` MiB in RAM and the rest in temporary files, and a layer's float target and im2col
-    chunks for the loss take at most a quarter of that budget at a time. Deterministic for a `seed`
+    `memory-mb` MiB in RAM and the rest in temporary files. A layer's float target and the im2col
+    columns of one optimizer step or loss chunk take at most a quarter of that budget (64 MiB at
+    least) at a time: a step takes fewer than `batch` samples when their columns would not fit. Deterministic for a `seed`
     (-1 = the context's seed, `qcc --seed`).
 
     The learned integers reach the quantize pass through the weights themselves: each weight is
@@ -159,11 +162,13 @@ class AdaRound(Pass):
         bias = bias_vector(node)
         if bias is None:
             raise PipelineError(f"adaround: node '{node.name}': its bias is not one value per channel")
-        work_bytes = store.budget_bytes // WORK_SHARE
+        work_bytes = max(store.budget_bytes // WORK_SHARE, MIN_WORK_BYTES)
         target = float_target(node, x_f, store, work_bytes)
         target = target.reshape(target.shape[0], g, og, -1)
         kernel = weight.shape[2:] if node.op == "conv" else ()
         columns = Columns(node.op, dict(node.attrs), x_q, groups(node), kernel, linear_scale(node), work_bytes)  # gemm's alpha
+        if columns.max_samples < min(self.batch, target.shape[0]):
+            ctx.log(f"adaround: {node.name}: {columns.max_samples} samples per step, not {self.batch}: more would not fit in {work_bytes / MIB:.0f} MiB (memory-mb={self.memory_mb})")
         steps = ctx.progress.bar(range(self.iters), total=self.iters, desc=f"adaround {node.name}")
         result = learn_rounding(flat, scale, weight_qrange(bits), columns, target, bias.reshape(g, og, 1), clamp(node), self.config(), rng, steps)
         store.release(("target", id(node)))

@@ -89,9 +89,10 @@ class Columns:
     """im2col of a layer's inputs: ``take(index)`` gives [B, G, I_g*K, P] for the samples at
     ``index``. Convolutions use the float interpreter's padded strided windows, padded per take so
     that only the taken samples are ever copied (``inputs`` may be a memmap of all samples); a
-    gemm's input [N, K] is one column per sample. ``alpha`` scales the inputs (gemm's alpha);
-    ``loss_chunk`` is how many samples one loss evaluation takes at once, so that its im2col
-    buffer stays within ``chunk_bytes`` however many samples there are."""
+    gemm's input [N, K] is one column per sample. ``alpha`` scales the inputs (gemm's alpha).
+    ``max_samples`` is how many samples' columns fit in ``chunk_bytes``: optimizer steps take at
+    most that many, and loss evaluations at most that many and 64, so the im2col buffers stay
+    within the budget however many samples (or however large the feature maps) there are."""
 
     def __init__(
         self, op: str, attrs: dict, inputs: np.ndarray, groups: int, kernel_shape: Sequence[int], alpha: float = 1.0, chunk_bytes: int = 256 << 20
@@ -107,7 +108,8 @@ class Columns:
         else:
             self.positions = 1
         sample_bytes = inputs.shape[1] * math.prod(self.kernel_shape) * self.positions * 4  # [I*K, P] float32
-        self.loss_chunk = max(1, min(LOSS_CHUNK, chunk_bytes // max(sample_bytes, 1)))
+        self.max_samples = max(1, chunk_bytes // max(sample_bytes, 1))
+        self.loss_chunk = min(LOSS_CHUNK, self.max_samples)
 
     def take(self, index: np.ndarray) -> np.ndarray:
         x = np.asarray(self.inputs[index])
@@ -184,7 +186,7 @@ def learn_rounding(
     if nearest_loss == 0.0 or not np.any(free):
         return RoundingResult(nearest.astype(np.int64), nearest_loss, nearest_loss, 0)
     n = target.shape[0]
-    batch = min(config.batch, n)
+    batch = min(config.batch, n, columns.max_samples)
     scale32 = np.broadcast_to(scale, weights.shape).astype(np.float32)
     base32 = base.astype(np.float32)
     bias32 = bias.astype(np.float32)

@@ -20,7 +20,7 @@ from qcc.passes.adaround import AdaRound
 from qcc.pipeline import PassContext, run_pipeline
 from qcc.ptq.activations import ActivationStore
 from qcc.ptq.layers import is_weight_layer
-from qcc.ptq.rounding import Columns, layer_forward, reconstruction_loss
+from qcc.ptq.rounding import AdaRoundConfig, Columns, layer_forward, learn_rounding, reconstruction_loss
 from qcc.ptq.settings import quant_settings
 from qcc.ptq.walk import LayerInputs, NetworkPath, walk_layers
 from tests.ptq.graphs import LayerSpec, conv_chain, copy_graph, samples
@@ -121,7 +121,7 @@ def test_loss_chunks_and_columns_follow_the_budget_not_the_sample_count() -> Non
     sample_bytes = 27 * 9 * 4  # I*K x P float32 for one sample
     small = Columns("conv", attrs, x, 1, (3, 3), chunk_bytes=3 * sample_bytes)
     large = Columns("conv", attrs, x, 1, (3, 3))
-    assert (small.loss_chunk, large.loss_chunk) == (3, 64)  # 64 at most, fewer when the budget says so
+    assert (small.max_samples, small.loss_chunk, large.loss_chunk) == (3, 3, 64)  # 64 at most, fewer when the budget says so
     want = evaluate("conv", [x, w.reshape(4, 3, 3, 3)], attrs)[0].reshape(40, 1, 4, 9)
     np.testing.assert_allclose(layer_forward(w, small.take(np.arange(7, 12)), np.zeros((1, 4, 1), np.float32)), want[7:12], rtol=1e-5, atol=1e-5)
     bias, clamp = np.zeros((1, 4, 1)), (-np.inf, np.inf)
@@ -133,3 +133,21 @@ def test_a_negative_memory_budget_is_refused(pipeline: str) -> None:
     graph, data = _chain()
     with pytest.raises(PipelineError, match="memory-mb=-1"):
         run_pipeline(graph, f"calibrate,{pipeline}", PassContext(calibration=list(data)))
+
+
+def test_adaround_steps_take_no_more_samples_than_the_budget_allows() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((30, 2, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((1, 3, 18))
+    attrs = {"strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [1, 1], "group": 1}
+    taken: list[int] = []
+
+    class Recording(Columns):
+        def take(self, index: np.ndarray) -> np.ndarray:
+            taken.append(len(index))
+            return super().take(index)
+
+    columns = Recording("conv", attrs, x, 1, (3, 3), chunk_bytes=4 * 18 * 25 * 4)  # four samples' columns
+    target = layer_forward(w.astype(np.float32), Columns("conv", attrs, x, 1, (3, 3)).take(np.arange(30)), np.zeros((1, 3, 1), np.float32))
+    learn_rounding(w, np.full((1, 3, 1), 0.1), (-7, 7), columns, target, np.zeros((1, 3, 1)), (-np.inf, np.inf), AdaRoundConfig(iters=5, batch=32), rng)
+    assert max(taken) == 4 and len(taken) > 5  # steps and loss chunks alike
