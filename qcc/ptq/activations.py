@@ -35,6 +35,7 @@ class ActivationStore:
         self._in_memory: dict[Hashable, int] = {}
         self._files: dict[Hashable, str] = {}
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._spill_count = 0
 
     def __enter__(self) -> ActivationStore:
         return self
@@ -59,7 +60,8 @@ class ActivationStore:
             self.held_bytes += nbytes
             self.peak_held_bytes = max(self.peak_held_bytes, self.held_bytes)
         else:
-            path = os.path.join(self._spill_dir(), f"a{len(self._files)}_{id(key) & 0xFFFFFFFF:x}.npy")
+            self._spill_count += 1
+            path = os.path.join(self._spill_dir(), f"activation{self._spill_count}.npy")
             array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
             self._files[key] = path
             self.spilled_bytes += nbytes

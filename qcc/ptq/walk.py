@@ -25,6 +25,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from qcc.calibration.source import CalibrationSet
+from qcc.errors import InputError
 from qcc.interp.interpreter import NodeEvaluator, float_node, run_node
 from qcc.ir.core import Graph, Node, Value
 from qcc.pipeline import Progress
@@ -91,9 +92,6 @@ def walk_layers(
     steps = [(i, n) for i, n in enumerate(graph.nodes) if id(n) in wanted or _produces(n, needed)]
     last_use = _last_uses(steps, needed, wanted)
     count = _store_inputs(graph, data, paths, needed, store)
-    for value in graph.inputs:
-        if id(value) in needed and id(value) not in last_use:
-            _release(store, paths, value)
     inputs = LayerInputs(store, count)
     bar = progress.bar(steps, total=len(steps), desc=desc) if progress is not None else steps
     for index, node in bar:
@@ -159,7 +157,7 @@ def _store_inputs(graph: Graph, data: CalibrationSet, paths: Sequence[NetworkPat
                 store[key][index] = array
         read += 1
     if read != count:
-        raise ValueError(f"the calibration set yielded {read} samples, expected {count}")
+        raise InputError(f"the calibration data yielded {read} samples the second time it was read, {count} the first")
     return count
 
 
