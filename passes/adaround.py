@@ -13,8 +13,8 @@ from qcc.ir.core import Graph, Node
 from qcc.passes.calibrate import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
-from qcc.ptq.paths import FLOAT, QUANTIZED, float_path, quantized_path
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
+from qcc.ptq.paths import FLOAT, QUANTIZED, float_path, quantized_path
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.walk import LayerInputs, walk_layers

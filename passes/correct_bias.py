@@ -14,9 +14,9 @@ from qcc.ir.core import Graph, Node
 from qcc.passes.calibrate import calibration_set
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
-from qcc.ptq.paths import QUANTIZED, quantized_path, running_mean
 from qcc.ptq.expectation import expected_value
 from qcc.ptq.layers import bias_vector, canonical, is_weight_layer, linear_scale, set_bias_vector, sum_over_inputs
+from qcc.ptq.paths import QUANTIZED, quantized_path, running_mean
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.statistics import has_bn_stats
 from qcc.ptq.walk import LayerInputs, walk_layers
