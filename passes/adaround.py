@@ -13,11 +13,33 @@ from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.ptq.capture import capture, quantized_input, with_weights
+from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
+from qcc.ptq.paths import FLOAT, QUANTIZED, float_path, quantized_path
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
 from qcc.ptq.settings import quant_settings, require_calibrated
+from qcc.ptq.walk import LayerInputs, walk_layers
 from qcc.quant.fakequant import FakeQuant, fake_quantize_weight, weight_axis
+
+# Of the memory budget, the share a layer's working buffers may take at once: its float target and
+# each chunk of im2col columns an optimizer step or the loss works on (the activations the walk
+# holds take the rest). Never less than MIN_WORK_BYTES: activations can wait on disk, but columns
+# are computed on, and a budget near 0 would leave the optimizer one sample per step.
+WORK_SHARE = 4
+MIN_WORK_BYTES = 64 * MIB
+
+
+def float_target(node: Node, x_f: np.ndarray, store: ActivationStore, chunk_bytes: int) -> np.ndarray:
+    """The layer's float output (after its clamp) on the float inputs ``x_f`` [N, ...], computed
+    a chunk of samples at a time into the store (so it may live on disk)."""
+    operands = [np.asarray(v.data) for v in node.inputs[1:]]
+    n = x_f.shape[0]  # conv and gemm keep the batch axis
+    out = store.allocate(("target", id(node)), (n, *node.result.type.shape[1:]), node.result.type.dtype.numpy)
+    per_sample = max(out.nbytes // max(n, 1), 1)
+    chunk = max(1, chunk_bytes // per_sample)
+    for begin in range(0, n, chunk):
+        out[begin : begin + chunk] = evaluate(node.op, [np.asarray(x_f[begin : begin + chunk])] + operands, node.attrs)[0]
+    return out
 
 
 def grid_weights(node: Node, ints: np.ndarray, scale: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -52,8 +74,12 @@ class AdaRound(Pass):
     Layers (conv incl. depthwise/grouped, gemm) are done in graph order. A layer's input comes from
     the network with everything upstream quantized (weights already rounded by this pass, activations
     rounded to their calibrated grids: the graph must be calibrated); its target output from the
-    float network as it was before the pass. `samples` limits the calibration samples (0 = all;
-    each layer keeps its inputs and targets for them in memory). Deterministic for a `seed`
+    float network as it was before the pass. `samples` limits the calibration samples (0 = all).
+    One walk over the graph (qcc.ptq.walk) runs every node once per sample on the quantized and on
+    the float network; the activations later layers need are kept for all samples, up to
+    `memory-mb` MiB in RAM and the rest in temporary files. A layer's float target and the im2col
+    columns of one optimizer step or loss chunk take at most a quarter of that budget (64 MiB at
+    least) at a time: a step takes fewer than `batch` samples when their columns would not fit. Deterministic for a `seed`
     (-1 = the context's seed, `qcc --seed`).
 
     The learned integers reach the quantize pass through the weights themselves: each weight is
@@ -76,13 +102,14 @@ class AdaRound(Pass):
     lr: float = 0.03
     samples: int = 0
     seed: int = -1
+    memory_mb: int = DEFAULT_MEMORY_MB
 
     def config(self) -> AdaRoundConfig:
         return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr)
 
     def _check_options(self) -> None:
-        if self.iters < 1 or self.batch < 1 or self.samples < 0:
-            raise PipelineError(f"adaround: iters={self.iters} and batch={self.batch} must be >= 1, samples={self.samples} >= 0")
+        if self.iters < 1 or self.batch < 1 or self.samples < 0 or self.memory_mb < 0:
+            raise PipelineError(f"adaround: iters={self.iters} and batch={self.batch} must be >= 1, samples={self.samples} and memory-mb={self.memory_mb} >= 0")
         if not (0.0 <= self.warmup < 1.0) or self.reg < 0 or self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
             raise PipelineError("adaround: need 0 <= warmup < 1, reg >= 0, lr > 0, beta-start > 0, beta-end > 0")
 
@@ -100,25 +127,29 @@ class AdaRound(Pass):
         data = calibration_set(graph, ctx, self.samples or None)
         seed = ctx.seed if self.seed < 0 else self.seed
         original = {id(n): np.asarray(n.inputs[1].data) for n in layers}
-        float_eval = with_weights(original)
         fq = FakeQuant(graph, settings)
+        order = {id(n): index for index, n in enumerate(layers)}
+        budget = self.memory_mb * MIB
         start = time.perf_counter()
-        for index, node in enumerate(layers):
+
+        def visit(node: Node, inputs: LayerInputs) -> None:
             s = settings.for_node(node)
-            quant_inputs, float_inputs = [], []
-            for feeds in data:
-                quant_inputs.append(quantized_input(graph, fq, feeds, node))
-                float_inputs.append(capture(graph, feeds, node.inputs[0], float_eval))
-            x_q = np.concatenate(quant_inputs).astype(np.float32)
-            x_f = np.concatenate(float_inputs).astype(np.float32)
-            del quant_inputs, float_inputs
-            new = self._layer(node, x_q, x_f, s.weight_bits, s.per_channel, np.random.default_rng([seed % 2**32, index]), ctx)
+            x_q = inputs.stacked(QUANTIZED, node.inputs[0]).astype(np.float32, copy=False)
+            x_f = inputs.stacked(FLOAT, node.inputs[0]).astype(np.float32, copy=False)
+            rng = np.random.default_rng([seed % 2**32, order[id(node)]])
+            new = self._layer(node, x_q, x_f, s.weight_bits, s.per_channel, rng, store, ctx)
             set_weight(graph, node, new)
             fq.weights[id(node)] = fake_quantize_weight(new, s.weight_bits, weight_axis(node, s.per_channel))
+
+        with ActivationStore(budget) as store:
+            walk_layers(graph, data, [quantized_path(fq), float_path(original)], layers, visit, store, ctx.progress, "adaround")
+            ctx.log(f"adaround: {store.report()}")
         ctx.log(f"adaround: {len(layers)} layers in {time.perf_counter() - start:.1f} s")
         return PassResult(graph, True)
 
-    def _layer(self, node: Node, x_q: np.ndarray, x_f: np.ndarray, bits: int, per_channel: bool, rng: np.random.Generator, ctx: PassContext) -> np.ndarray:
+    def _layer(
+        self, node: Node, x_q: np.ndarray, x_f: np.ndarray, bits: int, per_channel: bool, rng: np.random.Generator, store: ActivationStore, ctx: PassContext
+    ) -> np.ndarray:
         weight = np.asarray(node.inputs[1].data)
         view = canonical(node, weight.astype(np.float64))
         g, og = view.shape[:2]
@@ -127,12 +158,17 @@ class AdaRound(Pass):
         bias = bias_vector(node)
         if bias is None:
             raise PipelineError(f"adaround: node '{node.name}': its bias is not one value per channel")
-        target = evaluate(node.op, [x_f] + [np.asarray(v.data) for v in node.inputs[1:]], node.attrs)[0]
+        work_bytes = max(store.budget_bytes // WORK_SHARE, MIN_WORK_BYTES)
+        target = float_target(node, x_f, store, work_bytes)
         target = target.reshape(target.shape[0], g, og, -1)
         kernel = weight.shape[2:] if node.op == "conv" else ()
-        columns = Columns(node.op, dict(node.attrs), x_q * np.float32(linear_scale(node)), groups(node), kernel)  # gemm's alpha
+        columns = Columns(node.op, dict(node.attrs), x_q, groups(node), kernel, linear_scale(node), work_bytes)  # gemm's alpha
+        if columns.max_samples < min(self.batch, target.shape[0]):
+            ctx.log(f"adaround: {node.name}: {columns.max_samples} samples per step, not {self.batch}: "
+                    f"more would not fit in {work_bytes / MIB:.0f} MiB (memory-mb={self.memory_mb})")
         steps = ctx.progress.bar(range(self.iters), total=self.iters, desc=f"adaround {node.name}")
         result = learn_rounding(flat, scale, weight_range(bits), columns, target, bias.reshape(g, og, 1), clamp(node), self.config(), rng, steps)
+        store.release(("target", id(node)))
         new = grid_weights(node, result.ints, scale, weight)
         ints, _, _ = quantize_weight_ints(new, bits, weight_axis(node, per_channel))
         expected = from_canonical(node, result.ints.reshape(g, og, -1, 1), np.zeros(weight.shape, np.int64))

@@ -14,11 +14,13 @@ from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.ptq.capture import quantized_input, running_mean
+from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
 from qcc.ptq.expectation import expected_value
 from qcc.ptq.layers import bias_vector, canonical, is_weight_layer, linear_scale, set_bias_vector, sum_over_inputs
+from qcc.ptq.paths import QUANTIZED, quantized_path, running_mean
 from qcc.ptq.settings import quant_settings, require_calibrated
 from qcc.ptq.statistics import has_bn_stats
+from qcc.ptq.walk import LayerInputs, walk_layers
 from qcc.quant.fakequant import FakeQuant, weight_axis
 from qcc.quant.lowering import Settings
 
@@ -47,8 +49,9 @@ class CorrectBias(Pass):
     `mode=empirical` (needs calibration data and a calibrated graph): E[(W~ - W) x] measured on the
     calibration samples, layer by layer from the input: x is the layer's input with everything
     upstream fake-quantized (weights on their grids, upstream biases already corrected, activations
-    rounded to their calibrated ranges). One streamed pass over the samples per layer keeps memory
-    flat; `samples` limits how many are used (0 = all).
+    rounded to their calibrated ranges). One walk over the graph (qcc.ptq.walk) runs every node once
+    per sample, keeping the activations later layers need for all samples: up to `memory-mb` MiB in
+    RAM, the rest in temporary files; `samples` limits how many are used (0 = all).
 
     `mode=analytic` (data-free, the paper's main variant): E[x] from the batch-norm statistics
     fold-batchnorm recorded on the layer producing x, passed through its activation as a clipped
@@ -64,8 +67,11 @@ class CorrectBias(Pass):
     forbids_ops = frozenset({"quantize", "dequantize"})
     mode: Mode = "empirical"
     samples: int = 0
+    memory_mb: int = DEFAULT_MEMORY_MB
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        if self.samples < 0 or self.memory_mb < 0:
+            raise PipelineError(f"correct-bias: samples={self.samples} and memory-mb={self.memory_mb} must be >= 0")
         settings = quant_settings(graph, ctx)
         layers = [n for n in graph.nodes if is_weight_layer(n)]
         if not layers:
@@ -121,15 +127,16 @@ class CorrectBias(Pass):
     def _empirical(self, graph: Graph, ctx: PassContext, layers: list[Node], settings: Settings) -> list[str]:
         require_calibrated(graph, "correct-bias{mode=empirical}")
         data = calibration_set(graph, ctx, self.samples or None)
-        total = data.count()
-        fq = FakeQuant(graph, settings)
+        errors = {id(node): self._quantization_error(node, settings) for node in layers}
+        layers = [node for node in layers if np.any(errors[id(node)])]
         corrected = []
-        for node in layers:
-            error = self._quantization_error(node, settings)
-            if not np.any(error):
-                continue
-            stream = (quantized_input(graph, fq, feeds, node) for feeds in ctx.progress.bar(data, total=total, desc=f"correct-bias {node.name}"))
-            mean, _ = running_mean(stream)
-            if self._apply(graph, ctx, node, output_shift(node, error, mean)):
+
+        def visit(node: Node, inputs: LayerInputs) -> None:
+            mean, _ = running_mean(inputs.samples(QUANTIZED, node.inputs[0]))
+            if self._apply(graph, ctx, node, output_shift(node, errors.pop(id(node)), mean)):
                 corrected.append(node.name)
+
+        with ActivationStore(self.memory_mb * MIB) as store:
+            walk_layers(graph, data, [quantized_path(FakeQuant(graph, settings))], layers, visit, store, ctx.progress, "correct-bias")
+            ctx.log(f"correct-bias: {store.report()}")
         return corrected

@@ -35,6 +35,14 @@ def float_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
     return evaluate(node.op, operands, node.attrs)
 
 
+def run_node(evaluate_node: NodeEvaluator, node: Node, operands: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+    """One node on its operand arrays; a kernel's failure becomes an error naming the node."""
+    try:
+        return evaluate_node(node, operands)
+    except (ValueError, FloatingPointError, IndexError) as e:
+        raise IRError(f"node '{node.name}' ({node.op}) failed: {e}") from None
+
+
 def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Match feeds to graph inputs by name; one clear error for a missing, unknown or ill-typed one."""
     names = [v.name for v in graph.inputs]
@@ -80,10 +88,7 @@ def run(
     last_use = _last_uses(graph)
     keep = {id(v) for v in graph.outputs}
     for index, node in enumerate(graph.nodes):
-        try:
-            results = evaluate_node(node, [env[id(v)] for v in node.inputs])
-        except (ValueError, FloatingPointError, IndexError) as e:
-            raise IRError(f"node '{node.name}' ({node.op}) failed: {e}") from None
+        results = run_node(evaluate_node, node, [env[id(v)] for v in node.inputs])
         for value, arr in zip(node.results, results):
             env[id(value)] = arr
             if observer:

@@ -7,8 +7,10 @@
 - ``expectation``: a value's expected per-channel mean from those statistics alone (data-free).
 - ``settings``: the quantization settings (widths, per-channel) the passes predict the quantizer's
   grid with, built the way the quantize pass builds them.
-- ``capture``: a layer's input on the float and on the fake-quantized network, streamed sample by
-  sample.
+- ``walk``: one walk over the graph in topological order that hands each layer its inputs on every
+  path for all samples, running each node once per sample (``activations`` holds them, in RAM up
+  to a budget, on disk beyond).
+- ``paths``: the fake-quantized and the float network as paths of that walk.
 - ``rounding``: AdaRound's optimizer (rectified sigmoid, annealed regularizer, Adam, im2col).
 
 References: Nagel, van Baalen, Blankevoort, Welling, "Data-Free Quantization Through Weight

@@ -47,6 +47,7 @@ from qcc.interp.kernels.nn import pad_spatial, sliding_windows, window_geometry
 ZETA = 1.1
 GAMMA = -0.1
 ON_GRID = 1e-6  # |w/s - round(w/s)| below this counts as on the grid
+LOSS_CHUNK = 64  # samples per loss evaluation at most (fewer when their im2col exceeds the budget)
 
 
 @dataclass(frozen=True)
@@ -86,26 +87,38 @@ def beta_at(step: int, config: AdaRoundConfig) -> float | None:
 
 class Columns:
     """im2col of a layer's inputs: ``take(index)`` gives [B, G, I_g*K, P] for the samples at
-    ``index``. Convolutions use the float interpreter's padded strided windows; a gemm's input
-    [N, K] is one column per sample."""
+    ``index``. Convolutions use the float interpreter's padded strided windows, padded per take so
+    that only the taken samples are ever copied (``inputs`` may be a memmap of all samples); a
+    gemm's input [N, K] is one column per sample. ``alpha`` scales the inputs (gemm's alpha).
+    ``max_samples`` is how many samples' columns fit in ``chunk_bytes``: optimizer steps take at
+    most that many, and loss evaluations at most that many and 64, so the im2col buffers stay
+    within the budget however many samples (or however large the feature maps) there are."""
 
-    def __init__(self, op: str, attrs: dict, inputs: np.ndarray, groups: int, kernel_shape: Sequence[int]) -> None:
+    def __init__(
+        self, op: str, attrs: dict, inputs: np.ndarray, groups: int, kernel_shape: Sequence[int], alpha: float = 1.0, chunk_bytes: int = 256 << 20
+    ) -> None:
         self.op, self.attrs, self.groups = op, attrs, groups
         self.kernel_shape = tuple(kernel_shape)
         self.inputs = inputs
+        self.alpha = np.float32(alpha)
         if op == "conv":
-            out_shape, begin, end = window_geometry(inputs[:1], self.kernel_shape, attrs)
+            out_shape, self.begin, self.end = window_geometry(np.asarray(inputs[:1]), self.kernel_shape, attrs)
             self.out_shape = tuple(out_shape)
-            self.padded = pad_spatial(inputs, begin, end, 0)
             self.positions = math.prod(self.out_shape)
         else:
             self.positions = 1
+        sample_bytes = inputs.shape[1] * math.prod(self.kernel_shape) * self.positions * 4  # [I*K, P] float32
+        self.max_samples = max(1, chunk_bytes // max(sample_bytes, 1))
+        self.loss_chunk = min(LOSS_CHUNK, self.max_samples)
 
     def take(self, index: np.ndarray) -> np.ndarray:
+        x = np.asarray(self.inputs[index])
+        if self.alpha != 1.0:
+            x = x * self.alpha
         if self.op == "gemm":
-            x = self.inputs[index]
             return x.reshape(len(index), 1, x.shape[-1], 1)
-        win = sliding_windows(self.padded[index], self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
+        padded = pad_spatial(x, self.begin, self.end, 0)
+        win = sliding_windows(padded, self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
         b, c = win.shape[:2]
         return np.ascontiguousarray(win).reshape(b, self.groups, (c // self.groups) * math.prod(self.kernel_shape), self.positions)
 
@@ -173,7 +186,7 @@ def learn_rounding(
     if nearest_loss == 0.0 or not np.any(free):
         return RoundingResult(nearest.astype(np.int64), nearest_loss, nearest_loss, 0)
     n = target.shape[0]
-    batch = min(config.batch, n)
+    batch = min(config.batch, n, columns.max_samples)
     scale32 = np.broadcast_to(scale, weights.shape).astype(np.float32)
     base32 = base.astype(np.float32)
     bias32 = bias.astype(np.float32)
@@ -213,9 +226,11 @@ def learn_rounding(
     )
 
 
-def reconstruction_loss(weights: np.ndarray, columns: Columns, target: np.ndarray, bias: np.ndarray, clamp: tuple[float, float], chunk: int = 64) -> float:
-    """Mean over output positions of the squared output error summed over channels (all samples)."""
+def reconstruction_loss(weights: np.ndarray, columns: Columns, target: np.ndarray, bias: np.ndarray, clamp: tuple[float, float]) -> float:
+    """Mean over output positions of the squared output error summed over channels (all samples),
+    ``columns.loss_chunk`` samples at a time."""
     total, rows = 0.0, 0
+    chunk = columns.loss_chunk
     w = weights.astype(np.float32)
     b = bias.astype(np.float32)
     for start in range(0, target.shape[0], chunk):

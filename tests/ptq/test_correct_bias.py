@@ -15,12 +15,12 @@ from qcc.targets import get_target
 from qcc.errors import PipelineError
 from qcc.interp.interpreter import evaluate
 from qcc.pipeline import PassContext, run_pipeline
-from qcc.ptq.capture import quantized_input
 from qcc.ptq.expectation import expected_value
 from qcc.ptq.statistics import clipped_normal_mean
 from qcc.quant.fakequant import FakeQuant
 from qcc.quant.lowering import Settings
 from tests.ptq.graphs import LayerSpec, conv_chain, copy_graph, gemm_chain, samples
+from tests.ptq.per_layer_reference import quantized_input
 
 
 def _mean_output(node, xs: list[np.ndarray], weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:  # type: ignore[no-untyped-def]
