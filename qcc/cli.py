@@ -130,7 +130,7 @@ def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndar
         print(f"{value_ref(name)} vs onnxruntime: max abs error {err:.3g} (relative to max |output| {err / scale:.3g})")
 
 
-DEFAULT_PIPELINE = "fold-constants,canonicalize,fold-batchnorm,fuse-activation,fuse-elementwise,dce,calibrate,quantize"
+DEFAULT_PIPELINE = "fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,calibrate,quantize"
 
 
 def _context(args: argparse.Namespace):  # -> PassContext

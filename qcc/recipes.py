@@ -26,7 +26,7 @@ from qcc.pipeline import format_pipeline, parse_pipeline
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
 # docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
-_PREPARE = ("fold-constants", "canonicalize", "fold-batchnorm")
+_PREPARE = ("fold-constants", "canonicalize", "matmul-to-gemm", "fold-batchnorm")
 _EQUALIZE = ("equalize{relu6-as-relu=true}", "absorb-high-bias")
 # fuse-activation first: a ReLU/Clip folded into its producer's clamp costs nothing, while
 # fuse-elementwise turns what is left of an element-wise group into one table.

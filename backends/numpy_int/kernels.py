@@ -189,8 +189,7 @@ def qmean(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     axes = tuple(attrs["axes"])
     centered = xs[0].astype(np.int64) - attrs["in_zp"]
     acc = centered.sum(axis=axes, keepdims=attrs["keepdims"])
-    n = int(np.prod([xs[0].shape[a] for a in axes]))
-    return [_output_stage(rounding_divide(acc, n), attrs, channel_axis=None)]
+    return [_output_stage(acc, attrs, channel_axis=None)]  # §3.5: the sum, requantized once by s_in / (n s_out)
 
 
 @int_kernel("q.avg_pool")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from qcc.arith.fixedpoint import accumulator_bound
+from qcc.arith.fixedpoint import INT32_MAX, accumulator_bound
 from qcc.ir.core import Node
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering, scales_of
 
@@ -104,7 +104,13 @@ def _mean(lw: Lowerer, node: Node, axes: tuple[int, ...], keepdims: bool) -> Non
     x = lw.operand(node.inputs[0], s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
     qx = x.quant
-    m, sh = lw.multiplier(qx.scale_value() / out_q.scale_value(), bound=2**16)
+    count = math.prod(x.type.static_shape[a] for a in axes)
+    bound = lw.max_centered(x) * count  # |Σ (q - zp)|, the int32 sum the kernel requantizes
+    if bound > INT32_MAX:
+        raise NoLowering(f"node '{node.name}' ({node.op}): a sum of {count} elements could overflow int32 (docs/arithmetic.md §3.5)")
+    # one rounding: the sum goes straight to the output grid with M = s_in / (n s_out), so the mean
+    # keeps the precision averaging gains instead of being rounded to the input's grid first
+    m, sh = lw.multiplier(qx.scale_value() / (count * out_q.scale_value()), bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, None)
     attrs = dict(axes=axes, keepdims=keepdims, in_zp=qx.zero_point_value(), multiplier=m, shift=sh, out_zp=out_q.zero_point_value(),
                  qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=int_dtype(s.activation_bits))
