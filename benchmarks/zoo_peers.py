@@ -95,7 +95,8 @@ def quark_quantize(model: Path, calib_npz: Path, out: Path, config: str, *, pyth
     start = time.perf_counter()
     try:
         done = subprocess.run([str(python), str(script), str(model), str(calib_npz), str(out), "--config", config,
-                               "--adaround-iters", str(adaround_iters)], capture_output=True, text=True, timeout=timeout)
+                               "--adaround-iters", str(adaround_iters)], capture_output=True, text=True, timeout=timeout,
+                              cwd=out.parent)  # Quark leaves a quantized_info.csv in its working folder
     except subprocess.TimeoutExpired:
         raise PeerError(f"Quark {config} timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
