@@ -1,5 +1,6 @@
-"""Export the zoo's self-made architectures to ONNX (random weights: the zoo measures op coverage
-and quantization error against the float model, not task accuracy).
+"""Export the zoo's self-made architectures to ONNX (random weights, batch-norm statistics
+re-estimated on random inputs: the zoo measures op coverage and quantization error against the
+float model, not task accuracy).
 
 Runs in its own venv, never qcc's (torch is not a qcc dependency):
 
@@ -39,8 +40,11 @@ def _efficientnet_b0() -> torch.nn.Module:
 
 
 def _vit_tiny() -> torch.nn.Module:
-    """ViT-Ti/16 sizes (Touvron et al., DeiT, arXiv:2012.12877): hidden 192, 12 layers, 3 heads."""
-    return VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768)
+    """ViT-Ti/16 sizes (Touvron et al., DeiT, arXiv:2012.12877): hidden 192, 12 layers, 3 heads.
+    torchvision starts the classifier head at zero (all outputs 0); it gets small random weights."""
+    model = VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768)
+    torch.nn.init.normal_(model.heads.head.weight, std=0.02)
+    return model
 
 
 def _yolov8n() -> torch.nn.Module:
@@ -68,10 +72,26 @@ ARCHITECTURES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], i
 }
 
 
+def with_data_statistics(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module:
+    """Batch-norm running statistics re-estimated on random normal inputs. Freshly initialized
+    ones (mean 0, variance 1) let activations shrink layer by layer (mobilenet_v3_small's logits
+    end near 1e-9); re-estimated, every layer sees unit-scale activations, as in a trained net."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average over the batches below
+    if norms:
+        model.train()
+        with torch.no_grad():
+            for _ in range(4):
+                model(torch.randn(8, *shape[1:]))
+    return model.eval()
+
+
 def export(name: str, out_dir: Path) -> Path:
     build, shape, opset = ARCHITECTURES[name]
     torch.manual_seed(0)
-    model = build().eval()
+    model = with_data_statistics(build(), shape)
     path = out_dir / f"{name}.onnx"
     tmp = path.with_suffix(".onnx.tmp")
     with torch.no_grad():

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -78,7 +79,8 @@ def ort_quantize(model: Path, calib: Mapping[str, np.ndarray], out: Path) -> flo
     start = time.perf_counter()
     prepared = out.with_name(out.stem + "_prepared.onnx")
     try:
-        quant_pre_process(str(model), str(prepared))
+        with contextlib.chdir(out.parent):  # it leaves sym_shape_infer_temp.onnx (+ data) in the working folder
+            quant_pre_process(str(model), str(prepared))
     except Exception as e:  # noqa: BLE001 - symbolic shape inference fails on some models; quantize as is
         print(f"  ort: quant_pre_process failed ({type(e).__name__}: {e}); quantizing without it", file=sys.stderr)
         prepared = model
