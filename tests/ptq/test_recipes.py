@@ -86,7 +86,7 @@ def test_cli_recipe(tmp_path: Path, small_calib: Path) -> None:
     proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", out, "--recipe", "dfq", "--target", "mcu-int8-per-tensor", "-v")
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    assert "pipeline: fold-constants,canonicalize,fold-batchnorm,equalize{relu6-as-relu=true}" in proc.stderr
+    assert "pipeline: fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,equalize{relu6-as-relu=true}" in proc.stderr
     assert "correct-bias (empirical): corrected" in proc.stderr
 
 
