@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from qcc import PassContext, import_model, run_pipeline  # noqa: E402
 from qcc.backends.numpy_int.executor import integer_node  # noqa: E402
 from qcc.targets import get_target  # noqa: E402
-from qcc.evaluate import evaluate_quantized  # noqa: E402
+from qcc.accuracy import evaluate_quantized  # noqa: E402
 from qcc.ir import parse, print_graph  # noqa: E402
 
 MODEL = ROOT / "examples" / "digits_mbv2.onnx"

@@ -168,7 +168,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from qcc.backends.numpy_int.executor import integer_node
-    from qcc.evaluate import evaluate_quantized
+    from qcc.accuracy import evaluate_quantized
     from qcc.pipeline import Progress
 
     float_graph = load_graph(args.float_model, _input_shapes(args))

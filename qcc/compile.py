@@ -26,7 +26,7 @@ from qcc.backends.c.verify import verify_samples
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
-from qcc.evaluate import evaluate_quantized
+from qcc.accuracy import evaluate_quantized
 from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save

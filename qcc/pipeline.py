@@ -64,17 +64,9 @@ class PassContext:
     seed: int = 0
     progress: Progress = field(default_factory=Progress)
     log: Callable[[str], None] = lambda message: None
-    analyses: dict[Any, Any] = field(default_factory=dict)
     # called once with the graph right before the first pass that reads data (qcc.preflight: every
     # node that cannot be lowered is reported before calibration or any PTQ pass spends time)
     preflight: Callable[[Graph], None] | None = None
-
-    def analysis(self, fn: Callable[[Graph], Any], graph: Graph) -> Any:
-        """Compute an analysis (a function of the graph) once until a pass modifies the graph."""
-        key = (fn, id(graph))
-        if key not in self.analyses:
-            self.analyses[key] = fn(graph)
-        return self.analyses[key]
 
 
 @dataclass(frozen=True)
@@ -339,8 +331,6 @@ class PassManager:
         start = time.perf_counter()
         result = p.run(graph, ctx)
         self.timings.append(PassTiming(str(p), time.perf_counter() - start, result.modified))
-        if result.modified:
-            ctx.analyses.clear()
         if self.verify_each:
             try:
                 verify(result.graph)

@@ -19,7 +19,9 @@ import numpy as np
 from qcc.arith.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
+    accumulator_bound,
     accumulator_fits_int32,
+    accumulator_fits_int64_rule,
     left_shift_fits,
     quantize_multiplier,
     quantize_multipliers,
@@ -304,6 +306,9 @@ class Lowerer:
                 f"node '{self.where}': the int32 accumulator could overflow (reduction of {reduction}) and target "
                 f"'{self.settings.target.name}' has no int64 accumulators"
             )
+        bound = accumulator_bound(self.max_centered(x), max_abs_weight, reduction, bias_max_abs)
+        if not accumulator_fits_int64_rule(bound):  # the int64 requantization rule needs |acc| < 2^47
+            raise PipelineError(f"node '{self.where}': the accumulator can reach {bound}, beyond the 2^47 the int64 requantization rule allows")
         return 64
 
     # ---- weights -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("qcc.quant", "qcc.backends.numpy_int"),
     ("qcc.ptq",),
     ("qcc.passes", "qcc.backends.c", "qcc.backends"),
-    ("qcc.model_io", "qcc.recipes", "qcc.evaluate"),
+    ("qcc.model_io", "qcc.recipes", "qcc.accuracy"),
     ("qcc.compile", "qcc.preflight", "qcc.integer_ops"),
     ("qcc.cli", "qcc"),
 ]

@@ -12,7 +12,7 @@ from qcc import import_model
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.targets import TARGETS, get_target
 from qcc.errors import PipelineError
-from qcc.evaluate import evaluate_quantized
+from qcc.accuracy import evaluate_quantized
 from qcc.pipeline import PassContext, format_pipeline, parse_pipeline, run_pipeline
 from qcc.recipes import RECIPES, recipe_pipeline
 from tests.quant.example_model import CALIB, MODEL, TEST

@@ -18,7 +18,7 @@ import pytest
 from qcc.backends.c.build import compile_standalone
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.cli import main
-from qcc.evaluate import evaluate_quantized
+from qcc.accuracy import evaluate_quantized
 from qcc.ir.parser import load
 from qcc.model_io import load_graph
 from tests.quant.binary_model import OUTPUTS, binary_ops_model, calibration
