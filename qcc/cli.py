@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qcc.errors import QccError
-from qcc.fileio import atomic_files
+from qcc.fileio import atomic_files, save_npz
 from qcc.ir.core import Graph
 from qcc.ir.printer import to_text, value_ref
 from qcc.ir.serialize import save
@@ -104,7 +104,7 @@ def _report_outputs(outputs: dict[str, np.ndarray], labels: np.ndarray | None, w
 def _write_outputs(outputs: dict[str, np.ndarray], path: str | None) -> None:
     if path:
         with atomic_files(path) as (tmp,), open(tmp, "wb") as f:
-            np.savez(f, **outputs)
+            save_npz(f, outputs)
         print(f"wrote {path}")
 
 
