@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -249,7 +250,7 @@ def _run_compiled(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage mistakes are one line like every other error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"qcc: error: {message} (see '{self.prog} --help')\n")
 
 
