@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from qcc.arith.params import activation_params
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import calibration_set
@@ -50,10 +52,10 @@ class Calibrate(Pass):
         values = observed_values(graph)
         observers = {id(v): HistogramObserver(histogram=method != "minmax") for v in values}
 
-        def observe(value: Value, array: object) -> None:
+        def observe(value: Value, array: np.ndarray) -> None:
             obs = observers.get(id(value))
             if obs is not None:
-                obs.update(array)  # type: ignore[arg-type]
+                obs.update(array)
 
         n = 0
         for feeds in ctx.progress.bar(data, total=data.count(), desc="calibrate"):

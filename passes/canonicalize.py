@@ -115,7 +115,7 @@ def _fits(const: Value, x: Value) -> bool:
 
 
 def _rewrite_layer_norm(graph: Graph, m: LayerNormMatch) -> None:
-    gamma = m.gamma if m.gamma is not None else graph.add_const(np.ones(m.x.type.shape[m.axis :], m.x.type.dtype.numpy), "ones")
+    gamma = m.gamma if m.gamma is not None else graph.add_const(np.ones(m.x.type.static_shape[m.axis :], m.x.type.dtype.numpy), "ones")
     operands = [m.x, gamma] + ([m.beta] if m.beta is not None else [])
     node = graph.create_node("layer_norm", operands, {"axis": m.axis, "epsilon": m.epsilon}, names=m.last.result.name)
     graph.insert(node, before=m.last)

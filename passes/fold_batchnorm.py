@@ -65,13 +65,13 @@ class FoldBatchNorm(Pass):
     @staticmethod
     def _fold(graph: Graph, producer: Node, bn: Node) -> None:
         s, t = batchnorm_affine(bn)
-        weight = producer.inputs[1].data
+        weight = producer.inputs[1].const_array
         dtype = weight.dtype
         set_const_operand(graph, producer, 1, scale_output_channels(producer, weight.astype(np.float64), s).astype(dtype))
         has_bias = len(producer.inputs) > 2
         if producer.op == "gemm":
             beta = producer.attr("beta") if has_bias else 0.0
-            c = producer.inputs[2].data.astype(np.float64) if has_bias and beta != 0.0 else np.zeros(())
+            c = producer.inputs[2].const_array.astype(np.float64) if has_bias and beta != 0.0 else np.zeros(())
             bias = (beta * c * s + t).astype(dtype)  # beta folded in, so the new beta is 1
             if has_bias:
                 set_const_operand(graph, producer, 2, bias)
@@ -79,7 +79,7 @@ class FoldBatchNorm(Pass):
                 add_const_operand(graph, producer, bias, f"{producer.name}_bias")
             producer.set_attr("beta", 1.0)
         else:
-            b = producer.inputs[2].data.astype(np.float64) if has_bias else np.zeros_like(s)
+            b = producer.inputs[2].const_array.astype(np.float64) if has_bias else np.zeros_like(s)
             bias = (b * s + t).astype(dtype)
             if has_bias:
                 set_const_operand(graph, producer, 2, bias)

@@ -31,7 +31,7 @@ class FoldConstants(Pass):
                 continue
             if not node.inputs or not all(v.is_const for v in node.inputs):
                 continue
-            arrays = evaluate(node.op, [v.data for v in node.inputs], node.attrs)  # type: ignore[misc]
+            arrays = evaluate(node.op, [v.const_array for v in node.inputs], node.attrs)
             consts = []
             for result, array in zip(node.results, arrays):
                 const = graph.add_const(np.asarray(array, dtype=result.type.dtype.numpy), result.name)

@@ -10,11 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from qcc.errors import QccError
-from qcc.fileio import atomic_files
+from qcc.fileio import atomic_files, save_npz
 from qcc.ir.core import Graph
 from qcc.ir.printer import to_text, value_ref
 from qcc.ir.serialize import save
@@ -104,7 +105,7 @@ def _report_outputs(outputs: dict[str, np.ndarray], labels: np.ndarray | None, w
 def _write_outputs(outputs: dict[str, np.ndarray], path: str | None) -> None:
     if path:
         with atomic_files(path) as (tmp,), open(tmp, "wb") as f:
-            np.savez(f, **outputs)
+            save_npz(f, outputs)
         print(f"wrote {path}")
 
 
@@ -249,7 +250,7 @@ def _run_compiled(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage mistakes are one line like every other error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"qcc: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -111,7 +111,7 @@ def register_pass(cls: PassClass) -> PassClass:
     """Class decorator adding a pass to the registry (also how custom passes register)."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no pass name")
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # set by @dataclass, undeclared in typeshed
         raise ValueError(f"pass '{cls.name}' must be a frozen dataclass")
     existing = _REGISTRY.get(cls.name)
     if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:

@@ -75,7 +75,7 @@ class _Pointers:
             return self.names[(loc.kind, loc.index)]
         if loc.kind == "const":
             if id(v) not in self.const_arrays:
-                definition, pointer = array_definition(f"c{len(self.const_arrays)}", v.data, comment_text(f"constant {v.name}"))
+                definition, pointer = array_definition(f"c{len(self.const_arrays)}", v.const_array, comment_text(f"constant {v.name}"))
                 self.const_definitions.append(definition)
                 self.const_arrays[id(v)] = pointer
             return self.const_arrays[id(v)]
@@ -84,10 +84,9 @@ class _Pointers:
         return f"(const {ctype} *)(const void *)(a + {loc.offset})"
 
     def arg(self, step: Step, arg: Arg) -> str:
-        if arg.kind == "read":
-            return self.value(arg.value, False)  # type: ignore[arg-type]
-        if arg.kind == "write":
-            return self.value(arg.value, True)  # type: ignore[arg-type]
+        if arg.kind in ("read", "write"):
+            assert arg.value is not None  # StepBuilder makes read/write args from values
+            return self.value(arg.value, arg.kind == "write")
         if arg.kind == "scratch":
             return f"({arg.text or 'int8_t'} *)(void *)(a + {self.plan.scratch[step.index]})"
         return arg.text
@@ -124,7 +123,7 @@ def model_c(program: CProgram) -> str:
         if io.scale is not None:
             helpers.append(
                 f"int32_t {p}_quantize_input{k}(const float *x, {io.ctype} *q)\n{{\n"
-                f"    return qcc_quantize_f32_{io.suffix}(x, q, {io.count}, {float_literal(io.scale)}, {io.zero_point});\n}}"
+                f"    return qcc_quantize_f32_{io.suffix}(x, q, {io.count}, {float_literal(io.per_tensor_scale())}, {io.zero_point});\n}}"
             )
     for k, io in enumerate(program.outputs):
         if io.scale is not None:
@@ -162,7 +161,7 @@ def _dequantize_helper(p: str, k: int, io: BoundaryIO) -> str:
     output (docs/arithmetic.md §3.17) as exported const arrays."""
     head = f"void {p}_dequantize_output{k}(const {io.ctype} *q, float *y)\n{{\n"
     if io.axis is None:
-        return head + f"    qcc_dequantize_{io.suffix}_f32(q, y, {io.count}, {float_literal(io.scale)}, {io.zero_point});\n}}"  # type: ignore[arg-type]
+        return head + f"    qcc_dequantize_{io.suffix}_f32(q, y, {io.count}, {float_literal(io.per_tensor_scale())}, {io.zero_point});\n}}"
     scales, zero_points = io.scale, io.zero_point
     assert isinstance(scales, tuple) and isinstance(zero_points, tuple)
     outer, inner = math.prod(io.shape[: io.axis]), math.prod(io.shape[io.axis + 1 :])
@@ -177,7 +176,7 @@ def _dequantize_helper(p: str, k: int, io: BoundaryIO) -> str:
 
 def _io_comment(kind: str, k: int, io: BoundaryIO) -> str:
     if io.axis is not None:
-        quant = f", per-axis along axis {io.axis}: {len(io.scale)} scales and zero points, arrays declared below"  # type: ignore[arg-type]
+        quant = f", per-axis along axis {io.axis}: {len(io.per_axis_scales())} scales and zero points, arrays declared below"
     else:
         quant = f", scale {io.scale!r}, zero point {io.zero_point}" if io.scale is not None else ""
     return comment_text(f"{kind} {k}: {io.float_name}, {io.ctype[:-2]} {list(io.shape)}{quant}")
@@ -208,7 +207,7 @@ def model_h(program: CProgram) -> str:
     lines.extend(prototypes(program))
     for k, io in enumerate(program.outputs):
         if io.axis is not None:
-            n = len(io.scale)  # type: ignore[arg-type]
+            n = len(io.per_axis_scales())
             lines.append(f"extern const float {program.prefix}_output{k}_scale[{n}];     /* real = scale[c] * (q - zero_point[c]), c = index along the axis */")
             lines.append(f"extern const int32_t {program.prefix}_output{k}_zero_point[{n}];")
     lines.append(f"\n#endif /* {guard} */\n")

@@ -36,8 +36,8 @@ from qcc.ops.integer import INTEGER_OPS, integer_op
 def _boundary_params(q: QuantParams) -> tuple[float | tuple[float, ...], int | tuple[int, ...], int | None]:
     """(scale, zero point, axis) of a dequantized output: scalars, or one per index along axis."""
     if q.axis is None:
-        return float(q.scale), int(q.zero_point), None  # type: ignore[arg-type]
-    return tuple(float(s) for s in q.scale), q.channel_zero_points(), q.axis  # type: ignore[union-attr]
+        return q.scale_value(), q.zero_point_value(), None
+    return q.scales(), q.channel_zero_points(), q.axis
 
 
 def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int]]:
@@ -59,7 +59,7 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
             element_info(value, f"graph input '{value.name}'")
             q = value.type.quant
             inputs.append(BoundaryIO(io_name(value.name, "in", k), value.name, value, value.type.dtype, shape_of(value), None,
-                                     int(q.zero_point) if q is not None else 0))  # type: ignore[arg-type]
+                                     q.zero_point_value() if q is not None else 0))
             continue
         users = value.users
         if len(users) != 1 or users[0].op != "quantize":
@@ -70,14 +70,14 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
         if q is None or q.axis is not None or qv.type.dtype not in ACTIVATION_TYPES:
             raise CBackendError(f"node '{qnode.name}': the input quantization must be per tensor to i8 or i16")
         boundary_nodes.add(id(qnode))
-        inputs.append(BoundaryIO(io_name(value.name, "in", k), value.name, qv, qv.type.dtype, shape_of(qv), float(q.scale), int(q.zero_point)))  # type: ignore[arg-type]
+        inputs.append(BoundaryIO(io_name(value.name, "in", k), value.name, qv, qv.type.dtype, shape_of(qv), q.scale_value(), q.zero_point_value()))
     outputs: list[BoundaryIO] = []
     for k, value in enumerate(graph.outputs):
         if not value.type.dtype.is_float:
             element_info(value, f"graph output '{value.name}'")
             q = value.type.quant
             outputs.append(BoundaryIO(io_name(value.name, "out", k), value.name, value, value.type.dtype, shape_of(value), None,
-                                      int(q.zero_point) if q is not None else 0))  # type: ignore[arg-type]
+                                      q.zero_point_value() if q is not None else 0))
             continue
         node = value.producer
         if node is None or node.op != "dequantize":
@@ -123,8 +123,8 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
     producers = {id(r): s for s in steps for r in s.writes}
     for io in outputs:
         source = io.value
-        step = producers.get(id(source))
-        if step is not None and not step.alias and id(source) not in seen:
+        producer = producers.get(id(source))
+        if producer is not None and not producer.alias and id(source) not in seen:
             seen.add(id(source))
             continue
         copy_value = Value(f"{io.name}_copy", TensorType(source.type.dtype, source.type.shape, source.type.quant))

@@ -142,14 +142,14 @@ def plan_memory(program: CProgram) -> MemoryPlan:
             if len(step.writes) == 1:
                 for position in step.inplace:
                     operand = step.reads[position]
-                    buffer = buffer_of.get(id(operand))
-                    if buffer is None or buffer.size != nbytes(r):
+                    shared = buffer_of.get(id(operand))
+                    if shared is None or shared.size != nbytes(r):
                         continue
                     # the operand's buffer must die here: no later reader of any of its values
-                    if max(last_read.get(id(v), -1) for v in buffer.values) != step.index:
+                    if max(last_read.get(id(v), -1) for v in shared.values) != step.index:
                         continue
-                    buffer.values.append(r)
-                    buffer_of[id(r)] = buffer
+                    shared.values.append(r)
+                    buffer_of[id(r)] = shared
                     inplace_steps.append(step.index)
                     merged = True
                     break

@@ -46,7 +46,7 @@ def _bits(step: Step) -> str:
 def _weight_bytes(step: Step) -> int:
     if step.node is None:
         return 0
-    return sum(int(v.data.nbytes) for v in step.node.inputs if v.is_const)
+    return sum(int(v.const_array.nbytes) for v in step.node.inputs if v.is_const)
 
 
 def _md(text: str) -> str:

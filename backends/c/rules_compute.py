@@ -251,7 +251,7 @@ def lower_requantize_axis(b: StepBuilder, node: Node) -> None:
     _, suffix, _ = same_type(node, x, y)
     a = node.attrs
     shape, axis = shape_of(x), int(a["axis"])
-    fields = {"outer": math.prod(shape[:axis]), "channels": shape[axis], "inner": math.prod(shape[axis + 1:])}
+    fields: dict[str, Any] = {"outer": math.prod(shape[:axis]), "channels": shape[axis], "inner": math.prod(shape[axis + 1:])}
     for key in ("in_zp", "multiplier", "shift", "out_zp"):
         fields[key] = b.array(key, np.asarray(a[key].array), np.int32)
     fields.update(rounding=ROUNDING[a["rounding"]], act_min=a["qmin"], act_max=a["qmax"])

@@ -98,6 +98,18 @@ class BoundaryIO:
     def suffix(self) -> str:
         return PLAIN_INTEGER_TYPES[self.dtype][1]
 
+    def per_tensor_scale(self) -> float:
+        """The one scale of a float boundary that is per tensor (every input; outputs without ``axis``)."""
+        if not isinstance(self.scale, float):
+            raise CBackendError(f"boundary '{self.float_name}' has no single scale (scale {self.scale!r})")
+        return self.scale
+
+    def per_axis_scales(self) -> tuple[float, ...]:
+        """The scales of a joined output dequantized per index along ``axis``."""
+        if not isinstance(self.scale, tuple):
+            raise CBackendError(f"boundary '{self.float_name}' has no per-axis scales (scale {self.scale!r})")
+        return self.scale
+
     @property
     def count(self) -> int:
         return math.prod(self.shape)

@@ -32,7 +32,6 @@ from qcc.arith.lut import lut_lookup_int16
 from qcc.backends.numpy_int.windows import window_sums
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
-from qcc.ir.types import QuantParams
 from qcc.ops.quantized import RESIZE_WEIGHT_BITS
 from qcc.registry import Registry
 
@@ -72,30 +71,24 @@ def _output_stage(acc: np.ndarray, attrs: Mapping[str, Any], channel_axis: int |
     return out.astype(attrs["dtype"].numpy)
 
 
-def _per_tensor(node: Node, index: int = 0) -> tuple[float, int]:
-    q = node.results[index].type.quant if index >= 0 else None
-    assert q is not None
-    return float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
-
-
 # ---- boundary ------------------------------------------------------------------------------------
 
 
 @int_kernel("quantize")
 def quantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    q: QuantParams = node.result.type.quant  # type: ignore[assignment]
+    q = node.result.quant
     dtype = node.attr("dtype")
     qmin, qmax = activation_range(dtype.bits)
-    return [quantize_real(xs[0], float(q.scale), int(q.zero_point), qmin, qmax).astype(dtype.numpy)]  # type: ignore[arg-type]
+    return [quantize_real(xs[0], q.scale_value(), q.zero_point_value(), qmin, qmax).astype(dtype.numpy)]
 
 
 @int_kernel("dequantize")
 def dequantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    q: QuantParams = node.inputs[0].type.quant  # type: ignore[assignment]
+    q = node.inputs[0].quant
     if q.axis is not None:  # a joined graph output (docs/arithmetic.md §3.17): one (scale, zp) per index
         scale = along_axis(np.asarray(q.scale, dtype=np.float64), q.axis, xs[0].ndim)
         return [dequantize_ints(xs[0], scale, along_axis(np.asarray(q.zero_point, dtype=np.int64), q.axis, xs[0].ndim))]
-    return [dequantize_ints(xs[0], float(q.scale), int(q.zero_point))]  # type: ignore[arg-type]
+    return [dequantize_ints(xs[0], q.scale_value(), q.zero_point_value())]
 
 
 def along_axis(values: np.ndarray, axis: int, ndim: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -74,9 +74,9 @@ class CalibrationSet:
         sized iterables: their length); None for a plain iterator."""
         if self._count is None:
             if isinstance(self.source, (str, os.PathLike)):
-                self._count = self._file_count()
-            elif hasattr(self.source, "__len__"):
-                self._count = len(self.source)  # type: ignore[arg-type]
+                self._count = self._file_count(Path(self.source))
+            elif isinstance(self.source, Sized):
+                self._count = len(self.source)
             else:
                 return None
         return self._count if self.limit is None else min(self._count, self.limit)
@@ -128,9 +128,8 @@ class CalibrationSet:
             return stream.shape[0]
         raise InputError(f"{where}: array '{name}' has shape {list(stream.shape)}; input '{name}' needs {list(want)} or N samples stacked on axis 0")
 
-    def _file_count(self) -> int:
+    def _file_count(self, path: Path) -> int:
         """Count samples from the array headers alone."""
-        path = Path(self.source)  # type: ignore[arg-type]
         if not path.is_dir():
             return self._npz_count(path)
         name = self.graph.inputs[0].name

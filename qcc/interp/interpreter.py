@@ -84,7 +84,7 @@ def run(
         if observer:
             observer(value, arr)
     for const in graph.constants:
-        env[id(const)] = const.data  # type: ignore[assignment]
+        env[id(const)] = const.const_array
     last_use = _last_uses(graph)
     keep = {id(v) for v in graph.outputs}
     for index, node in enumerate(graph.nodes):

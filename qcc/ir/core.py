@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,10 @@ from qcc.ir.ops import OpDef, get_op
 from qcc.ir.types import QuantParams, QuantScheme, TensorType, tensor_type_of
 
 
-class Use(NamedTuple):
-    """One use of a value: operand ``index`` of ``node``."""
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One use of a value: operand ``index`` of ``node`` (a dataclass, not a NamedTuple, whose
+    ``index`` field would shadow ``tuple.index``)."""
 
     node: Node
     index: int

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from qcc.errors import IRError
-from qcc.ir.types import DType, TensorType
+from qcc.ir.types import Dim, DType, TensorType
 
 ATTR_KINDS = ("int", "float", "str", "bool", "ints", "floats", "dtype", "tensor")
 
@@ -223,10 +223,15 @@ def same_as_input(types: Sequence[TensorType], _attrs: Mapping[str, Any]) -> lis
     return [TensorType(types[0].dtype, types[0].shape)]
 
 
-def broadcast_shapes(op: str, *shapes: Sequence[int]) -> tuple[int, ...]:
-    """Numpy/ONNX multidirectional broadcasting of static shapes."""
+def broadcast_shapes(op: str, *shapes: Sequence[Dim]) -> tuple[int, ...]:
+    """Numpy/ONNX multidirectional broadcasting of static shapes (a symbolic dim has no size to
+    broadcast, so it is refused rather than guessed)."""
+    static = [tuple(d for d in s if isinstance(d, int)) for s in shapes]
+    for shape, ints in zip(shapes, static):
+        if len(ints) != len(shape):
+            raise fail(op, f"operand shape [{','.join(map(str, shape))}] must be static to broadcast")
     try:
-        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
+        return tuple(int(d) for d in np.broadcast_shapes(*static))
     except ValueError:
         raise fail(op, "operand shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast") from None
 

@@ -41,7 +41,7 @@ def parse(text: str, blobs: Mapping[str, np.ndarray] | None = None, filename: st
 
 def _describe(e: lark.exceptions.UnexpectedInput, text: str) -> str:
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {text[e.pos_in_stream]!r}"
+        return f"unexpected character {e.char!r}"
     if isinstance(e, lark.exceptions.UnexpectedToken):
         if e.token.type == "$END":
             return "unexpected end of input"
@@ -79,6 +79,14 @@ def load(path: str | os.PathLike[str]) -> Graph:
     return parse(text, blobs, str(path))
 
 
+def _token(child: object) -> lark.Token:
+    """A tree child the grammar makes a token; lark types children as token-or-tree, and the check
+    turns a grammar/builder mismatch into a clear internal error instead of a wrong value."""
+    if not isinstance(child, lark.Token):
+        raise TypeError(f"IR grammar: expected a token, got {child!r}")
+    return child
+
+
 class _Builder:
     def __init__(self, filename: str, blobs: Mapping[str, np.ndarray]) -> None:
         self.filename = filename
@@ -103,14 +111,15 @@ class _Builder:
         if stmts and stmts[0].data == "scheme":
             graph.scheme = self.scheme(stmts.pop(0))
         for arg in in_args.children if in_args is not None else []:
-            tok, type_tree = arg.children
+            name_child, type_tree = arg.children
+            tok = _token(name_child)
             self._define(tok, graph.add_input(self._name(tok), self.type(type_tree)))
         for stmt in stmts:
             if stmt.data == "const_stmt":
                 self.const_stmt(stmt)
             else:
                 self.node_stmt(stmt)
-        graph.outputs = [self._use(tok) for tok in ret.children]
+        graph.outputs = [self._use(_token(tok)) for tok in ret.children]
         declared = out_args.children if out_args is not None else []
         if len(declared) != len(graph.outputs):
             raise self.error(ret, f"graph declares {len(declared)} results but returns {len(graph.outputs)}")
@@ -124,7 +133,8 @@ class _Builder:
         return graph
 
     def const_stmt(self, stmt: lark.Tree) -> None:
-        tok, type_tree, dense = stmt.children
+        name_child, type_tree, dense = stmt.children
+        tok = _token(name_child)
         t = self.type(type_tree)
         array = self.dense(dense, t)
         assert self.graph is not None
@@ -137,7 +147,7 @@ class _Builder:
     def node_stmt(self, stmt: lark.Tree) -> None:
         children = list(stmt.children)
         op_index = next(i for i, c in enumerate(children) if isinstance(c, lark.Token) and c.type == "OP")
-        op_tok = children[op_index]
+        op_tok = _token(children[op_index])
         result_toks = [c for c in children[:op_index] if isinstance(c, lark.Token)]
         after = children[op_index + 1 :]
         operand_toks = [c for c in after if isinstance(c, lark.Token) and c.type == "VALUE"]
@@ -205,7 +215,8 @@ class _Builder:
         for d in rest:
             if d is None:
                 continue
-            dims.append(int(d) if d.type == "INT" else str(d))
+            tok = _token(d)
+            dims.append(int(tok) if tok.type == "INT" else str(tok))
         quant = self.quant(quant_tree, dtype) if quant_tree is not None else None
         try:
             return TensorType(dtype, tuple(dims), quant)
@@ -238,7 +249,7 @@ class _Builder:
 
     def number_or_list(self, item: Any) -> Any:
         if isinstance(item, lark.Tree):
-            return [self.scalar(c) for c in item.children if c is not None]
+            return [self.scalar(_token(c)) for c in item.children if c is not None]
         return self.scalar(item)
 
     def scalar(self, tok: lark.Token) -> Any:
@@ -268,8 +279,8 @@ class _Builder:
                 raise self.error(item, f"sidecar data \"{key}\" is {array.dtype}{list(array.shape)}, not {t}")
             return array
         if item.data == "splat":
-            return np.full(t.static_shape, self._element(item.children[0], t.dtype), dtype=np_dtype)
-        values = [self._element(c, t.dtype) for c in item.children if c is not None]
+            return np.full(t.static_shape, self._element(_token(item.children[0]), t.dtype), dtype=np_dtype)
+        values = [self._element(_token(c), t.dtype) for c in item.children if c is not None]
         if len(values) != t.size:
             raise self.error(tree, f"{len(values)} elements for {t} ({t.size} expected)")
         return np.array(values, dtype=np_dtype).reshape(t.static_shape)

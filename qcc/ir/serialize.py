@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
+from qcc.fileio import save_npz
 from qcc.ir.core import Graph
 from qcc.ir.parser import load
 from qcc.ir.printer import print_graph
@@ -23,6 +22,6 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> list[Path]:
     written = [path]
     if blobs:
         sidecar = path.with_suffix(".npz")
-        np.savez(sidecar, **blobs)
+        save_npz(sidecar, blobs)
         written.append(sidecar)
     return written

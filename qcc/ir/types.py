@@ -203,6 +203,13 @@ class TensorType:
             raise IRError(f"shape {self.shape_text()} is not static")
         return dims
 
+    def static_dim(self, axis: int) -> int:
+        """One dim a shape rule computes with; symbolic dims may only pass through unchanged."""
+        d = self.shape[axis]
+        if not isinstance(d, int):
+            raise IRError(f"dim {axis} of shape {self.shape_text()} must be static, got symbol '{d}'")
+        return d
+
     @property
     def size(self) -> int:
         return math.prod(self.static_shape)

@@ -103,18 +103,18 @@ def _run_data_set(case: Any, inputs: Sequence[Any], expected: Sequence[Any]) -> 
     got = list(outputs.values())
     if len(got) != len(expected):
         return "mismatch", f"{len(got)} outputs, expected {len(expected)}"
-    for i, (g, e) in enumerate(zip(got, expected)):
-        e = np.asarray(e)
-        if g.shape != e.shape:
-            return "mismatch", f"output {i}: shape {list(g.shape)}, expected {list(e.shape)}"
-        if g.dtype != e.dtype:
-            return "mismatch", f"output {i}: dtype {g.dtype}, expected {e.dtype}"
-        if e.dtype.kind in "fc" or e.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 has kind 'V'
-            ok = np.allclose(g.astype(np.float64), e.astype(np.float64), rtol=case.rtol, atol=case.atol, equal_nan=True)
+    for i, (g, raw) in enumerate(zip(got, expected)):
+        want = np.asarray(raw)
+        if g.shape != want.shape:
+            return "mismatch", f"output {i}: shape {list(g.shape)}, expected {list(want.shape)}"
+        if g.dtype != want.dtype:
+            return "mismatch", f"output {i}: dtype {g.dtype}, expected {want.dtype}"
+        if want.dtype.kind in "fc" or want.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 has kind 'V'
+            ok = np.allclose(g.astype(np.float64), want.astype(np.float64), rtol=case.rtol, atol=case.atol, equal_nan=True)
         else:
-            ok = np.array_equal(g, e)
+            ok = np.array_equal(g, want)
         if not ok:
-            err = np.max(np.abs(g.astype(np.float64) - e.astype(np.float64))) if g.size else 0
+            err = np.max(np.abs(g.astype(np.float64) - want.astype(np.float64))) if g.size else 0
             return "mismatch", f"output {i}: max abs error {err:.3g} (rtol={case.rtol}, atol={case.atol})"
     return "pass", ""
 

@@ -229,7 +229,7 @@ class _Importer:
                 self.values[name] = value
 
     def _set_outputs(self) -> None:
-        outs = []
+        outs: list[Value] = []
         for info in self.model.graph.output:
             if info.name not in self.values:
                 raise ModelImportError(f"graph output '{info.name}' is not produced by any node")

@@ -17,7 +17,7 @@ import numpy as np
 
 from qcc.ir.core import Node
 from qcc.ir.ops import FUSED_CLAMP, Attr, broadcast_shapes, define_op, fail, same_dtype
-from qcc.ir.types import DType, TensorType
+from qcc.ir.types import Dim, DType, TensorType
 
 # ---- window arithmetic shared with the kernels ------------------------------------------------
 
@@ -90,7 +90,7 @@ def _pooled_shape(op: str, x: TensorType, kernel: Sequence[int], attrs: Mapping[
     pads, strides, dilations = attrs["pads"], attrs["strides"], attrs["dilations"]
     out = []
     for i in range(nsp):
-        size = window_output_size(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[nsp + i], ceil_mode)
+        size = window_output_size(x.static_dim(2 + i), kernel[i], strides[i], dilations[i], pads[i], pads[nsp + i], ceil_mode)
         if size < 1:
             raise fail(
                 op,
@@ -101,21 +101,21 @@ def _pooled_shape(op: str, x: TensorType, kernel: Sequence[int], attrs: Mapping[
     return tuple(out)
 
 
-def _broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
+def _broadcasts_to(shape: Sequence[Dim], target: Sequence[Dim]) -> bool:
     """Whether ``shape`` broadcasts to ``target`` one way (target unchanged)."""
     if len(shape) > len(target):
         return False
     return all(d in (1, t) for d, t in zip(reversed(tuple(shape)), reversed(tuple(target))))
 
 
-def _check_bn_stats(op: str, attrs: Mapping[str, Any], channels: int) -> None:
+def _check_bn_stats(op: str, attrs: Mapping[str, Any], channels: Dim) -> None:
     """bn_gamma and bn_beta are both empty or both one value per output channel."""
     gamma, beta = attrs["bn_gamma"].array, attrs["bn_beta"].array
     if gamma.shape != beta.shape or gamma.shape not in ((0,), (channels,)):
         raise fail(op, f"bn_gamma {list(gamma.shape)} and bn_beta {list(beta.shape)} must both be empty or [{channels}]")
 
 
-def _check_bias(op: str, bias: TensorType | None, channels: int) -> None:
+def _check_bias(op: str, bias: TensorType | None, channels: Dim) -> None:
     if bias is not None and tuple(bias.shape) != (channels,):
         raise fail(op, f"bias must be [{channels}] (one per output channel), got {bias}")
 
@@ -143,14 +143,14 @@ def _conv(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     auto_pad. Depthwise convolution is group == C_in (C_out a multiple of it)."""
     x, w = types[0], types[1]
     _conv_operands("conv", types, attrs, ["strides", "pads", "dilations"])
-    group, c_in, c_out = attrs["group"], x.shape[1], w.shape[0]
+    group, c_in, c_out = attrs["group"], x.static_dim(1), w.static_dim(0)
     if c_in % group or c_out % group:
         raise fail("conv", f"group={group} must divide input channels ({c_in}) and output channels ({c_out})")
-    if w.shape[1] * group != c_in:
-        raise fail("conv", f"weight {w} expects {w.shape[1] * group} input channels (group={group}), input {x} has {c_in}")
+    if w.static_dim(1) * group != c_in:
+        raise fail("conv", f"weight {w} expects {w.static_dim(1) * group} input channels (group={group}), input {x} has {c_in}")
     _check_bias("conv", types[2] if len(types) > 2 else None, c_out)
     _check_bn_stats("conv", attrs, c_out)
-    spatial = _pooled_shape("conv", x, w.shape[2:], attrs, False)
+    spatial = _pooled_shape("conv", x, w.static_shape[2:], attrs, False)
     return [TensorType(x.dtype, (x.shape[0], c_out, *spatial))]
 
 
@@ -170,18 +170,18 @@ def _conv_transpose(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> li
     output_shape and auto_pad into these explicit pads and output_padding."""
     x, w = types[0], types[1]
     nsp = _conv_operands("conv_transpose", types, attrs, ["strides", "pads", "dilations", "output_padding"])
-    group, c_in = attrs["group"], x.shape[1]
+    group, c_in = attrs["group"], x.static_dim(1)
     if w.shape[0] != c_in:
         raise fail("conv_transpose", f"weight {w} must have {c_in} input channels first, like the input {x}")
     if c_in % group:
         raise fail("conv_transpose", f"group={group} must divide input channels ({c_in})")
-    c_out = w.shape[1] * group
+    c_out = w.static_dim(1) * group
     _check_bias("conv_transpose", types[2] if len(types) > 2 else None, c_out)
     _check_bn_stats("conv_transpose", attrs, c_out)
     pads, strides, dilations, out_pad = attrs["pads"], attrs["strides"], attrs["dilations"], attrs["output_padding"]
     spatial = []
     for i in range(nsp):
-        size = transposed_output_size(x.shape[2 + i], w.shape[2 + i], strides[i], dilations[i], pads[i], pads[nsp + i], out_pad[i])
+        size = transposed_output_size(x.static_dim(2 + i), w.static_dim(2 + i), strides[i], dilations[i], pads[i], pads[nsp + i], out_pad[i])
         if size < 1:
             raise fail("conv_transpose", f"pads {list(pads)} crop spatial axis {i} to nothing")
         spatial.append(size)
@@ -238,7 +238,7 @@ def _matmul(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tenso
 # ---- pooling ------------------------------------------------------------------------------------
 
 
-def _pool(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any]) -> tuple[int, ...]:
+def _pool(op: str, types: Sequence[TensorType], attrs: Mapping[str, Any]) -> tuple[Dim, ...]:
     """Checks shared by the windowed pools; returns the result shape."""
     x = types[0]
     nsp = _spatial_input(op, x)

@@ -17,7 +17,7 @@ from typing import Any
 
 from qcc.arith.fixedpoint import activation_range
 from qcc.ir.ops import Attr, define_op, fail, get_op
-from qcc.ir.types import DType, TensorType
+from qcc.ir.types import Dim, DType, TensorType
 
 INT_DTYPES = (DType.I8, DType.I16)
 
@@ -289,7 +289,7 @@ def _tensor(op: str, attrs: Mapping[str, Any], key: str, dtype: Any, shape: tupl
     return array
 
 
-def _broadcasts_to(op: str, key: str, shape: tuple[int, ...], target: tuple[int, ...]) -> None:
+def _broadcasts_to(op: str, key: str, shape: tuple[int, ...], target: tuple[Dim, ...]) -> None:
     if len(shape) > len(target) or any(d not in (1, t) for d, t in zip(reversed(shape), reversed(target))):
         raise fail(op, f"{key} of shape {list(shape)} does not broadcast to {list(target)}")
 
@@ -374,7 +374,7 @@ def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
     axis = attrs["axis"]
     if not 0 <= axis < x.rank:
         raise fail("q.layer_norm", f"axis={axis} must be in [0, {x.rank})")
-    norm_shape = tuple(x.shape[axis:])
+    norm_shape = tuple(x.static_dim(a) for a in range(axis, x.rank))
     n = 1
     for d in norm_shape:
         n *= d
@@ -382,8 +382,8 @@ def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
         raise fail("q.layer_norm", f"{n} normalized elements; at most {LAYER_NORM_MAX_N}")
     if not 0 <= attrs["eps"] <= 1 << 60:
         raise fail("q.layer_norm", f"eps={attrs['eps']} must be in [0, 2^60]")
-    for key, dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
-        _tensor("q.layer_norm", attrs, key, dtype, norm_shape)
+    for key, array_dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
+        _tensor("q.layer_norm", attrs, key, array_dtype, norm_shape)
     dtype = check_output_stage("q.layer_norm", attrs)
     if dtype is not DType.I8:
         raise fail("q.layer_norm", "result must be i8")

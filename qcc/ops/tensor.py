@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qcc.ir.ops import Attr, define_op, fail, same_dtype
-from qcc.ir.types import DType, TensorType
+from qcc.ir.types import Dim, DType, TensorType
 
 INDEX_DTYPES = (DType.I32, DType.I64)
 
@@ -196,6 +196,13 @@ def _gather(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tenso
     return [TensorType(data.dtype, shape[:axis] + indices.shape + shape[axis + 1 :])]
 
 
+def _fits_within(index_dim: Dim, data_dim: Dim) -> bool:
+    """An index dim fits a data dim no smaller than it; a symbolic dim fits only the same symbol."""
+    if isinstance(index_dim, int) and isinstance(data_dim, int):
+        return index_dim <= data_dim
+    return index_dim == data_dim
+
+
 @define_op("gather_elements", ["data", "indices"], [Attr("axis", "int", 0, "the indexed axis, non-negative")])
 def _gather_elements(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
     """Element-wise indexing along ``axis``: ``out[..i..] = data[..indices[..i..]..]`` with the
@@ -203,7 +210,7 @@ def _gather_elements(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> l
     ``indices``."""
     axis = attrs["axis"]
     data, indices = _gather_like("gather_elements", types, axis)
-    if indices.rank != data.rank or any(i > d for k, (i, d) in enumerate(zip(indices.shape, data.shape)) if k != axis):
+    if indices.rank != data.rank or any(not _fits_within(i, d) for k, (i, d) in enumerate(zip(indices.shape, data.shape)) if k != axis):
         raise fail("gather_elements", f"indices shape {list(indices.shape)} does not fit data shape {list(data.shape)}")
     return [TensorType(data.dtype, indices.shape)]
 

@@ -128,7 +128,7 @@ def bias_vector(node: Node) -> np.ndarray | None:
         return data.reshape(channels).copy()
     if node.attr("beta") == 0.0:
         return np.zeros(channels)
-    rows = np.broadcast_to(data, tuple(node.result.type.shape)).reshape(-1, channels)
+    rows = np.broadcast_to(data, node.result.type.static_shape).reshape(-1, channels)
     if np.any(rows != rows[0]):
         return None
     return node.attr("beta") * rows[0]

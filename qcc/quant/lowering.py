@@ -195,7 +195,7 @@ class Lowerer:
         self._plain[id(value)] = copy
 
     def _record(self, value: Value, q: Value) -> None:
-        self._map.setdefault(id(value), {})[q.type.quant.bits if q.type.quant else q.type.dtype.bits] = q  # type: ignore[union-attr]
+        self._map.setdefault(id(value), {})[q.type.quant.bits if q.type.quant else q.type.dtype.bits] = q
 
     def operand(self, value: Value, bits: int | None = None) -> Value:
         """The integer version of a float value, converted to ``bits`` if asked (q.requantize),
@@ -211,7 +211,7 @@ class Lowerer:
         if bits is None or bits in versions:
             return versions[bits] if bits is not None else next(iter(versions.values()))
         source = next(iter(versions.values()))
-        target = activation_params(*params_range(source.type.quant), bits)  # type: ignore[arg-type]
+        target = activation_params(*params_range(source.quant), bits)
         converted = self.requantize(source, target, int_dtype(bits), name=f"{value.name}_i{bits}")
         versions[bits] = converted
         return converted
@@ -222,7 +222,7 @@ class Lowerer:
             return self.dst.add_const(value.data, value.name)  # indices and shapes stay as they are
         q = activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), bits)
         qmin, qmax = activation_range(bits)
-        ints = quantize_real(data, float(q.scale), int(q.zero_point), qmin, qmax, dtype=np.float64).astype(int_dtype(bits).numpy)  # type: ignore[arg-type]
+        ints = quantize_real(data, q.scale_value(), q.zero_point_value(), qmin, qmax, dtype=np.float64).astype(int_dtype(bits).numpy)
         const = self.dst.add_const(ints, value.name)
         const.type = TensorType(int_dtype(bits), const.type.shape, q)
         self._record(value, const)
@@ -245,11 +245,11 @@ class Lowerer:
 
     def requantize(self, x: Value, out: QuantParams, dtype: DType, *, name: str, clamp: tuple[float, float] | None = None) -> Value:
         """q.requantize x to new parameters (and an optional real clamp)."""
-        qin = x.type.quant
-        assert qin is not None
-        m, s = self.multiplier(float(qin.scale) / float(out.scale), bound=max(abs(v) for v in activation_range(qin.bits)) * 2)  # type: ignore[arg-type]
+        qin = x.quant
+        m, s = self.multiplier(qin.scale_value() / out.scale_value(), bound=max(abs(v) for v in activation_range(qin.bits)) * 2)
         qmin, qmax = self.clamp_bounds(out, clamp)
-        attrs = dict(in_zp=int(qin.zero_point), multiplier=m, shift=s, out_zp=int(out.zero_point), qmin=qmin, qmax=qmax, rounding=self.rounding, dtype=dtype)  # type: ignore[arg-type]
+        attrs = dict(in_zp=qin.zero_point_value(), multiplier=m, shift=s, out_zp=out.zero_point_value(),
+                     qmin=qmin, qmax=qmax, rounding=self.rounding, dtype=dtype)
         return self.add("q.requantize", [x], attrs, name=name, quant=out)
 
     def multiplier(self, real: float, bound: int) -> tuple[int, int]:
@@ -277,7 +277,7 @@ class Lowerer:
         """Integer clamp bounds: the type's range narrowed by a real [lo, hi] (a fused ReLU/Clip)."""
         qmin, qmax = activation_range(out.bits)
         if clamp is not None:
-            scale, zp = float(out.scale), int(out.zero_point)  # type: ignore[arg-type]
+            scale, zp = out.scale_value(), out.zero_point_value()
             lo, hi = clamp
             if lo != -math.inf:
                 qmin = max(qmin, int(quantize_real(np.float64(lo), scale, zp, qmin, qmax, dtype=np.float64)))
@@ -289,10 +289,9 @@ class Lowerer:
     @staticmethod
     def max_centered(x: Value) -> int:
         """The largest |q - zp| an activation can hold."""
-        q = x.type.quant
-        assert q is not None
+        q = x.quant
         qmin, qmax = activation_range(q.bits)
-        return max(int(q.zero_point) - qmin, qmax - int(q.zero_point))  # type: ignore[arg-type]
+        return max(q.zero_point_value() - qmin, qmax - q.zero_point_value())
 
     def accumulator_bits(self, x: Value, max_abs_weight: int, reduction: int, bias_max_abs: int = 0) -> int:
         """32 when the int32 accumulator provably cannot overflow, else 64 (if the target has
@@ -337,5 +336,5 @@ def int_dtype(bits: int) -> DType:
 def scales_of(q: QuantParams, channels: int) -> np.ndarray:
     """Per-channel scales as an array (a per-tensor scale repeated)."""
     if q.axis is None:
-        return np.full(channels, float(q.scale))  # type: ignore[arg-type]
+        return np.full(channels, q.scale_value())
     return np.asarray(q.scale, dtype=np.float64)

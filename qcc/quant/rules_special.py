@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -58,9 +60,8 @@ def _const(node: Node, index: int, what: str) -> np.ndarray:
 
 
 def _scale_zp(value: Value) -> tuple[float, int]:
-    q = value.type.quant
-    assert q is not None and q.axis is None
-    return float(q.scale), int(q.zero_point)  # type: ignore[arg-type]
+    q = value.quant
+    return q.scale_value(), q.zero_point_value()
 
 
 # ---- softmax (§3.8) ------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def lower_softmax(lw: Lowerer, node: Node) -> None:
 # ---- linear resize (§3.9) ------------------------------------------------------------------------
 
 
-def linear_resize_tables(in_shape: tuple[int, ...], attrs: dict) -> tuple[list[int], np.ndarray, np.ndarray]:
+def linear_resize_tables(in_shape: tuple[int, ...], attrs: Mapping[str, Any]) -> tuple[list[int], np.ndarray, np.ndarray]:
     """(interpolated axes, int32 index pairs, int16 weight pairs) of a linear resize, the rows of
     each interpolated axis one after the other (docs/arithmetic.md §3.9). Coordinates come from
     the float interpreter's coordinate transform, so both agree on where each sample is taken."""
@@ -131,7 +132,7 @@ def lower_linear_resize(lw: Lowerer, node: Node) -> None:
     """resize{mode=linear} -> q.resize."""
     attrs = node.attrs
     x = _int8_operand(lw, node, "§3.9")
-    axes, index, weight = linear_resize_tables(tuple(x.type.shape), attrs)
+    axes, index, weight = linear_resize_tables(x.type.static_shape, attrs)
     if len(axes) > 2:
         raise NoLowering(f"node '{node.name}' (resize): {len(axes)} interpolated axes; the integer linear resize handles at most 2")
     q_attrs = {"sizes": attrs["sizes"], "axes": tuple(axes), "index": index, "weight": weight}
@@ -153,7 +154,7 @@ def _per_normalized_element(node: Node, array: np.ndarray, x_shape: tuple[int, .
 @lowering("layer_norm")
 def lower_layer_norm(lw: Lowerer, node: Node) -> None:
     x = _int8_operand(lw, node, "§3.10")
-    shape, axis = tuple(x.type.shape), node.attr("axis")
+    shape, axis = x.type.static_shape, node.attr("axis")
     n = math.prod(shape[axis:])
     if n > LAYER_NORM_MAX_N:
         raise NoLowering(f"node '{node.name}' (layer_norm): {n} normalized elements; the integer layer norm handles at most {LAYER_NORM_MAX_N}")
@@ -162,7 +163,7 @@ def lower_layer_norm(lw: Lowerer, node: Node) -> None:
     beta = _per_normalized_element(node, beta, shape, axis, "bias")
     s_in, zp_in = _scale_zp(x)
     out_q = lw.qparams(node.result, 8)
-    s_out = float(out_q.scale)  # type: ignore[arg-type]
+    s_out = out_q.scale_value()
     eps = int(min(np.rint(node.attr("epsilon") * float(n) ** 3 / (s_in * s_in)), 2.0**60))
     multiplier, shift = lw.multipliers(np.abs(gamma) * math.sqrt(n) / (2.0**30 * s_out), bound=1 << 30)
     qmin, qmax = lw.clamp_bounds(out_q, None)
@@ -170,7 +171,7 @@ def lower_layer_norm(lw: Lowerer, node: Node) -> None:
         axis=axis, in_zp=zp_in, eps=eps, multiplier=multiplier, shift=shift,
         gamma_sign=np.sign(gamma).astype(np.int8),
         beta=np.clip(np.rint(beta / s_out), -(2.0**24), 2.0**24).astype(np.int32),
-        out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=DType.I8,  # type: ignore[arg-type]
+        out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=DType.I8,
     )
     lw.result(node.result, lw.add("q.layer_norm", [x], attrs, name=node.result.name, quant=out_q))
 
@@ -196,10 +197,10 @@ def lower_lrn(lw: Lowerer, node: Node) -> None:
 
     s_f = bias ** (-beta) / 32767.0
     table = build_lut_int16(power, 2.0**square_shift, s_f, in_zp=-32768, out_qmin=0, out_qmax=32767)
-    multiplier, shift = lw.multiplier(s_in * s_f / float(out_q.scale), bound=d_max * 32767)  # type: ignore[arg-type]
+    multiplier, shift = lw.multiplier(s_in * s_f / out_q.scale_value(), bound=d_max * 32767)
     qmin, qmax = lw.clamp_bounds(out_q, None)
     attrs = dict(size=size, in_zp=zp_in, square_shift=square_shift, table=table, multiplier=multiplier, shift=shift,
-                 out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=DType.I8)  # type: ignore[arg-type]
+                 out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding, dtype=DType.I8)
     lw.result(node.result, lw.add("q.lrn", [x], attrs, name=node.result.name, quant=out_q))
 
 
@@ -212,13 +213,13 @@ def lower_prelu(lw: Lowerer, node: Node) -> None:
     slope = _const(node, 1, "slope")
     s_in, zp_in = _scale_zp(x)
     out_q = lw.qparams(node.result, 8)
-    ratio = s_in / float(out_q.scale)  # type: ignore[arg-type]
+    ratio = s_in / out_q.scale_value()
     bound = lw.max_centered(x)
     multiplier, shift = lw.multiplier(ratio, bound=bound)
     neg_multiplier, neg_shift = lw.multipliers(np.abs(slope) * ratio, bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, None)
     attrs = dict(in_zp=zp_in, multiplier=multiplier, shift=shift, neg_multiplier=neg_multiplier, neg_shift=neg_shift,
-                 neg_sign=np.sign(slope).astype(np.int8), out_zp=int(out_q.zero_point), qmin=qmin, qmax=qmax,  # type: ignore[arg-type]
+                 neg_sign=np.sign(slope).astype(np.int8), out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax,
                  rounding=lw.rounding, dtype=DType.I8)
     lw.result(node.result, lw.add("q.prelu", [x], attrs, name=node.result.name, quant=out_q))
 
@@ -235,7 +236,7 @@ def lower_batch_norm(lw: Lowerer, node: Node) -> None:
         _const(node, index, what)
     s, t = batchnorm_affine(node)
     x_float = node.inputs[0]
-    shape = tuple(x_float.type.shape)
+    shape = x_float.type.static_shape
     x = lw.operand(x_float, lw.settings_of(node).activation_bits)
     if len(shape) == 2:  # [N, C] -> [N, C, 1] for the conv, and back
         shape = (*shape, 1)

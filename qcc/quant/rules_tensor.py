@@ -42,8 +42,9 @@ def lower_pad(lw: Lowerer, node: Node) -> None:
     q = x.type.quant
     attrs = dict(node.attrs)
     if attrs["mode"] == "constant":
-        qmin, qmax = activation_range(q.bits)  # type: ignore[union-attr]
-        attrs["value"] = float(quantize_real(attrs["value"], float(q.scale), int(q.zero_point), qmin, qmax))  # type: ignore[union-attr,arg-type]
+        pad_q = x.quant
+        qmin, qmax = activation_range(pad_q.bits)
+        attrs["value"] = float(quantize_real(attrs["value"], pad_q.scale_value(), pad_q.zero_point_value(), qmin, qmax))
     lw.result(node.result, lw.add("pad", [x], attrs, name=node.result.name, quant=q))
 
 

@@ -196,10 +196,10 @@ def _binary_kernel(fn: BinaryFn) -> KernelFn:
     return run
 
 
-for _name, _fn in UNARY.items():
-    kernel(_name)(_unary_kernel(_fn))
-for _name, _fn in BINARY.items():
-    kernel(_name)(_binary_kernel(_fn))
+for _name, _unary in UNARY.items():
+    kernel(_name)(_unary_kernel(_unary))
+for _name, _binary in BINARY.items():
+    kernel(_name)(_binary_kernel(_binary))
 
 
 @kernel("where")

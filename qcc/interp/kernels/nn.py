@@ -96,7 +96,8 @@ class _TapGrid:
                 src = tuple(slice(j * s + a - b, None, s) for j, a, b, s in zip(first, phase, begin, strides))
                 part = x[(slice(None), slice(None), *src)]
                 dst = tuple(slice(j, j + d) for j, d in zip(first, part.shape[2:]))
-                phases[(slice(None), slice(None), index, *dst)] = part
+                slot: tuple[int | slice, ...] = (slice(None), slice(None), index, *dst)
+                phases[slot] = part
         self.flat = phases.reshape(n, c, math.prod(strides), -1)
         self.row = [math.prod(phase_shape[i + 1 :]) for i in range(len(phase_shape))]
         self.length = sum((o - 1) * q for o, q in zip(out_shape, self.row)) + 1

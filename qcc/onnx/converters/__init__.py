@@ -159,7 +159,7 @@ class NodeContext:
         node = self.graph.create_node(op, inputs, attrs, names=list(names))
         if all(v.is_const for v in inputs):
             try:
-                arrays = evaluate(op, [v.data for v in inputs], node.attrs)  # type: ignore[misc]
+                arrays = evaluate(op, [v.const_array for v in inputs], node.attrs)
             except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
                 raise ModelImportError(f"{self.where}: folding '{op}' on constant operands failed: {e}") from None
             self.graph.discard(node)  # the constants take over its result names

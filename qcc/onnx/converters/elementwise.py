@@ -105,7 +105,7 @@ def clip(ctx: NodeContext) -> Sequence[Value]:
         steps.append(("max", [_scalar(ctx, lo, x, "min")], {}))
     consts = {key: _scalar(ctx, b, x, key) for key, b in (("min", lo), ("max", hi)) if b is not None and b.is_const}
     if consts:
-        steps.append(("clip", [], {key: float(b.data.reshape(-1)[0]) for key, b in consts.items()}))
+        steps.append(("clip", [], {key: float(b.const_array.reshape(-1)[0]) for key, b in consts.items()}))
     if hi is not None and not hi.is_const:
         steps.append(("min", [_scalar(ctx, hi, x, "max")], {}))
     y = x

@@ -58,7 +58,7 @@ def _window_pads(ctx: NodeContext, x: Value, kernel: Sequence[int], strides: Seq
     if auto_pad == "VALID":
         return (0,) * (2 * n), auto_pad
     begin, end = [], []
-    for size, k, s, d in zip(x.type.shape[2:], kernel, strides, dilations):
+    for size, k, s, d in zip(x.type.static_shape[2:], kernel, strides, dilations):
         out = -(-size // s)
         b, e = _split_total(max(0, (out - 1) * s + (k - 1) * d + 1 - size), auto_pad == "SAME_UPPER")
         begin.append(b)
@@ -105,7 +105,7 @@ def conv_transpose(ctx: NodeContext) -> Sequence[Value]:
     strides, dilations = _per_axis(ctx, "strides", n, 1), _per_axis(ctx, "dilations", n, 1)
     output_padding = list(_per_axis(ctx, "output_padding", n, 0))
     auto_pad = ctx.check_attr_in("auto_pad", _AUTO_PADS, "NOTSET")
-    in_shape = x.type.shape[2:]
+    in_shape = x.type.static_shape[2:]
     output_shape = ctx.attr("output_shape")
     if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         # ONNX: an output_shape (default for SAME_*: input * stride) overrides pads

@@ -153,7 +153,8 @@ def range_(ctx: NodeContext) -> Sequence[Value]:
         work = np.float32
     else:
         work = np.float64
-    lo, hi, step = (np.asarray(v).astype(work).item() for v in (start, limit, delta))
+    bounds: list[float] = [np.asarray(v).astype(work).item() for v in (start, limit, delta)]  # python ints for integer work
+    lo, hi, step = bounds
     return [ctx.const(np.arange(lo, hi, step, dtype=work).astype(dtype), _out(ctx))]
 
 
