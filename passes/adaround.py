@@ -34,7 +34,7 @@ def float_target(node: Node, x_f: np.ndarray, store: ActivationStore, chunk_byte
     a chunk of samples at a time into the store (so it may live on disk)."""
     operands = [np.asarray(v.data) for v in node.inputs[1:]]
     n = x_f.shape[0]  # conv and gemm keep the batch axis
-    out = store.allocate(("target", id(node)), (n, *node.result.type.shape[1:]), node.result.type.dtype.numpy)
+    out = store.allocate(("target", id(node)), (n, *node.result.type.static_shape[1:]), node.result.type.dtype.numpy)
     per_sample = max(out.nbytes // max(n, 1), 1)
     chunk = max(1, chunk_bytes // per_sample)
     for begin in range(0, n, chunk):

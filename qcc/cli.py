@@ -168,8 +168,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qcc.backends.numpy_int.executor import integer_node
     from qcc.accuracy import evaluate_quantized
+    from qcc.backends.numpy_int.executor import integer_node
     from qcc.pipeline import Progress
 
     float_graph = load_graph(args.float_model, _input_shapes(args))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qcc.accuracy import evaluate_quantized
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.emitter import emit_sources
 from qcc.backends.c.lowering import lower_graph
@@ -26,7 +27,6 @@ from qcc.backends.c.verify import verify_samples
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
-from qcc.accuracy import evaluate_quantized
 from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
