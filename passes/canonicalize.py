@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcc.canonical.layer_norm import match_layer_norm as match_general_layer_norm, rewrite_layer_norm
+from qcc.canonical.one_hot import match_one_hot_product, rewrite_one_hot_product
+from qcc.canonical.softmax import match_softmax, rewrite_softmax
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.rewrite import const_operand, erase_dead, match, producer_op, replace_result, set_const_operand, single_user, uniform_constant, used_only_by
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
@@ -139,6 +142,20 @@ def _rewrite_constant_operand(graph: Graph, node: Node) -> bool:
     return True
 
 
+def _rewrite_general(graph: Graph, node: Node) -> bool:
+    """The spellings qcc.canonical recognizes: layer norm from sums or moments over any axes,
+    written-out softmax, one-hot matrix products."""
+    if (ln := match_general_layer_norm(node)) is not None:
+        return rewrite_layer_norm(graph, ln)
+    if (sm := match_softmax(node)) is not None:
+        rewrite_softmax(graph, sm)
+        return True
+    if (oh := match_one_hot_product(node)) is not None:
+        rewrite_one_hot_product(graph, oh)
+        return True
+    return False
+
+
 @register_pass
 @dataclass(frozen=True)
 class Canonicalize(Pass):
@@ -164,6 +181,6 @@ class Canonicalize(Pass):
             if m is not None:
                 _rewrite_layer_norm(graph, m)
                 changed += 1
-            elif _rewrite_constant_operand(graph, node):
+            elif _rewrite_constant_operand(graph, node) or _rewrite_general(graph, node):
                 changed += 1
         return PassResult(graph, changed > 0)
