@@ -10,6 +10,7 @@ float boundary (its ``quantize``/``dequantize`` nodes) becomes the integer input
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -214,12 +215,19 @@ def int_array(attr: Any) -> np.ndarray:
     return np.asarray(attr.array).astype(np.int64).reshape(-1)
 
 
+SHARED_ARRAY_MIN = 256
+"""Arrays of at least this many elements are defined once per model when steps repeat them."""
+
+
 class StepBuilder:
     """Collects the definitions and calls of one step; names are ``k<index>_<tag>``."""
 
-    def __init__(self, step: Step, force_generic: bool) -> None:
+    def __init__(self, step: Step, force_generic: bool, shared_arrays: dict[tuple[str, bytes], str] | None = None) -> None:
         self.step = step
         self.force_generic = force_generic
+        # large arrays already defined by an earlier step, by content: a weight that several
+        # nodes share (an unrolled recurrent layer's R) is compiled in once
+        self.shared_arrays = shared_arrays if shared_arrays is not None else {}
         self.prefix = f"k{step.index}"
         self._count = 0
 
@@ -233,8 +241,14 @@ class StepBuilder:
         info = np.iinfo(target)
         if data.size and (int(data.min()) < info.min or int(data.max()) > info.max):
             raise CBackendError(f"node '{self.node_name}': {tag} values do not fit {target}")
-        definition, pointer = array_definition(self.name(tag), data.astype(target))
+        data = np.ascontiguousarray(data.astype(target))
+        key = (target.str, hashlib.sha256(data.tobytes()).digest() + str(data.size).encode())
+        if data.size >= SHARED_ARRAY_MIN and key in self.shared_arrays:
+            return Raw(self.shared_arrays[key])
+        definition, pointer = array_definition(self.name(tag), data)
         self.step.definitions.append(definition)
+        if data.size >= SHARED_ARRAY_MIN:
+            self.shared_arrays[key] = pointer
         return Raw(pointer)
 
     def struct(self, ctype: str, tag: str, fields: dict[str, Any]) -> str:
@@ -388,6 +402,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
     verify(graph)
     inputs, outputs, boundary_nodes = _boundary(graph)
     steps: list[Step] = []
+    shared_arrays: dict[tuple[str, bytes], str] = {}
     for node in graph.nodes:
         if id(node) in boundary_nodes:
             continue
@@ -400,7 +415,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
         # constant operands (an add or concat of a constant tensor) are read as data
         reads = [v for i, v in enumerate(node.inputs) if not (i > 0 and v.is_const and node.op in _WEIGHT_OPS)]
         step = Step(len(steps), node, f"{node.op} {node.name}", reads, list(node.results))
-        lower(StepBuilder(step, force_generic), node)
+        lower(StepBuilder(step, force_generic, shared_arrays), node)
         steps.append(step)
     # every output must be written by a step of its own: copy inputs, views and duplicates into it
     seen: set[int] = set()

@@ -49,7 +49,7 @@ def _constant_along(value: Value, axis: int, rank: int) -> bool:
 
 def match_softmax(node: Node) -> Softmax | None:
     """Match a written-out softmax whose final division (or product) is ``node``."""
-    parts = _denominator(node) if node.result.type.dtype.is_float else None
+    parts = _denominator(node) if node.op in ("div", "mul") and node.result.type.dtype.is_float else None
     if parts is None:
         return None
     exps, total, nodes = parts
