@@ -166,7 +166,11 @@ class Canonicalize(Pass):
       optional Mul by a constant gamma and Add of a constant beta) becomes `layer_norm`, which
       has an integer lowering; the pieces (a division of two activations) have none;
     - `div` by a constant that varies along an axis becomes `mul` by its reciprocal, and `sub`
-      of one becomes `add` of its negation, so they lower as q.mul/q.add with a constant.
+      of one becomes `add` of its negation, so they lower as q.mul/q.add with a constant;
+    - the spellings of ``qcc.canonical``: layer norm from ReduceSum times 1/N and E[x^2] - E[x]^2
+      over any axes (tf2onnx; a transpose pair when the axes are not the last ones), softmax
+      written out as exp(x - max) / ReduceSum (jax), and a one-hot matrix product
+      Cast(Equal(i, arange)) @ W, which becomes a gather of W's rows.
 
     Runs before fuse-elementwise, which would otherwise take the layer norm's scalar steps."""
 
