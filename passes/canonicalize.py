@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qcc.canonical.layer_norm import match_layer_norm as match_general_layer_norm, rewrite_layer_norm
+from qcc.canonical.layer_norm import match_layer_norm as match_general_layer_norm
+from qcc.canonical.layer_norm import rewrite_layer_norm
 from qcc.canonical.one_hot import match_one_hot_product, rewrite_one_hot_product
 from qcc.canonical.softmax import match_softmax, rewrite_softmax
 from qcc.ir.core import Graph, Node, Value

@@ -5,8 +5,9 @@ with element-wise products. A recurrent op of its own would need an integer stat
 scale across steps; unrolled, every step's state gets its own calibrated parameters.
 
 Supported: forward, reverse and bidirectional, the default activations (sigmoid, tanh, tanh),
-biases, initial states, peepholes, sequence_lens equal to the sequence length; not: clip,
-input_forget, layout=1 (each is a one-line error naming the node)."""
+biases, initial states, peepholes, sequence_lens equal to the sequence length, both layouts
+(layout=1, batch first, by transposes around the time-major unrolling); not: clip and
+input_forget (each is a one-line error naming the node)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "tanh")
 
 
 def _check_supported(ctx: NodeContext, directions: int, steps: int) -> None:
-    ctx.check_attr_in("layout", (0,), 0)
     ctx.check_attr_in("input_forget", (0,), 0)
     if ctx.attr("clip") is not None:
         raise ctx.unsupported("attribute clip is not supported")
@@ -33,17 +33,17 @@ def _check_supported(ctx: NodeContext, directions: int, steps: int) -> None:
         raise ctx.unsupported(f"sequence_lens {np.asarray(lengths).tolist()} differ from the sequence length {steps}")
 
 
-def _initial_state(ctx: NodeContext, index: int, direction: int, batch: int, hidden: int, tag: str) -> Value | None:
-    """Operand ``index`` (initial_h or initial_c) for one direction as [batch, hidden]; None when
-    absent or a zero constant, so the first step skips the terms it would zero."""
-    state = ctx.optional_input(index)
+def _initial_state(ctx: NodeContext, state: Value | None, direction: int, batch: int, hidden: int, tag: str) -> Value | None:
+    """An initial state [D, B, H] for one direction as [batch, hidden]; None when absent or a zero
+    constant, so the first step skips the terms it would zero."""
     if state is None or (state.data is not None and not np.any(state.data)):
         return None
     one = ctx.emit("slice", [state], {"starts": [direction], "ends": [direction + 1], "axes": [0]}, name=f"{ctx.name}_{tag}{direction}")
     return ctx.emit("reshape", [one], {"shape": [batch, hidden]}, name=f"{ctx.name}_{tag}{direction}_2d")
 
 
-def _unroll(ctx: NodeContext, rows: Value, d: int, reverse: bool, steps: int, batch: int, hidden: int) -> tuple[list[Value], Value, Value]:
+def _unroll(ctx: NodeContext, rows: Value, states: tuple[Value | None, Value | None], d: int, reverse: bool, steps: int, batch: int,
+            hidden: int) -> tuple[list[Value], Value, Value]:
     """One direction: (hidden state of every time step in time order, last hidden, last cell)."""
     w, r = ctx.static(1, "input weights W"), ctx.static(2, "recurrence weights R")
     b = ctx.static(3, "biases B")
@@ -51,7 +51,7 @@ def _unroll(ctx: NodeContext, rows: Value, d: int, reverse: bool, steps: int, ba
     prefix = f"{ctx.name}_{'reverse' if reverse else 'forward'}"
     projected = ctx.emit("gemm", [rows, ctx.const(w[d], f"{prefix}_W"), ctx.const(bias, f"{prefix}_B")], {"trans_b": True}, name=f"{prefix}_x")  # type: ignore[index]
     recurrence = ctx.const(r[d], f"{prefix}_R")  # type: ignore[index]
-    h, c = _initial_state(ctx, 5, d, batch, hidden, "h0_"), _initial_state(ctx, 6, d, batch, hidden, "c0_")
+    h, c = _initial_state(ctx, states[0], d, batch, hidden, "h0_"), _initial_state(ctx, states[1], d, batch, hidden, "c0_")
     p = ctx.static(7, "peephole weights P")
     peep = [ctx.const(p[d, k * hidden : (k + 1) * hidden], f"{prefix}_P{'iof'[k]}") for k in range(3)] if p is not None and np.any(p[d]) else None
     outputs: list[Value | None] = [None] * steps
@@ -83,8 +83,12 @@ def _stack(ctx: NodeContext, parts: Sequence[Value], axis: int, name: str) -> Va
 @converter("LSTM")
 def lstm(ctx: NodeContext) -> Sequence[Value]:
     """Outputs Y [T, D, B, H], Y_h and Y_c [D, B, H] as ONNX defines them (a reverse direction's
-    outputs at their original time positions)."""
-    x = ctx.input(0)
+    outputs at their original time positions; batch first with layout=1)."""
+    batch_first = ctx.check_attr_in("layout", (0, 1), 0) == 1
+    x, states = ctx.input(0), (ctx.optional_input(5), ctx.optional_input(6))
+    if batch_first:  # [B, T, I] and states [B, D, H] to time-major
+        x = ctx.emit("transpose", [x], {"perm": [1, 0, 2]}, name=f"{ctx.name}_time_major")
+        states = tuple(ctx.emit("transpose", [v], {"perm": [1, 0, 2]}, name=f"{v.name}_time_major") if v is not None else None for v in states)  # type: ignore[assignment]
     steps, batch, size = x.type.static_shape
     direction = ctx.check_attr_in("direction", ("forward", "reverse", "bidirectional"), "forward")
     reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
@@ -93,10 +97,13 @@ def lstm(ctx: NodeContext) -> Sequence[Value]:
     rows = ctx.emit("reshape", [x], {"shape": [steps * batch, size]}, name=f"{ctx.name}_rows")
     ys, hs, cs = [], [], []
     for d, reverse in enumerate(reverses):
-        outputs, h, c = _unroll(ctx, rows, d, reverse, steps, batch, hidden)
+        outputs, h, c = _unroll(ctx, rows, states, d, reverse, steps, batch, hidden)
         tag = f"{ctx.name}_{'reverse' if reverse else 'forward'}"
         ys.append(ctx.emit("reshape", [_stack(ctx, outputs, 0, f"{tag}_Y")], {"shape": [steps, 1, batch, hidden]}, name=f"{tag}_Y4"))
         hs.append(ctx.emit("reshape", [h], {"shape": [1, batch, hidden]}, name=f"{tag}_Y_h"))
         cs.append(ctx.emit("reshape", [c], {"shape": [1, batch, hidden]}, name=f"{tag}_Y_c"))
     names = [ctx.proto.output[i] if ctx.output_used(i) else f"{ctx.name}_out{i}" for i in range(3)]
-    return [_stack(ctx, parts, axis, name) for parts, axis, name in zip((ys, hs, cs), (1, 0, 0), names)]
+    if not batch_first:
+        return [_stack(ctx, parts, axis, name) for parts, axis, name in zip((ys, hs, cs), (1, 0, 0), names)]
+    stacked = [_stack(ctx, parts, axis, f"{name}_time_major") for parts, axis, name in zip((ys, hs, cs), (1, 0, 0), names)]
+    return [ctx.emit("transpose", [v], {"perm": perm}, name=name) for v, perm, name in zip(stacked, ([2, 0, 1, 3], [1, 0, 2], [1, 0, 2]), names)]
