@@ -25,6 +25,28 @@ static int64_t load_plain(const void *x, size_t i, int32_t kind)
     }
 }
 
+/* Store v, which fits the kind, as element i of plain integer data. */
+static void store_plain(void *y, size_t i, int32_t kind, int64_t v)
+{
+    switch (kind) {
+    case QCC_PLAIN_U8:
+        ((uint8_t *)y)[i] = (uint8_t)v;
+        break;
+    case QCC_PLAIN_S8:
+        ((int8_t *)y)[i] = (int8_t)v;
+        break;
+    case QCC_PLAIN_S16:
+        ((int16_t *)y)[i] = (int16_t)v;
+        break;
+    case QCC_PLAIN_S32:
+        ((int32_t *)y)[i] = (int32_t)v;
+        break;
+    default:
+        ((int64_t *)y)[i] = v;
+        break;
+    }
+}
+
 void qcc_from_int(const qcc_from_int_t *p, const void *x, void *y)
 {
     int32_t i;
@@ -52,5 +74,15 @@ void qcc_gather_rows(const qcc_gather_t *p, const void *data, const void *indice
             memcpy((uint8_t *)y + ((size_t)o * (size_t)p->count + (size_t)j) * row,
                    (const uint8_t *)data + ((size_t)o * (size_t)p->axis_len + (size_t)k) * row, row);
         }
+    }
+}
+
+void qcc_clip_plain(const qcc_clip_plain_t *p, const void *x, void *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; i++) {
+        int64_t v = load_plain(x, (size_t)i, p->kind);
+        v = v < p->lo ? p->lo : v;
+        store_plain(y, (size_t)i, p->kind, v > p->hi ? p->hi : v);
     }
 }

@@ -354,6 +354,14 @@ typedef struct {
 /* y[o][j][:] = data[o][indices[j]][:] (negative indices count from the end) */
 void qcc_gather_rows(const qcc_gather_t *p, const void *data, const void *indices, void *y);
 
+typedef struct {
+    int32_t count, kind;   /* kind: QCC_PLAIN_* of both x and y */
+    int32_t lo, hi;        /* ONNX Clip order: max first, then min (lo > hi gives hi) */
+} qcc_clip_plain_t;
+
+/* y = min(max(x, lo), hi) on plain integer data (an index clamped before a gather) */
+void qcc_clip_plain(const qcc_clip_plain_t *p, const void *x, void *y);
+
 /* ---- helpers shared by the kernel files (one definition, static inline) ---------------------- */
 
 /* Element i of an int8 (es == 1) or int16 (es == 2) tensor. */

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcc.canonical.layer_norm import match_layer_norm as match_general_layer_norm
+from qcc.canonical.layer_norm import rewrite_layer_norm
+from qcc.canonical.one_hot import match_one_hot_product, rewrite_one_hot_product
+from qcc.canonical.softmax import match_softmax, rewrite_softmax
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.rewrite import const_operand, erase_dead, match, producer_op, replace_result, set_const_operand, single_user, uniform_constant, used_only_by
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
@@ -140,6 +144,20 @@ def _rewrite_constant_operand(graph: Graph, node: Node) -> bool:
     return True
 
 
+def _rewrite_general(graph: Graph, node: Node) -> bool:
+    """The spellings qcc.canonical recognizes: layer norm from sums or moments over any axes,
+    written-out softmax, one-hot matrix products."""
+    if (ln := match_general_layer_norm(node)) is not None:
+        return rewrite_layer_norm(graph, ln)
+    if (sm := match_softmax(node)) is not None:
+        rewrite_softmax(graph, sm)
+        return True
+    if (oh := match_one_hot_product(node)) is not None:
+        rewrite_one_hot_product(graph, oh)
+        return True
+    return False
+
+
 @register_pass
 @dataclass(frozen=True)
 class Canonicalize(Pass):
@@ -150,7 +168,11 @@ class Canonicalize(Pass):
       optional Mul by a constant gamma and Add of a constant beta) becomes `layer_norm`, which
       has an integer lowering; the pieces (a division of two activations) have none;
     - `div` by a constant that varies along an axis becomes `mul` by its reciprocal, and `sub`
-      of one becomes `add` of its negation, so they lower as q.mul/q.add with a constant.
+      of one becomes `add` of its negation, so they lower as q.mul/q.add with a constant;
+    - the spellings of ``qcc.canonical``: layer norm from ReduceSum times 1/N and E[x^2] - E[x]^2
+      over any axes (tf2onnx; a transpose pair when the axes are not the last ones), softmax
+      written out as exp(x - max) / ReduceSum (jax), and a one-hot matrix product
+      Cast(Equal(i, arange)) @ W, which becomes a gather of W's rows.
 
     Runs before fuse-elementwise, which would otherwise take the layer norm's scalar steps."""
 
@@ -165,6 +187,6 @@ class Canonicalize(Pass):
             if m is not None:
                 _rewrite_layer_norm(graph, m)
                 changed += 1
-            elif _rewrite_constant_operand(graph, node):
+            elif _rewrite_constant_operand(graph, node) or _rewrite_general(graph, node):
                 changed += 1
         return PassResult(graph, changed > 0)

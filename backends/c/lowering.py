@@ -100,6 +100,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
     verify(graph)
     inputs, outputs, boundary_nodes = _boundary(graph)
     steps: list[Step] = []
+    shared_arrays: dict[tuple[str, bytes], str] = {}
     for node in graph.nodes:
         if id(node) in boundary_nodes:
             continue
@@ -116,7 +117,7 @@ def lower_graph(graph: Graph, name: str | None = None, *, force_generic: bool = 
         # constant operands (an add or concat of a constant tensor) are read as data
         reads = [v for i, v in enumerate(node.inputs) if not (i > 0 and v.is_const and node.op in _WEIGHT_OPS)]
         step = Step(len(steps), node, f"{node.op} {node.name}", reads, list(node.results))
-        lower(StepBuilder(step, force_generic), node)
+        lower(StepBuilder(step, force_generic, shared_arrays), node)
         steps.append(step)
     # every output must be written by a step of its own: copy inputs, views and duplicates into it
     seen: set[int] = set()

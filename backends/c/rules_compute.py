@@ -17,6 +17,7 @@ import numpy as np
 
 from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.backends.c.carrays import Raw
+from qcc.backends.c.rules_integer import is_plain_data, lower_plain_clip
 from qcc.backends.c.rules_movement import copy_call, identity_copy
 from qcc.backends.c.steps import (
     MAX_DIMS,
@@ -277,11 +278,14 @@ def lower_lut(b: StepBuilder, node: Node) -> None:
 @rule("clip")
 def lower_clip(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
-    ctype, suffix, es = same_type(node, x, y)
     info = np.iinfo(x.type.dtype.numpy)
     # the float kernel on the two extremes gives the integer bounds exactly: clip is
     # min(max(x, lo), hi), so f(min) and f(max) are its effective lo and hi
     lo, hi = (int(v) for v in evaluate("clip", [np.array([info.min, info.max], dtype=x.type.dtype.numpy)], node.attrs)[0])
+    if is_plain_data(x):
+        lower_plain_clip(b, node, lo, hi)
+        return
+    ctype, suffix, es = same_type(node, x, y)
     b.files("qcc_elementwise.c")
     b.step.inplace = (0,)
     b.call(f"qcc_clip_{suffix}", b.struct("qcc_clip_t", "clip", {"count": math.prod(shape_of(x)), "lo": lo, "hi": hi}), read(x), write(y))

@@ -1,11 +1,13 @@
 """Lowering rules for integer data the model takes as it is (docs/arithmetic.md §3.18):
-``q.from_int`` (integer data to an activation) and the gather whose indices arrive at run time
-(an embedding lookup by token or byte values). Both kernels live in ``qcc_integer.c``."""
+``q.from_int`` (integer data to an activation), the gather whose indices arrive at run time
+(an embedding lookup by token or byte values) and the clamp of such indices. The kernels live in
+``qcc_integer.c``."""
 
 from __future__ import annotations
 
 import math
 
+from qcc.arith.fixedpoint import INT32_MAX, INT32_MIN
 from qcc.backends.c.rules_movement import lower_gather_like
 from qcc.backends.c.steps import (
     ROUNDING,
@@ -30,6 +32,22 @@ def _plain_kind(node: Node, v: Value) -> int:
     if v.type.quant is not None or v.type.dtype not in RAW_INT_DTYPES:
         raise CBackendError(f"node '{node.name}' ({node.op}): operand '{v.name}' ({v.type}) must be plain integer data")
     return PLAIN_KINDS[v.type.dtype]
+
+
+def is_plain_data(v: Value) -> bool:
+    """Integer data without quantization parameters (its values are the reals)."""
+    return v.type.quant is None and v.type.dtype in RAW_INT_DTYPES
+
+
+def lower_plain_clip(b: StepBuilder, node: Node, lo: int, hi: int) -> None:
+    """Clip of plain integer data (an index clamped before a gather); called by the clip rule."""
+    x, y = node.inputs[0], node.result
+    if not INT32_MIN <= lo <= INT32_MAX or not INT32_MIN <= hi <= INT32_MAX:
+        raise CBackendError(f"node '{node.name}' (clip): bounds [{lo}, {hi}] of {x.type.dtype} data exceed int32")
+    fields = {"count": math.prod(shape_of(x)), "kind": _plain_kind(node, x), "lo": lo, "hi": hi}
+    b.files("qcc_integer.c")
+    b.step.inplace = (0,)
+    b.call("qcc_clip_plain", b.struct("qcc_clip_plain_t", "clip", fields), read(x), write(y))
 
 
 @rule("q.from_int")

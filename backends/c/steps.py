@@ -6,6 +6,7 @@ them; keeping them here lets the rule modules and the driver import one way.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -224,12 +225,19 @@ def int_array(attr: Any) -> np.ndarray:
     return np.asarray(attr.array).astype(np.int64).reshape(-1)
 
 
+SHARED_ARRAY_MIN = 256
+"""Arrays of at least this many elements are defined once per model when steps repeat them."""
+
+
 class StepBuilder:
     """Collects the definitions and calls of one step; names are ``k<index>_<tag>``."""
 
-    def __init__(self, step: Step, force_generic: bool) -> None:
+    def __init__(self, step: Step, force_generic: bool, shared_arrays: dict[tuple[str, bytes], str] | None = None) -> None:
         self.step = step
         self.force_generic = force_generic
+        # large arrays already defined by an earlier step, by content: a weight that several
+        # nodes share (an unrolled recurrent layer's R) is compiled in once
+        self.shared_arrays = shared_arrays if shared_arrays is not None else {}
         self.prefix = f"k{step.index}"
         self._count = 0
 
@@ -243,8 +251,14 @@ class StepBuilder:
         info = np.iinfo(target)
         if data.size and (int(data.min()) < info.min or int(data.max()) > info.max):
             raise CBackendError(f"node '{self.node_name}': {tag} values do not fit {target}")
-        definition, pointer = array_definition(self.name(tag), data.astype(target))
+        data = np.ascontiguousarray(data.astype(target))
+        key = (target.str, hashlib.sha256(data.tobytes()).digest() + str(data.size).encode())
+        if data.size >= SHARED_ARRAY_MIN and key in self.shared_arrays:
+            return Raw(self.shared_arrays[key])
+        definition, pointer = array_definition(self.name(tag), data)
         self.step.definitions.append(definition)
+        if data.size >= SHARED_ARRAY_MIN:
+            self.shared_arrays[key] = pointer
         return Raw(pointer)
 
     def struct(self, ctype: str, tag: str, fields: dict[str, Any]) -> str:

@@ -124,7 +124,24 @@ def erase_dead(graph: Graph, nodes: list[Node]) -> None:
         if node.graph is graph and is_dead(graph, node):
             freed.update((id(v), v) for v in node.inputs if v.is_const)
             graph.remove_node(node)
+    drop_unused_constants(graph, list(freed.values()))
+
+
+def drop_unused_constants(graph: Graph, values: Sequence[Value]) -> None:
+    """Remove those of the constants ``values`` that nothing uses or returns any more."""
     outputs = {id(v) for v in graph.outputs}
-    unused = [v for v in freed.values() if not v.uses and id(v) not in outputs]
+    unused = [v for v in values if v.is_const and not v.uses and id(v) not in outputs]
     graph.constants = [c for c in graph.constants if all(c is not v for v in unused)]
     graph.release_names(unused)
+
+
+def erase_dead_producers(graph: Graph, value: Value) -> None:
+    """Remove the computation of ``value`` that nothing uses any more (walking up through its
+    producers' operands), e.g. the ReduceMax of a softmax's shift once the shift is gone."""
+    pending = [value]
+    while pending:
+        node = pending.pop().producer
+        if node is not None and node.graph is graph and is_dead(graph, node):
+            operands = list(node.inputs)
+            erase_dead(graph, [node])
+            pending.extend(operands)

@@ -117,6 +117,9 @@ class Lowerer:
         # (node, reason) instead of raised, so one run names every node that cannot be lowered
         self.preflight = preflight
         self.refusals: list[tuple[Node, str]] = []
+        # quantized weights by (name, bits, axis): nodes sharing a weight (the steps of an
+        # unrolled recurrent layer) share one integer constant
+        self._weights: dict[tuple[str, int, int | None], tuple[np.ndarray, Value]] = {}
 
     # ---- driving -----------------------------------------------------------------------------
 
@@ -315,9 +318,13 @@ class Lowerer:
     def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str) -> Value:
         """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
         parameters."""
+        cached = self._weights.get((name, bits, axis))
+        if cached is not None and np.array_equal(cached[0], weight):
+            return cached[1]
         ints, q, _ = quantize_weight_ints(weight, bits, axis)
         const = self.dst.add_const(ints, name)
         const.type = TensorType(DType.I8, const.type.shape, q)
+        self._weights[(name, bits, axis)] = (np.asarray(weight), const)
         return const
 
     def quantize_bias(self, bias: np.ndarray, scales: np.ndarray, name: str) -> Value:

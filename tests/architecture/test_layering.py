@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("qcc.ir",),
     ("qcc.arith",),
     ("qcc.ops",),
-    ("qcc.interp", "qcc.analysis"),
+    ("qcc.interp", "qcc.analysis", "qcc.canonical"),
     ("qcc.onnx", "qcc.calibration", "qcc.data"),
     ("qcc.pipeline",),
     ("qcc.quant", "qcc.backends.numpy_int"),

@@ -184,4 +184,4 @@ class NodeContext:
         return value
 
 
-from qcc.onnx.converters import elementwise, nn, tensor  # noqa: E402,F401  (register converters)
+from qcc.onnx.converters import elementwise, nn, recurrent, tensor  # noqa: E402,F401  (register converters)

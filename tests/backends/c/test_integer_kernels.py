@@ -1,6 +1,7 @@
 """The C kernels of integer data (qcc_integer.c, docs/arithmetic.md §3.18) byte for byte against
-the numpy integer reference: q.from_int from every plain integer type, and the gather whose
-indices arrive at run time (negative ones included)."""
+the numpy integer reference: q.from_int from every plain integer type, the gather whose
+indices arrive at run time (negative ones included), and the clip of plain integers (an index
+clamped before such a gather)."""
 
 from __future__ import annotations
 
@@ -61,8 +62,19 @@ def runtime_gather_case(draw: Any) -> Case:
     return Case(g, feeds, f"gather {dtype.value} by {index_type.value} axis {axis}")
 
 
+@st.composite
+def plain_clip_case(draw: Any) -> Case:
+    rng = _rng(draw)
+    dtype = draw(st.sampled_from([DType.U8, DType.I8, DType.I16, DType.I32, DType.I64]))
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+    lo, hi = draw(st.floats(-70000, 300)), draw(st.floats(-300, 70000))  # lo > hi happens: every element becomes hi
+    x = plain_data(rng, dtype, shape, int(lo) - 5, int(hi) + 5)
+    g, feeds = single_node("clip", [("x", (TensorType(dtype, shape), x))], {"min": lo, "max": hi})
+    return Case(g, feeds, f"clip {dtype.value} [{lo}, {hi}]")
+
+
 @SETTINGS
-@given(st.lists(st.one_of(from_int_case(), runtime_gather_case()), min_size=12, max_size=12))
+@given(st.lists(st.one_of(from_int_case(), runtime_gather_case(), plain_clip_case()), min_size=12, max_size=12))
 def test_integer_data_kernels(cases: list[Case]) -> None:
     kernels = check_cases(cases)
-    assert set(kernels) <= {"qcc_from_int", "qcc_gather_rows"}
+    assert set(kernels) <= {"qcc_from_int", "qcc_gather_rows", "qcc_clip_plain"}
