@@ -276,10 +276,10 @@ class Lowerer:
 
     # ---- weights -----------------------------------------------------------------------------
 
-    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str) -> Value:
+    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str, min_scale: np.ndarray | float = 0.0) -> Value:
         """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
-        parameters."""
-        ints, q, _ = quantize_weight_ints(weight, bits, axis)
+        parameters, no scale below ``min_scale``."""
+        ints, q, _ = quantize_weight_ints(weight, bits, axis, min_scale)
         const = self.dst.add_const(ints, name)
         const.type = TensorType(DType.I8, const.type.shape, q)
         return const
