@@ -16,7 +16,16 @@ import onnx
 from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
-from qcc.errors import ModelImportError
+from qcc.errors import ModelImportError, UnsupportedOpError
+from qcc.onnx.converters import dtype_from_onnx
+
+# Ops whose result is not a function of their operands: folding them would bake one random draw in.
+RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"})
+
+
+def can_fold(proto: onnx.NodeProto) -> bool:
+    """A standard ONNX op whose result depends only on its operands."""
+    return proto.domain in ("", "ai.onnx") and onnx.defs.has(proto.op_type) and proto.op_type not in RANDOM_OPS
 
 
 def fold_constant_node(proto: onnx.NodeProto, operands: Sequence[np.ndarray | None], opset: int, where: str) -> list[np.ndarray]:
@@ -30,4 +39,11 @@ def fold_constant_node(proto: onnx.NodeProto, operands: Sequence[np.ndarray | No
         results = evaluator.run(None, feeds)
     except Exception as e:  # noqa: BLE001  (onnx.reference raises many kinds; all mean "cannot fold")
         raise ModelImportError(f"{where}: folding it on constant operands failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return [np.asarray(r) for r in results]
+    arrays = [np.asarray(r) for r in results]
+    for array in arrays:
+        try:
+            elem_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        except (KeyError, TypeError, ValueError):
+            raise UnsupportedOpError(f"{where}: folding it gives {array.dtype} data, which qcc does not support") from None
+        dtype_from_onnx(elem_type, where)
+    return arrays

@@ -22,7 +22,7 @@ from qcc.errors import IRError, ModelImportError, UnsupportedOpError
 from qcc.ir.core import Graph, Value
 from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
-from qcc.onnx.constant_nodes import fold_constant_node
+from qcc.onnx.constant_nodes import can_fold, fold_constant_node
 from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
 
 MIN_OPSET = 9
@@ -217,7 +217,7 @@ class _Importer:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
         fn = CONVERTERS.get(proto.op_type)
-        if fn is None and onnx.defs.has(proto.op_type) and self._all_operands_constant(proto):
+        if fn is None and can_fold(proto) and self._all_operands_constant(proto):
             self._fold_unconverted(proto, ctx)
             return
         if fn is None:
@@ -241,7 +241,6 @@ class _Importer:
         results = fold_constant_node(proto, operands, self.opset, ctx.where)
         for name, array in zip(proto.output, results):
             if name:
-                dtype_from_onnx(onnx.helper.np_dtype_to_tensor_dtype(array.dtype), ctx.where)
                 self.values[name] = self.graph.add_const(array, name)
 
     def _set_outputs(self) -> None:

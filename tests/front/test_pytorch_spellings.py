@@ -84,6 +84,13 @@ def test_an_unconverted_op_on_run_time_data_is_still_refused(tmp_path: Path) -> 
     assert_clean_error(qcc("import", path, "-o", tmp_path / "o.qir"), "node 'runtime_mod' (Mod)", "not supported")
 
 
+def test_a_random_op_is_never_folded(tmp_path: Path) -> None:
+    nodes = [helper.make_node("RandomNormal", [], ["noise"], name="noise", shape=[1, 4]), helper.make_node("Add", ["x", "noise"], ["y"])]
+    path = tmp_path / "m.onnx"
+    onnx.save(_model(nodes, [], [1, 4], "random"), path)
+    assert_clean_error(qcc("import", path, "-o", tmp_path / "o.qir"), "node 'noise' (RandomNormal)", "not supported")
+
+
 def test_a_constant_fold_that_fails_names_the_node() -> None:
     node = helper.make_node("Mod", ["a", "b"], ["c"], name="bad_mod")  # shapes that do not broadcast
     with pytest.raises(ModelImportError, match="node 'bad_mod'.*folding it on constant operands failed"):
