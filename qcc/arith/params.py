@@ -38,23 +38,39 @@ def params_range(q: QuantParams) -> tuple[float, float]:
     return scale * (qmin - zp), scale * (qmax - zp)
 
 
-def weight_params(weight: np.ndarray, bits: int, axis: int | None) -> QuantParams:
+def weight_params(weight: np.ndarray, bits: int, axis: int | None, min_scale: np.ndarray | float = 0.0) -> QuantParams:
     """Symmetric weight parameters: one scale per slice along ``axis`` (per channel) or one for the
-    whole tensor (axis None)."""
+    whole tensor (axis None), never below ``min_scale`` (a scalar or one floor per slice)."""
     qmax = weight_range(bits)[1]
     w = np.abs(np.asarray(weight, dtype=np.float64))
     if axis is None:
-        return QuantParams(max(float(w.max(initial=0.0)) / qmax, MIN_SCALE), 0, None, bits)
+        floor = float(np.max(min_scale, initial=0.0))
+        return QuantParams(max(float(w.max(initial=0.0)) / qmax, MIN_SCALE, floor), 0, None, bits)
     reduce = tuple(i for i in range(w.ndim) if i != axis)
     amax = w.max(axis=reduce, initial=0.0)
-    scales = tuple(max(float(a) / qmax, MIN_SCALE) for a in amax)
+    floors = np.broadcast_to(np.asarray(min_scale, dtype=np.float64), amax.shape)
+    scales = tuple(max(float(a) / qmax, MIN_SCALE, float(f)) for a, f in zip(amax, floors))
     return QuantParams(scales, 0, axis, bits)
 
 
-def quantize_weight_ints(weight: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, QuantParams, np.ndarray]:
+# A quantized bias stays within +-2^30, so the int32 accumulator keeps half its range for the products.
+BIAS_LIMIT = 1 << 30
+
+
+def bias_weight_scale_floor(bias: np.ndarray, input_scale: float) -> np.ndarray:
+    """Per-channel weight scales below which ``bias / (input_scale * s_w)`` would not fit
+    +-BIAS_LIMIT. An input whose range is tiny next to its layer's bias (a nearly dead activation
+    feeding a head with a large bias) needs a coarser weight grid; the products it loses are then
+    smaller than 2^-30 of the bias (ONNX Runtime's quantizer widens the weight scale the same way)."""
+    return np.abs(np.asarray(bias, dtype=np.float64)) / (float(input_scale) * BIAS_LIMIT)
+
+
+def quantize_weight_ints(
+    weight: np.ndarray, bits: int, axis: int | None, min_scale: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, QuantParams, np.ndarray]:
     """Symmetric weight quantization: the integers, their parameters, and the scales shaped to
     broadcast against the weight. Rounds half to even after a float64 division (docs/arithmetic.md §1.2)."""
-    q = weight_params(weight, bits, axis)
+    q = weight_params(weight, bits, axis, min_scale)
     scale = np.asarray(q.scale, dtype=np.float64)
     if axis is not None:
         shape = [1] * weight.ndim

@@ -22,6 +22,7 @@ from qcc.errors import IRError, ModelImportError, UnsupportedOpError
 from qcc.ir.core import Graph, Value
 from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
+from qcc.onnx.constant_nodes import can_fold, fold_constant_node
 from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
 
 MIN_OPSET = 9
@@ -216,6 +217,9 @@ class _Importer:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
         fn = CONVERTERS.get(proto.op_type)
+        if fn is None and can_fold(proto) and self._all_operands_constant(proto):
+            self._fold_unconverted(proto, ctx)
+            return
         if fn is None:
             raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
         try:
@@ -227,6 +231,17 @@ class _Importer:
         for name, value in zip(proto.output, outputs):
             if name:
                 self.values[name] = value
+
+    def _all_operands_constant(self, proto: onnx.NodeProto) -> bool:
+        return all(self.values[name].is_const for name in proto.input if name)
+
+    def _fold_unconverted(self, proto: onnx.NodeProto, ctx: NodeContext) -> None:
+        """An op without a converter whose operands are all known becomes its constant results."""
+        operands = [self.values[name].data if name else None for name in proto.input]
+        results = fold_constant_node(proto, operands, self.opset, ctx.where)
+        for name, array in zip(proto.output, results):
+            if name:
+                self.values[name] = self.graph.add_const(array, name)
 
     def _set_outputs(self) -> None:
         outs: list[Value] = []

@@ -119,7 +119,7 @@ class Lowerer:
         self.refusals: list[tuple[Node, str]] = []
         # quantized weights by (name, bits, axis): nodes sharing a weight (the steps of an
         # unrolled recurrent layer) share one integer constant
-        self._weights: dict[tuple[str, int, int | None], tuple[np.ndarray, Value]] = {}
+        self._weights: dict[tuple[str, int, int | None], tuple[np.ndarray, np.ndarray, Value]] = {}
 
     # ---- driving -----------------------------------------------------------------------------
 
@@ -315,16 +315,18 @@ class Lowerer:
 
     # ---- weights -----------------------------------------------------------------------------
 
-    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str) -> Value:
+    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str, min_scale: np.ndarray | float = 0.0) -> Value:
         """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
-        parameters."""
+        parameters, no scale below ``min_scale``. Nodes that use the same weight with the same grid
+        (the steps of an unrolled recurrent layer) share one integer constant."""
+        floor = np.asarray(min_scale, dtype=np.float64)
         cached = self._weights.get((name, bits, axis))
-        if cached is not None and np.array_equal(cached[0], weight):
-            return cached[1]
-        ints, q, _ = quantize_weight_ints(weight, bits, axis)
+        if cached is not None and np.array_equal(cached[0], weight) and np.array_equal(cached[1], floor):
+            return cached[2]
+        ints, q, _ = quantize_weight_ints(weight, bits, axis, min_scale)
         const = self.dst.add_const(ints, name)
         const.type = TensorType(DType.I8, const.type.shape, q)
-        self._weights[(name, bits, axis)] = (np.asarray(weight), const)
+        self._weights[(name, bits, axis)] = (np.asarray(weight), floor, const)
         return const
 
     def quantize_bias(self, bias: np.ndarray, scales: np.ndarray, name: str) -> Value:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from qcc.arith.fixedpoint import INT32_MAX, accumulator_bound
+from qcc.arith.params import bias_weight_scale_floor
 from qcc.ir.core import Node
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering, scales_of
 
@@ -24,20 +25,19 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
         raise NoLowering(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
     x = lw.operand(x_float, s.activation_bits)
     out_q = lw.qparams(node.result, s.activation_bits)
-    w = lw.quantize_weight(w_float.const_array, s.weight_bits, channel_axis if s.per_channel else None, w_float.name)
     channels = node.result.type.static_shape[1]
+    x_scale = x.quant.scale_value()
+    bias_data = _real_bias(node, float_op, channels)
+    axis = channel_axis if s.per_channel else None
+    floor = _weight_scale_floor(bias_data, x_scale, w_float.type.static_shape[channel_axis], axis)
+    w = lw.quantize_weight(w_float.const_array, s.weight_bits, axis, w_float.name, floor)
     w_scales = scales_of(w.quant, w.type.static_shape[channel_axis])
     if len(w_scales) != channels:  # grouped conv_transpose: weight axis 1 holds C_out/group channels
         w_scales = np.tile(w_scales, channels // len(w_scales))
-    x_scale = x.quant.scale_value()
     operands = [x, w]
     bias_max = 0
-    if len(node.inputs) > 2:
-        bias_float = node.inputs[2]
-        bias_data = np.broadcast_to(np.asarray(bias_float.const_array, np.float64), (channels,)) if float_op == "gemm" else bias_float.const_array
-        if float_op == "gemm":
-            bias_data = bias_data * node.attr("beta") / node.attr("alpha")
-        bias = lw.quantize_bias(bias_data, x_scale * w_scales, f"{bias_float.name}")
+    if bias_data is not None:
+        bias = lw.quantize_bias(bias_data, x_scale * w_scales, f"{node.inputs[2].name}")
         bias_max = int(np.abs(bias.const_array).max(initial=0))
         operands.append(bias)
     max_w = int(np.abs(w.const_array).max(initial=0))
@@ -50,6 +50,27 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
                  out_zp=out_q.zero_point_value(), qmin=qmin, qmax=qmax, rounding=lw.rounding,
                  dtype=int_dtype(s.activation_bits), acc_bits=acc_bits)
     lw.result(node.result, lw.add(f"q.{float_op}", operands, attrs, name=node.result.name, quant=out_q))
+
+
+def _real_bias(node: Node, float_op: str, channels: int) -> np.ndarray | None:
+    """The bias as one real number per output channel (gemm's beta/alpha folded in), or None."""
+    if len(node.inputs) <= 2:
+        return None
+    data = np.broadcast_to(np.asarray(node.inputs[2].data, np.float64), (channels,))
+    if float_op == "gemm":
+        data = data * node.attr("beta") / node.attr("alpha")
+    return data
+
+
+def _weight_scale_floor(bias: np.ndarray | None, x_scale: float, weight_channels: int, axis: int | None) -> np.ndarray | float:
+    """The weight scales the bias needs to fit int32 (``bias_weight_scale_floor``), one per weight
+    channel (the largest over the groups that share it), or one for a per-tensor weight."""
+    if bias is None:
+        return 0.0
+    floor = bias_weight_scale_floor(bias, x_scale)
+    if axis is None:
+        return float(floor.max(initial=0.0))
+    return floor.reshape(-1, weight_channels).max(axis=0)
 
 
 @lowering("conv")

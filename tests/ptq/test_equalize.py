@@ -30,7 +30,9 @@ layer_specs = st.builds(
 
 def _assert_same_function(before, after, xs) -> None:  # type: ignore[no-untyped-def]
     y0, y1 = outputs(before, xs), outputs(after, xs)
-    assert np.max(np.abs(y1 - y0)) <= 1e-5 * max(float(np.max(np.abs(y0))), 1e-3)
+    # float32 through two rescaled layers: weights scaled by s and 1/s round differently, and sums of
+    # such products drift by ~1e-5 of the output scale (hypothesis found 1.07e-5); 1e-4 leaves margin
+    assert np.max(np.abs(y1 - y0)) <= 1e-4 * max(float(np.max(np.abs(y0))), 1e-3)
 
 
 def _assert_equal_ranges(graph) -> None:  # type: ignore[no-untyped-def]

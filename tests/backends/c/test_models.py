@@ -38,13 +38,10 @@ WIDTHS = {
     "w8a16": ("dsp-w4a16", "weights=8 acts=16"),
 }
 
-# Known limits of the quantize pass (not of the C backend): at W8A16 these models' biases do not fit
-# int32 at scale s_in * s_w. Each must still be refused with exactly that reason; any other refusal fails.
-KNOWN_REFUSALS = {
-    ("light_inception_v2", "w8a16"): "bias does not fit int32",
-    ("light_resnet50", "w8a16"): "bias does not fit int32",
-    ("light_shufflenet", "w8a16"): "bias does not fit int32",
-}
+# Known limits of the quantize pass (not of the C backend): (model, width) -> the reason it must be
+# refused with; any other refusal fails. Empty since biases that would not fit int32 widen their
+# weight scales instead (qcc.arith.params.bias_weight_scale_floor).
+KNOWN_REFUSALS: dict[tuple[str, str], str] = {}
 
 
 def _pipeline(options: str) -> str:
@@ -108,8 +105,8 @@ def test_a_light_model_is_bit_exact() -> None:
 @pytest.mark.parametrize("width", ["w8a8", "w4a8", "w8a16"])
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_models_are_bit_exact(name: str, width: str) -> None:
-    """At W8A16 the quantize pass refuses light_shufflenet, light_inception_v2 and light_resnet50
-    (a bias that does not fit int32 at s_in * s_w): KNOWN_REFUSALS checks they fail for that reason."""
+    """Every light model at every width, including W8A16, where light_shufflenet,
+    light_inception_v2 and light_resnet50 have biases that need wider weight scales to fit int32."""
     light_model_check(name, width, 32)
 
 
