@@ -109,15 +109,15 @@ static inline int64_t qcc_mul64(int64_t acc, int32_t multiplier, int32_t shift)
 
 /* Output stage (docs/arithmetic.md 2.5): scaled value + zero point, clamped, in int64. */
 static inline int32_t qcc_requant32(int32_t acc, int32_t multiplier, int32_t shift, int32_t rounding,
-                                    int32_t out_zp, int32_t act_min, int32_t act_max)
+                                    int32_t out_zp, int32_t qmin, int32_t qmax)
 {
-    return (int32_t)qcc_clamp64(qcc_mul32(acc, multiplier, shift, rounding) + out_zp, act_min, act_max);
+    return (int32_t)qcc_clamp64(qcc_mul32(acc, multiplier, shift, rounding) + out_zp, qmin, qmax);
 }
 
 static inline int32_t qcc_requant64(int64_t acc, int32_t multiplier, int32_t shift,
-                                    int32_t out_zp, int32_t act_min, int32_t act_max)
+                                    int32_t out_zp, int32_t qmin, int32_t qmax)
 {
-    return (int32_t)qcc_clamp64(qcc_mul64(acc, multiplier, shift) + out_zp, act_min, act_max);
+    return (int32_t)qcc_clamp64(qcc_mul64(acc, multiplier, shift) + out_zp, qmin, qmax);
 }
 
 /* The output stage over a row of int32 accumulators sharing one (multiplier, shift) - the
@@ -142,7 +142,7 @@ static inline __m256i qcc_clamp64_avx2(__m256i v, __m256i lo, __m256i hi)
 }
 
 static inline __m256i qcc_requant8_avx2(__m256i acc, int32_t multiplier, int32_t shift, int32_t rounding, int32_t out_zp,
-                                        int32_t act_min, int32_t act_max)
+                                        int32_t qmin, int32_t qmax)
 {
     const __m256i m = _mm256_set1_epi32(multiplier);
     __m256i even, odd, v;
@@ -150,7 +150,7 @@ static inline __m256i qcc_requant8_avx2(__m256i acc, int32_t multiplier, int32_t
         const int32_t t = 31 - shift;
         const __m128i tt = _mm_cvtsi32_si128(t);
         const __m256i nudge = _mm256_set1_epi64x((int64_t)1 << (t - 1));
-        const __m256i lo = _mm256_set1_epi64x((int64_t)act_min - out_zp), hi = _mm256_set1_epi64x((int64_t)act_max - out_zp);
+        const __m256i lo = _mm256_set1_epi64x((int64_t)qmin - out_zp), hi = _mm256_set1_epi64x((int64_t)qmax - out_zp);
         even = qcc_clamp64_avx2(qcc_asr64_avx2(_mm256_add_epi64(_mm256_mul_epi32(acc, m), nudge), tt), lo, hi);
         odd = qcc_clamp64_avx2(qcc_asr64_avx2(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m), nudge), tt), lo, hi);
         v = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
@@ -170,14 +170,14 @@ static inline __m256i qcc_requant8_avx2(__m256i acc, int32_t multiplier, int32_t
         thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_srai_epi32(high, 31));
         v = _mm256_sub_epi32(_mm256_sra_epi32(high, _mm_cvtsi32_si128(right)), _mm256_cmpgt_epi32(rem, thr));
         /* clamp before adding the zero point, so that nothing wraps */
-        v = _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(act_min - out_zp)), _mm256_set1_epi32(act_max - out_zp));
+        v = _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(qmin - out_zp)), _mm256_set1_epi32(qmax - out_zp));
         return _mm256_add_epi32(v, _mm256_set1_epi32(out_zp));
     }
 }
 #endif
 
 static inline void qcc_requant_row_s8(const int32_t *acc, int32_t n, int32_t multiplier, int32_t shift,
-                                      int32_t rounding, int32_t out_zp, int32_t act_min, int32_t act_max,
+                                      int32_t rounding, int32_t out_zp, int32_t qmin, int32_t qmax,
                                       int8_t *y, int32_t y_stride)
 {
     int32_t j = 0;
@@ -185,7 +185,7 @@ static inline void qcc_requant_row_s8(const int32_t *acc, int32_t n, int32_t mul
     if (y_stride == 1) {
         for (; j + 8 <= n; j += 8) {
             const __m256i v = qcc_requant8_avx2(_mm256_loadu_si256((const __m256i *)(const void *)(acc + j)), multiplier, shift,
-                                                rounding, out_zp, act_min, act_max);
+                                                rounding, out_zp, qmin, qmax);
             const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(v, v), _mm256_setzero_si256());
             const int32_t lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(w));
             const int32_t hi = _mm_cvtsi128_si32(_mm256_extracti128_si256(w, 1));
@@ -199,7 +199,7 @@ static inline void qcc_requant_row_s8(const int32_t *acc, int32_t n, int32_t mul
         const int64_t nudge = (int64_t)1 << (t - 1);
         for (; j < n; j++) {
             const int64_t v = qcc_asr64((int64_t)acc[j] * multiplier + nudge, t) + out_zp;
-            y[j * y_stride] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+            y[j * y_stride] = (int8_t)(v < qmin ? qmin : (v > qmax ? qmax : v));
         }
     } else {
         const int32_t left = shift > 0 ? shift : 0;
@@ -210,7 +210,7 @@ static inline void qcc_requant_row_s8(const int32_t *acc, int32_t n, int32_t mul
             const int64_t x = (int64_t)acc[j] * ((int64_t)1 << left);
             const int64_t high = qcc_asr64(x * multiplier + ((int64_t)1 << 30), 31);
             const int64_t v = qcc_asr64(high, right) + ((high & mask) > half + (high < 0 ? 1 : 0) ? 1 : 0) + out_zp;
-            y[j * y_stride] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+            y[j * y_stride] = (int8_t)(v < qmin ? qmin : (v > qmax ? qmax : v));
         }
     }
 }

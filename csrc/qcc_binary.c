@@ -42,11 +42,11 @@ static int32_t div_one(const void *params, int32_t qa, int32_t qb)
     const int32_t a = qa - p->a_zp, b = qb - p->b_zp;
     int64_t numerator, denominator;
     if (b == 0) {
-        return a > 0 ? p->act_max : (a < 0 ? p->act_min : qcc_clamp32(p->out_zp, p->act_min, p->act_max));
+        return a > 0 ? p->qmax : (a < 0 ? p->qmin : qcc_clamp32(p->out_zp, p->qmin, p->qmax));
     }
     numerator = (int64_t)(b < 0 ? -a : a) * p->multiplier;
     denominator = (int64_t)(b < 0 ? -b : b) << (31 - p->shift);
-    return (int32_t)qcc_clamp64(qcc_rounding_divide(numerator, denominator) + p->out_zp, p->act_min, p->act_max);
+    return (int32_t)qcc_clamp64(qcc_rounding_divide(numerator, denominator) + p->out_zp, p->qmin, p->qmax);
 }
 
 void qcc_div_s8(const qcc_div_t *p, const int8_t *a, const int8_t *b, int8_t *y)
@@ -71,8 +71,8 @@ static int32_t max_min_one(const void *params, int32_t qa, int32_t qb)
         ra = p->a_table[qa + 128];
         rb = p->b_table[qb + 128];
     } else {
-        ra = qcc_requant32(qa - p->a_zp, p->a_multiplier, p->a_shift, p->rounding, p->out_zp, p->act_min, p->act_max);
-        rb = qcc_requant32(qb - p->b_zp, p->b_multiplier, p->b_shift, p->rounding, p->out_zp, p->act_min, p->act_max);
+        ra = qcc_requant32(qa - p->a_zp, p->a_multiplier, p->a_shift, p->rounding, p->out_zp, p->qmin, p->qmax);
+        rb = qcc_requant32(qb - p->b_zp, p->b_multiplier, p->b_shift, p->rounding, p->out_zp, p->qmin, p->qmax);
     }
     if (p->take_min) {
         return ra < rb ? ra : rb;

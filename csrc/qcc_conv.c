@@ -209,7 +209,7 @@ static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
                 }
                 /* one output stage over the whole band (padding columns included), then the rows */
                 qcc_requant_row_s8(acc, span8, p->rq.multiplier[q], p->rq.shift[q], p->rq.rounding, p->rq.out_zp,
-                                   p->rq.act_min, p->rq.act_max, band, 1);
+                                   p->rq.qmin, p->rq.qmax, band, 1);
                 for (t = 0; t < nr; t++) {
                     memcpy(out + (size_t)(r0 + t) * ow, band + (size_t)t * pw, (size_t)ow);
                 }
@@ -287,7 +287,7 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
                         }
                     }
                     qcc_requant_row_s8(acc, nr * cols, p->rq.multiplier[q], p->rq.shift[q], p->rq.rounding, p->rq.out_zp,
-                                       p->rq.act_min, p->rq.act_max, out + (size_t)r0 * ow + x0, 1);
+                                       p->rq.qmin, p->rq.qmax, out + (size_t)r0 * ow + x0, 1);
                 }
             }
         }
@@ -601,7 +601,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
                             acc_rows[r][j] += bias; /* the full accumulator: fits int32 (proven) */
                         }
                         qcc_requant_row_s8(acc_rows[r], np, p->rq.multiplier[c], p->rq.shift[c], p->rq.rounding,
-                                           p->rq.out_zp, p->rq.act_min, p->rq.act_max,
+                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax,
                                            y + ((size_t)n * p->out_c + co) * pixels + p0, 1);
                     }
                 }

@@ -20,7 +20,7 @@ static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
     const int64_t ra = qcc_mul32((qa - p->a_zp) * scale, p->a_multiplier, p->a_shift, p->rounding);
     const int64_t rb = qcc_mul32((qb - p->b_zp) * scale, p->b_multiplier, p->b_shift, p->rounding);
     const int64_t sum = p->subtract ? ra - rb : ra + rb;
-    return qcc_requant32((int32_t)sum, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max);
+    return qcc_requant32((int32_t)sum, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax);
 }
 
 static void add_generic(const qcc_add_t *p, const void *a, const void *b, void *y, int32_t es)
@@ -68,7 +68,7 @@ void qcc_add_s8(const qcc_add_t *p, const int8_t *a, const int8_t *b, int8_t *y)
                     sum[j] = ta[ar[(j0 + j) * sa]] + tb[br[(j0 + j) * sb]];
                 }
             }
-            qcc_requant_row_s8(sum, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
+            qcc_requant_row_s8(sum, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax, y + o, 1);
             o += (size_t)n;
         }
         qcc_bcast_advance(&p->shape, &c);
@@ -94,7 +94,7 @@ static void mul_generic(const qcc_mul_t *p, const void *a, const void *b, void *
     for (r = 0; r < rows; r++) {
         for (j = 0; j < inner; j++, o++) {
             const int32_t acc = (qcc_load_elem(a, c.a + j * sa, es) - p->a_zp) * (qcc_load_elem(b, c.b + j * sb, es) - p->b_zp);
-            qcc_store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+            qcc_store_elem(y, o, es, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax));
         }
         qcc_bcast_advance(&p->shape, &c);
     }
@@ -117,7 +117,7 @@ void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y)
             for (j = 0; j < n; j++) {
                 prod[j] = ((int32_t)ar[(j0 + j) * sa] - p->a_zp) * ((int32_t)br[(j0 + j) * sb] - p->b_zp);
             }
-            qcc_requant_row_s8(prod, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max, y + o, 1);
+            qcc_requant_row_s8(prod, n, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax, y + o, 1);
             o += (size_t)n;
         }
         qcc_bcast_advance(&p->shape, &c);
@@ -136,7 +136,7 @@ static void requantize_generic(const qcc_requantize_t *p, const void *x, int32_t
     int32_t i;
     for (i = 0; i < p->count; i++) {
         const int32_t acc = qcc_load_elem(x, (size_t)i, xs) - p->in_zp;
-        qcc_store_elem(y, (size_t)i, ys, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+        qcc_store_elem(y, (size_t)i, ys, qcc_requant32(acc, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax));
     }
 }
 
@@ -174,7 +174,7 @@ static void requantize_axis_generic(const qcc_requantize_axis_t *p, const void *
         for (c = 0; c < p->channels; c++) {
             for (i = 0; i < p->inner; i++, k++) {
                 const int32_t acc = qcc_load_elem(x, k, es) - p->in_zp[c];
-                qcc_store_elem(y, k, es, qcc_requant32(acc, p->multiplier[c], p->shift[c], p->rounding, p->out_zp[c], p->act_min, p->act_max));
+                qcc_store_elem(y, k, es, qcc_requant32(acc, p->multiplier[c], p->shift[c], p->rounding, p->out_zp[c], p->qmin, p->qmax));
             }
         }
     }
@@ -245,10 +245,10 @@ void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y)
             const size_t e = c.b + j * sb;
             int32_t v;
             if (d >= 0) {
-                v = qcc_requant32(d, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max);
+                v = qcc_requant32(d, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax);
             } else {
                 v = qcc_requant32(p->neg_sign[e] * d, p->neg_multiplier[e], p->neg_shift[e], p->rounding, p->out_zp,
-                                  p->act_min, p->act_max);
+                                  p->qmin, p->qmax);
             }
             y[o] = (int8_t)v;
         }

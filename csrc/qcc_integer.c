@@ -54,7 +54,7 @@ void qcc_from_int(const qcc_from_int_t *p, const void *x, void *y)
         int64_t v = load_plain(x, (size_t)i, p->in_kind);
         v = v < p->in_min ? p->in_min : (v > p->in_max ? p->in_max : v);
         qcc_store_elem(y, (size_t)i, p->out_size,
-                       qcc_requant32((int32_t)v, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min, p->act_max));
+                       qcc_requant32((int32_t)v, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin, p->qmax));
     }
 }
 

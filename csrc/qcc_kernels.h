@@ -31,8 +31,8 @@ typedef struct {
     int32_t rounding;          /* QCC_ROUND_DOUBLE or QCC_ROUND_SINGLE (32-bit accumulators) */
     int32_t acc64;             /* 1: int64 accumulator, TFLite's int64 rule */
     int32_t out_zp;
-    int32_t act_min;
-    int32_t act_max;
+    int32_t qmin;
+    int32_t qmax;
 } qcc_requant_t;
 
 /* ---- convolutions (qcc_conv.c) ----------------------------------------------------------------
@@ -113,7 +113,7 @@ typedef struct {
     int32_t a_zp, b_zp, left_shift;
     int32_t a_multiplier, a_shift, b_multiplier, b_shift;
     int32_t multiplier, shift, subtract;
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
     /* qcc_add_s8: each operand's rescaled value R((q - zp) << left_shift) for q = -128..127,
      * precomputed (index q + 128; b_table already negated for a subtraction) */
     const int32_t *a_table;
@@ -126,7 +126,7 @@ void qcc_add_s16(const qcc_add_t *p, const int16_t *a, const int16_t *b, int16_t
 typedef struct {
     qcc_bcast_t shape;
     int32_t a_zp, b_zp, multiplier, shift;
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
 } qcc_mul_t;
 
 void qcc_mul_s8(const qcc_mul_t *p, const int8_t *a, const int8_t *b, int8_t *y);
@@ -137,7 +137,7 @@ void qcc_mul_s16(const qcc_mul_t *p, const int16_t *a, const int16_t *b, int16_t
 typedef struct {
     qcc_bcast_t shape;
     int32_t a_zp, b_zp, multiplier, shift; /* shift in [-16, 31], or multiplier 0 */
-    int32_t out_zp, act_min, act_max;
+    int32_t out_zp, qmin, qmax;
 } qcc_div_t;
 
 void qcc_div_s8(const qcc_div_t *p, const int8_t *a, const int8_t *b, int8_t *y);
@@ -146,7 +146,7 @@ void qcc_div_s16(const qcc_div_t *p, const int16_t *a, const int16_t *b, int16_t
 typedef struct {
     qcc_bcast_t shape;
     int32_t a_zp, a_multiplier, a_shift, b_zp, b_multiplier, b_shift;
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
     int32_t take_min; /* 0: max, 1: min */
     /* s8: each operand requantized to the result's parameters for q = -128..127 (index q + 128),
      * precomputed; NULL for s16 */
@@ -167,7 +167,7 @@ void qcc_lut2_s8(const qcc_lut2_t *p, const int8_t *a, const int8_t *b, int8_t *
 typedef struct {
     int32_t count;
     int32_t in_zp, multiplier, shift;
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
     const int16_t *table; /* int8 input: the result for q = -128..127 (index q + 128), precomputed */
 } qcc_requantize_t;
 
@@ -181,7 +181,7 @@ void qcc_requantize_s16_s16(const qcc_requantize_t *p, const int16_t *x, int16_t
 typedef struct {
     int32_t outer, channels, inner;
     const int32_t *in_zp, *multiplier, *shift, *out_zp;
-    int32_t rounding, act_min, act_max;
+    int32_t rounding, qmin, qmax;
 } qcc_requantize_axis_t;
 
 void qcc_requantize_axis_s8(const qcc_requantize_axis_t *p, const int8_t *x, int8_t *y);
@@ -216,7 +216,7 @@ typedef struct {
     const int32_t *neg_multiplier;
     const int32_t *neg_shift;
     const int8_t *neg_sign;
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
 } qcc_prelu_t;
 
 void qcc_prelu_s8(const qcc_prelu_t *p, const int8_t *x, int8_t *y);
@@ -246,7 +246,7 @@ typedef struct {
     int32_t red_stride[QCC_MAX_DIMS];
     int32_t count; /* number of reduced elements per result */
     /* mean only (docs/arithmetic.md 3.5): */
-    int32_t in_zp, multiplier, shift, rounding, out_zp, act_min, act_max;
+    int32_t in_zp, multiplier, shift, rounding, out_zp, qmin, qmax;
 } qcc_reduce_t;
 
 void qcc_mean_s8(const qcc_reduce_t *p, const int8_t *x, int8_t *y);
@@ -267,7 +267,7 @@ typedef struct {
     int32_t batch, channels, spatial, size;
     int32_t in_zp, square_shift;
     const int16_t *table;     /* 513 entries */
-    int32_t multiplier, shift, rounding, out_zp, act_min, act_max;
+    int32_t multiplier, shift, rounding, out_zp, qmin, qmax;
 } qcc_lrn_t;
 
 void qcc_lrn_s8(const qcc_lrn_t *p, const int8_t *x, int8_t *y);
@@ -280,7 +280,7 @@ typedef struct {
     const int32_t *shift;       /* [n] */
     const int8_t *gamma_sign;   /* [n] */
     const int32_t *beta;        /* [n] */
-    int32_t rounding, out_zp, act_min, act_max;
+    int32_t rounding, out_zp, qmin, qmax;
 } qcc_layer_norm_t;
 
 void qcc_layer_norm_s8(const qcc_layer_norm_t *p, const int8_t *x, int8_t *y);
@@ -339,7 +339,7 @@ enum { QCC_PLAIN_U8 = 0, QCC_PLAIN_S8 = 1, QCC_PLAIN_S16 = 2, QCC_PLAIN_S32 = 3,
 
 typedef struct {
     int32_t count, in_kind, in_min, in_max;
-    int32_t multiplier, shift, rounding, out_zp, act_min, act_max;
+    int32_t multiplier, shift, rounding, out_zp, qmin, qmax;
     int32_t out_size; /* 1: int8 result, 2: int16 */
 } qcc_from_int_t;
 
@@ -385,10 +385,10 @@ static inline int32_t qcc_requant_one(const qcc_requant_t *rq, int32_t channel, 
 {
     const int32_t c = rq->per_channel ? channel : 0;
     if (rq->acc64) {
-        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->act_min, rq->act_max);
+        return qcc_requant64(acc, rq->multiplier[c], rq->shift[c], rq->out_zp, rq->qmin, rq->qmax);
     }
-    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->act_min,
-                         rq->act_max);
+    return qcc_requant32((int32_t)acc, rq->multiplier[c], rq->shift[c], rq->rounding, rq->out_zp, rq->qmin,
+                         rq->qmax);
 }
 
 /* Walks the result of a broadcast row by row: for each row (all axes but the last), the element

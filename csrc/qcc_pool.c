@@ -162,8 +162,8 @@ static void reduce_generic(const qcc_reduce_t *p, const void *x, void *y, int32_
         } else {
             /* docs/arithmetic.md 3.5: the sum requantized once, M = s_in / (count * s_out); the
              * quantize pass proved |sum| fits int32 */
-            qcc_store_elem(y, o, es, qcc_requant32((int32_t)sum, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min,
-                                               p->act_max));
+            qcc_store_elem(y, o, es, qcc_requant32((int32_t)sum, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin,
+                                               p->qmax));
         }
         base += counter_step(p->out_ndim, p->out_dims, p->out_stride, oidx);
     }

@@ -103,8 +103,8 @@ void qcc_layer_norm_s8(const qcc_layer_norm_t *p, const int8_t *x, int8_t *y)
             const int64_t d = (int64_t)p->n * (xr[i] - p->in_zp) - s1;
             const int64_t u = t == 0 ? 0 : qcc_rounding_divide(d * ((int64_t)1 << (pw + 30)), (int64_t)root);
             const int32_t acc = (int32_t)(p->gamma_sign[i] * u);
-            yr[i] = (int8_t)qcc_requant32(acc, p->multiplier[i], p->shift[i], p->rounding, p->out_zp + p->beta[i], p->act_min,
-                                          p->act_max);
+            yr[i] = (int8_t)qcc_requant32(acc, p->multiplier[i], p->shift[i], p->rounding, p->out_zp + p->beta[i], p->qmin,
+                                          p->qmax);
         }
     }
 }
@@ -142,8 +142,8 @@ void qcc_lrn_s8(const qcc_lrn_t *p, const int8_t *x, int8_t *y)
                     int32_t f;
                     u = u < 65535 ? u : 65535;
                     f = qcc_lut16(p->table, u - 32768);
-                    y[at] = (int8_t)qcc_requant32(d * f, p->multiplier, p->shift, p->rounding, p->out_zp, p->act_min,
-                                                  p->act_max);
+                    y[at] = (int8_t)qcc_requant32(d * f, p->multiplier, p->shift, p->rounding, p->out_zp, p->qmin,
+                                                  p->qmax);
                 }
             }
         }

@@ -33,7 +33,7 @@ def _call(b: StepBuilder, node: Node, kernel: str, struct: str, fields: dict[str
 def lower_div(b: StepBuilder, node: Node) -> None:
     suffix, _, fields = _start(b, node)
     a = node.attrs
-    fields.update(a_zp=a["a_zp"], b_zp=a["b_zp"], multiplier=a["multiplier"], shift=a["shift"], out_zp=a["out_zp"], act_min=a["qmin"], act_max=a["qmax"])
+    fields.update(a_zp=a["a_zp"], b_zp=a["b_zp"], multiplier=a["multiplier"], shift=a["shift"], out_zp=a["out_zp"], qmin=a["qmin"], qmax=a["qmax"])
     _call(b, node, f"qcc_div_{suffix}", "qcc_div_t", fields)
 
 
@@ -42,7 +42,7 @@ def lower_max_min(b: StepBuilder, node: Node) -> None:
     suffix, es, fields = _start(b, node)
     a = node.attrs
     fields.update(a_zp=a["a_zp"], a_multiplier=a["a_multiplier"], a_shift=a["a_shift"], b_zp=a["b_zp"], b_multiplier=a["b_multiplier"],
-                  b_shift=a["b_shift"], rounding=ROUNDING[a["rounding"]], out_zp=a["out_zp"], act_min=a["qmin"], act_max=a["qmax"],
+                  b_shift=a["b_shift"], rounding=ROUNDING[a["rounding"]], out_zp=a["out_zp"], qmin=a["qmin"], qmax=a["qmax"],
                   take_min=int(node.op == "q.min"), a_table=Raw("NULL"), b_table=Raw("NULL"))
     if es == 1:  # each operand's requantized value, for every int8 value, by the reference's own helper
         q = np.arange(-128, 128, dtype=np.int64)

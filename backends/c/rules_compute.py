@@ -199,7 +199,7 @@ def lower_add(b: StepBuilder, node: Node) -> None:
         "a_zp": a["a_zp"], "b_zp": a["b_zp"], "left_shift": a["left_shift"],
         "a_multiplier": a["a_multiplier"], "a_shift": a["a_shift"], "b_multiplier": a["b_multiplier"], "b_shift": a["b_shift"],
         "multiplier": a["multiplier"], "shift": a["shift"], "subtract": int(a["subtract"]),
-        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"],
         "a_table": Raw("NULL"), "b_table": Raw("NULL"),
     }
     if es == 1:  # each operand's rescale, for every int8 value, by the reference's own helper
@@ -221,7 +221,7 @@ def lower_mul(b: StepBuilder, node: Node) -> None:
     fields = {
         "shape": broadcast_fields(shape_of(av), shape_of(bv), shape_of(y), f"node '{node.name}'"),
         "a_zp": a["a_zp"], "b_zp": a["b_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
-        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"],
     }
     b.files("qcc_elementwise.c")
     b.step.inplace = same_shape_operands(node)
@@ -235,7 +235,7 @@ def lower_requantize(b: StepBuilder, node: Node) -> None:
     _, sy, _ = activation_info(y, f"node '{node.name}'")
     a = node.attrs
     fields = {"count": math.prod(shape_of(x)), "in_zp": a["in_zp"], "multiplier": a["multiplier"], "shift": a["shift"],
-              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"],
               "table": Raw("NULL")}
     if sx == "s8":  # the whole map, for every int8 value, by the reference's own helper
         q = np.arange(-128, 128, dtype=np.int64)
@@ -255,7 +255,7 @@ def lower_requantize_axis(b: StepBuilder, node: Node) -> None:
     fields: dict[str, Any] = {"outer": math.prod(shape[:axis]), "channels": shape[axis], "inner": math.prod(shape[axis + 1:])}
     for key in ("in_zp", "multiplier", "shift", "out_zp"):
         fields[key] = b.array(key, np.asarray(a[key].array), np.int32)
-    fields.update(rounding=ROUNDING[a["rounding"]], act_min=a["qmin"], act_max=a["qmax"])
+    fields.update(rounding=ROUNDING[a["rounding"]], qmin=a["qmin"], qmax=a["qmax"])
     b.files("qcc_elementwise.c")
     b.step.inplace = (0,)
     b.call(f"qcc_requantize_axis_{suffix}", b.struct("qcc_requantize_axis_t", "requantize_axis", fields), read(x), write(y))
@@ -306,7 +306,7 @@ def lower_prelu(b: StepBuilder, node: Node) -> None:
         "neg_multiplier": b.array("negmult", neg_m.reshape(-1), np.int32),
         "neg_shift": b.array("negshift", np.asarray(a["neg_shift"].array).reshape(-1), np.int32),
         "neg_sign": b.array("negsign", np.asarray(a["neg_sign"].array).reshape(-1), np.int8),
-        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"],
+        "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"],
     }
     b.files("qcc_elementwise.c")
     b.step.inplace = (0,)
@@ -366,7 +366,7 @@ def lower_mean(b: StepBuilder, node: Node) -> None:
     if fields["count"] < 1:
         raise CBackendError(f"node '{node.name}' (q.mean): mean over an empty extent")
     fields.update(in_zp=a["in_zp"], multiplier=a["multiplier"], shift=a["shift"], rounding=ROUNDING[a["rounding"]],
-                  out_zp=a["out_zp"], act_min=a["qmin"], act_max=a["qmax"])
+                  out_zp=a["out_zp"], qmin=a["qmin"], qmax=a["qmax"])
     b.files("qcc_pool.c")
     b.call(f"qcc_mean_{suffix}", b.struct("qcc_reduce_t", "mean", fields), read(x), write(y))
 
@@ -378,7 +378,7 @@ def lower_reduce_max(b: StepBuilder, node: Node) -> None:
     xs = shape_of(x)
     axes = tuple(range(2, len(xs))) if node.op == "global_max_pool" else tuple(node.attr("axes"))
     fields = _reduce_fields(xs, axes, f"node '{node.name}'")
-    fields.update(in_zp=0, multiplier=0, shift=0, rounding=0, out_zp=0, act_min=0, act_max=0)
+    fields.update(in_zp=0, multiplier=0, shift=0, rounding=0, out_zp=0, qmin=0, qmax=0)
     b.files("qcc_pool.c")
     b.call(f"qcc_reduce_max_{suffix}", b.struct("qcc_reduce_t", "max", fields), read(x), write(y))
 
@@ -413,7 +413,7 @@ def lower_lrn(b: StepBuilder, node: Node) -> None:
     fields = {"batch": xs[0], "channels": xs[1], "spatial": math.prod(xs[2:]), "size": a["size"], "in_zp": a["in_zp"],
               "square_shift": a["square_shift"], "table": b.array("table", np.asarray(a["table"].array), np.int16),
               "multiplier": a["multiplier"], "shift": a["shift"], "rounding": ROUNDING[a["rounding"]],
-              "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"]}
+              "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"]}
     b.files("qcc_special.c")
     b.call("qcc_lrn_s8", b.struct("qcc_lrn_t", "lrn", fields), read(x), write(y))
 
@@ -432,7 +432,7 @@ def lower_layer_norm(b: StepBuilder, node: Node) -> None:
     fields = {"rows": math.prod(xs[:axis]), "n": math.prod(xs[axis:]), "in_zp": a["in_zp"], "eps": Raw(f"INT64_C({int(a['eps'])})"),
               "multiplier": flat("multiplier", np.int32), "shift": flat("shift", np.int32),
               "gamma_sign": flat("gamma_sign", np.int8), "beta": flat("beta", np.int32),
-              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "act_min": a["qmin"], "act_max": a["qmax"]}
+              "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"]}
     b.files("qcc_special.c")
     b.step.inplace = (0,)
     b.call("qcc_layer_norm_s8", b.struct("qcc_layer_norm_t", "layernorm", fields), read(x), write(y))

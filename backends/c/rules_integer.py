@@ -57,7 +57,7 @@ def lower_from_int(b: StepBuilder, node: Node) -> None:
     a = node.attrs
     fields = {"count": math.prod(shape_of(x)), "in_kind": _plain_kind(node, x), "in_min": a["in_min"], "in_max": a["in_max"],
               "multiplier": a["multiplier"], "shift": a["shift"], "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"],
-              "act_min": a["qmin"], "act_max": a["qmax"], "out_size": out_size}
+              "qmin": a["qmin"], "qmax": a["qmax"], "out_size": out_size}
     b.files("qcc_integer.c")
     b.call("qcc_from_int", b.struct("qcc_from_int_t", "from_int", fields), read(x), write(y))
 

@@ -311,8 +311,8 @@ def requant_fields(b: StepBuilder, node: Node, channels: int) -> dict[str, Any]:
         "rounding": ROUNDING[a["rounding"]],
         "acc64": int(a.get("acc_bits", 32) == 64),
         "out_zp": int(a["out_zp"]),
-        "act_min": int(a["qmin"]),
-        "act_max": int(a["qmax"]),
+        "qmin": int(a["qmin"]),
+        "qmax": int(a["qmax"]),
     }
 
 
