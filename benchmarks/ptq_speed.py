@@ -54,7 +54,7 @@ def onnxruntime_seconds(model: Path, calib: dict[str, np.ndarray]) -> float:
 def qcc_seconds(model: Path, calib: dict[str, np.ndarray], recipe: str, progress: bool) -> tuple[float, str]:
     """Seconds for import + the recipe's pipeline (up to quantize if quantize fails), and a report."""
     target = get_target("generic-int8")
-    passes = parse_pipeline(recipe_pipeline(recipe, target))
+    passes = parse_pipeline(recipe_pipeline(recipe))
     samples = [{k: v[i : i + 1] for k, v in calib.items()} for i in range(len(next(iter(calib.values()))))]
     ctx = PassContext(calibration=samples, target=target, progress=Progress(progress))
     start = time.perf_counter()
