@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from qcc import import_model
+from qcc import import_model, parse
 from qcc.errors import InputError
 from qcc.interp.batching import batch_size, plan_batching, run_batch, run_samples_batched, sample_bytes, stack_samples
 from qcc.interp.interpreter import run
@@ -134,3 +134,12 @@ def test_wrong_batched_input_shape_is_one_line_error() -> None:
     graph = _data_ops_model()
     with pytest.raises(InputError, match=r"input 'x': expected f32\[3, 4, 6\] for 3 samples"):
         run_batch(graph, plan_batching(graph), {"x": np.zeros((2, 4, 6), np.float32)}, 3)
+
+
+def test_large_activations_are_not_batched() -> None:
+    """Batching pays for per-node overhead; a 4 MiB feature map already amortizes it, so a graph
+    whose largest activation is that big runs one sample per call whatever the budget."""
+    big = parse("graph @g(%x: f32[1,4,512,512]) -> (%y: f32[1,4,512,512]) {\n  %y = relu(%x) : f32[1,4,512,512]\n  return %y\n}\n")
+    half = parse("graph @g(%x: f32[1,4,256,512]) -> (%y: f32[1,4,256,512]) {\n  %y = relu(%x) : f32[1,4,256,512]\n  return %y\n}\n")
+    assert batch_size(big, plan_batching(big), 1 << 40) == 1
+    assert batch_size(half, plan_batching(half), 1 << 40) == 2
