@@ -11,9 +11,9 @@ from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
 from qcc.interp.batching import batch_size, batches, plan_batching, run_batch, stack_samples
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
-from qcc.ptq.activations import MIB
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
 
@@ -58,30 +58,32 @@ class Calibrate(Pass):
         values = observed_values(graph)
         observers = {id(v): HistogramObserver(histogram=method != "minmax") for v in values}
         plan = plan_batching(graph)
-        size = batch_size(graph, plan, self.memory_mb * MIB)
+        size = batch_size(graph, plan, self.memory_mb << 20)
         if not plan.ok:
             ctx.log(f"calibrate: one sample at a time: {plan.reason}")
         n = 0
-        for group in batches(ctx.progress.bar(data, total=data.count(), desc="calibrate"), size):
-            count = len(group)
+        with limited_blas_threads() as threads:
+            for group in batches(ctx.progress.bar(data, total=data.count(), desc="calibrate"), size):
+                count = len(group)
 
-            def observe(value: Value, array: np.ndarray, count: int = count) -> None:
-                obs = observers.get(id(value))
-                if obs is None:
-                    return
-                if plan.is_batched(value):
-                    obs.update_batch(array, count)
-                else:  # the same for every sample
-                    for _ in range(count):
-                        obs.update(array)
+                def observe(value: Value, array: np.ndarray, count: int = count) -> None:
+                    obs = observers.get(id(value))
+                    if obs is None:
+                        return
+                    if plan.is_batched(value):
+                        obs.update_batch(array, count)
+                    else:  # the same for every sample
+                        for _ in range(count):
+                            obs.update(array)
 
-            run_batch(graph, plan, stack_samples(group), count, observer=observe)
-            n += count
+                run_batch(graph, plan, stack_samples(group), count, observer=observe)
+                n += count
         for value in values:
             lo, hi = self._range(observers[id(value)], method, bits)
             value.type = TensorType(value.type.dtype, value.type.shape, activation_params(lo, hi, bits))
         batching = f"{size} per batch" if size > 1 else "one at a time"
-        ctx.log(f"calibrate: {len(values)} activations from {n} samples, {batching} ({method})")
+        blas = f", {threads} BLAS thread{'s' if threads > 1 else ''}" if threads else ""
+        ctx.log(f"calibrate: {len(values)} activations from {n} samples, {batching}{blas} ({method})")
         return PassResult(graph, True)
 
     def _range(self, obs: HistogramObserver, method: str, bits: int) -> tuple[float, float]:

@@ -374,17 +374,6 @@ def run_batch(
     return execute(graph, arrays, observer=observer, evaluate_node=plan.evaluator(evaluate_node, n))
 
 
-def per_sample(plan: BatchPlan, value: Value, array: np.ndarray, n: int) -> Iterator[np.ndarray]:
-    """The ``n`` single-sample arrays of a value in a batch run (a shared value repeats)."""
-    if not plan.is_batched(value):
-        for _ in range(n):
-            yield array
-        return
-    rows = array.shape[0] // n
-    for i in range(n):
-        yield array[i * rows : (i + 1) * rows]
-
-
 def stacked_outputs(graph: Graph, plan: BatchPlan, outputs: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     """A batch run's outputs as a per-sample run would stack them (shared ones repeated)."""
     result = {}

@@ -29,6 +29,7 @@ from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError
 from qcc.interp.batching import BatchPlan, batch_size, plan_batching
 from qcc.interp.interpreter import NodeEvaluator, float_node, run_node
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph, Node, Value
 from qcc.pipeline import Progress
 from qcc.ptq.activations import ActivationStore
@@ -101,15 +102,16 @@ def walk_layers(
     batching = _Batching(plan, batch_size(graph, plan, batch_bytes))
     inputs = LayerInputs(store, count)
     bar = progress.bar(steps, total=len(steps), desc=desc) if progress is not None else steps
-    for index, node in bar:
-        if id(node) in wanted:
-            visit(node, inputs)
-        if _produces(node, needed):
-            for path in paths:
-                _run(node, path, store, count, needed, batching)
-        for value in {id(v): v for v in node.inputs}.values():
-            if last_use.get(id(value)) == index:
-                _release(store, paths, value)
+    with limited_blas_threads():
+        for index, node in bar:
+            if id(node) in wanted:
+                visit(node, inputs)
+            if _produces(node, needed):
+                for path in paths:
+                    _run(node, path, store, count, needed, batching)
+            for value in {id(v): v for v in node.inputs}.values():
+                if last_use.get(id(value)) == index:
+                    _release(store, paths, value)
     return count
 
 
