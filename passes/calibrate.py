@@ -81,7 +81,7 @@ class Calibrate(Pass):
         for value in values:
             lo, hi = self._range(observers[id(value)], method, bits)
             value.type = TensorType(value.type.dtype, value.type.shape, activation_params(lo, hi, bits))
-        batching = f"{size} per batch" if size > 1 else "one at a time"
+        batching = f"up to {size} per batch" if size > 1 else "one at a time"
         blas = f", {threads} BLAS thread{'s' if threads > 1 else ''}" if threads else ""
         ctx.log(f"calibrate: {len(values)} activations from {n} samples, {batching}{blas} ({method})")
         return PassResult(graph, True)
