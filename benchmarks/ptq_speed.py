@@ -13,6 +13,7 @@ so a model qcc cannot quantize yet is timed up to quantize, and the failure is p
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -54,7 +55,7 @@ def onnxruntime_seconds(model: Path, calib: dict[str, np.ndarray]) -> float:
 def qcc_seconds(model: Path, calib: dict[str, np.ndarray], recipe: str, progress: bool) -> tuple[float, str]:
     """Seconds for import + the recipe's pipeline (up to quantize if quantize fails), and a report."""
     target = get_target("generic-int8")
-    passes = parse_pipeline(recipe_pipeline(recipe, target))
+    passes = parse_pipeline(recipe_pipeline(recipe))
     samples = [{k: v[i : i + 1] for k, v in calib.items()} for i in range(len(next(iter(calib.values()))))]
     ctx = PassContext(calibration=samples, target=target, progress=Progress(progress))
     start = time.perf_counter()
@@ -81,6 +82,8 @@ def main() -> int:
     args = parser.parse_args()
     calib = dict(np.load(args.calib))
     count = len(next(iter(calib.values())))
+    # both matter more than anything in qcc: numpy's BLAS threads stall when the cores are shared
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", flush=True)
     ort = onnxruntime_seconds(args.model, calib)
     print(f"onnxruntime quantize_static (QDQ, per-channel, MinMax), {count} samples: {ort:.1f} s", flush=True)
     if args.ort_only:

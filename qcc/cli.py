@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from qcc.backends.numpy_int.executor import run_integer_samples
     from qcc.compile import is_quantized
     from qcc.data import load_feeds
-    from qcc.interp.interpreter import run_samples
+    from qcc.interp.batching import run_samples_batched
 
     if Path(args.model).is_dir():
         return _run_compiled(args)
@@ -83,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if is_quantized(graph):
         outputs, executor = run_integer_samples(graph, feeds), "integer reference (qcc.backends.numpy_int)"
     else:
-        outputs, executor = run_samples(graph, feeds), "float interpreter"
+        outputs, executor = run_samples_batched(graph, feeds), "float interpreter"
     print(f"executor: {executor}")
     _report_outputs(outputs, labels, "")
     if args.compare_onnxruntime:

@@ -50,6 +50,18 @@ class HistogramObserver:
         np.clip(idx, 0, self.bins - 1, out=idx)
         self.counts += np.bincount(idx, minlength=self.bins)
 
+    def update_batch(self, batch: np.ndarray, count: int) -> None:
+        """``count`` samples stacked on axis 0, in order: the same state as ``update`` with each
+        in turn. Min/max take the batch at once; the histogram goes sample by sample, because its
+        bins follow the first sample's range."""
+        if not self.histogram:
+            self.update(batch)
+            self.samples += count - 1
+            return
+        rows = batch.shape[0] // count
+        for i in range(count):
+            self.update(batch[i * rows : (i + 1) * rows])
+
     def _cover(self, mn: float, mx: float) -> None:
         """Double the bin width (merging pairs) until [mn, mx] lies inside the histogram."""
         while mn < self.lo or mx >= self.lo + self.width * self.bins:

@@ -78,8 +78,19 @@ def run(
 ) -> dict[str, np.ndarray]:
     """Run the graph on one set of inputs; returns the outputs keyed by output value name.
     ``evaluate_node`` computes each node (the float kernels by default)."""
+    return execute(graph, check_feeds(graph, feeds), observer=observer, evaluate_node=evaluate_node)
+
+
+def execute(
+    graph: Graph,
+    inputs: Sequence[np.ndarray],
+    *,
+    observer: Observer | None = None,
+    evaluate_node: NodeEvaluator = float_node,
+) -> dict[str, np.ndarray]:
+    """Run the graph on arrays already checked against its inputs (in input order)."""
     env: dict[int, np.ndarray] = {}
-    for value, arr in zip(graph.inputs, check_feeds(graph, feeds)):
+    for value, arr in zip(graph.inputs, inputs):
         env[id(value)] = arr
         if observer:
             observer(value, arr)

@@ -8,7 +8,8 @@ network; for AdaRound also the float network), in graph order, on all calibratio
 
     for each node in order:
         if it is a layer of interest: visit(layer, its inputs on every path)   # may change the layer
-        run it once per sample on each path; keep results a later node or layer still reads
+        run it on every sample on each path (in batches, qcc.interp.batching); keep results a later
+            node or layer still reads
         free every value whose last reader this was
 
 Because a layer is visited before it runs, the nodes after it already see its new bias or
@@ -26,12 +27,15 @@ import numpy as np
 
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError
+from qcc.interp.batching import BatchPlan, batch_size, plan_batching
 from qcc.interp.interpreter import NodeEvaluator, float_node, run_node
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph, Node, Value
 from qcc.pipeline import Progress
 from qcc.ptq.activations import ActivationStore
 
 Feeds = Mapping[str, np.ndarray]
+BATCH_BYTES = 256 << 20  # temporaries of one batched node run (its operands and results)
 
 
 def _unchanged(graph: Graph, feeds: Feeds) -> Feeds:
@@ -84,25 +88,30 @@ def walk_layers(
     store: ActivationStore,
     progress: Progress | None = None,
     desc: str = "",
+    batch_bytes: int = BATCH_BYTES,
 ) -> int:
     """Visit ``layers`` (nodes of ``graph``) in graph order with their inputs on every path, running
-    each node the visits depend on once per sample and path. Returns the number of samples."""
+    each node the visits depend on once per sample and path, as many samples per call as fit in
+    ``batch_bytes`` of temporaries. Returns the number of samples."""
     wanted = {id(n) for n in layers}
     needed = needed_values(layers)
     steps = [(i, n) for i, n in enumerate(graph.nodes) if id(n) in wanted or _produces(n, needed)]
     last_use = _last_uses(steps, needed, wanted)
     count = _store_inputs(graph, data, paths, needed, store)
+    plan = plan_batching(graph)
+    batching = _Batching(plan, batch_size(graph, plan, batch_bytes))
     inputs = LayerInputs(store, count)
     bar = progress.bar(steps, total=len(steps), desc=desc) if progress is not None else steps
-    for index, node in bar:
-        if id(node) in wanted:
-            visit(node, inputs)
-        if _produces(node, needed):
-            for path in paths:
-                _run(node, path, store, count, needed)
-        for value in {id(v): v for v in node.inputs}.values():
-            if last_use.get(id(value)) == index:
-                _release(store, paths, value)
+    with limited_blas_threads():
+        for index, node in bar:
+            if id(node) in wanted:
+                visit(node, inputs)
+            if _produces(node, needed):
+                for path in paths:
+                    _run(node, path, store, count, needed, batching)
+            for value in {id(v): v for v in node.inputs}.values():
+                if last_use.get(id(value)) == index:
+                    _release(store, paths, value)
     return count
 
 
@@ -161,17 +170,42 @@ def _store_inputs(graph: Graph, data: CalibrationSet, paths: Sequence[NetworkPat
     return count
 
 
-def _run(node: Node, path: NetworkPath, store: ActivationStore, count: int, needed: set[int]) -> None:
-    """``node`` on every sample of ``path``; its needed results go to the store."""
-    for i in range(count):
-        operands = [np.asarray(v.data) if v.is_const else np.asarray(store[(path.name, id(v))][i]) for v in node.inputs]
-        for value, array in zip(node.results, run_node(path.evaluate_node, node, operands)):
+@dataclass(frozen=True)
+class _Batching:
+    plan: BatchPlan
+    size: int
+
+
+def _run(node: Node, path: NetworkPath, store: ActivationStore, count: int, needed: set[int], batching: _Batching) -> None:
+    """``node`` on every sample of ``path``, ``batching.size`` samples per call; its needed results
+    go to the store ([samples, *value shape] each; a value the plan does not batch is the same
+    for every sample and is computed once per call)."""
+    plan = batching.plan
+    for start in range(0, count, batching.size):
+        n = min(batching.size, count - start)
+        operands = [_operand(v, path, store, plan, start, n) for v in node.inputs]
+        results = run_node(plan.evaluator(path.evaluate_node, n), node, operands)
+        for value, array in zip(node.results, results):
             if id(value) not in needed:
                 continue
             key = (path.name, id(value))
-            if i == 0:
-                store.allocate(key, (count, *np.shape(array)), np.asarray(array).dtype)
-            store[key][i] = array
+            array = np.asarray(array)
+            per_sample = array.reshape(n, -1, *array.shape[1:]) if plan.is_batched(value) else array[None]
+            if start == 0:
+                store.allocate(key, (count, *per_sample.shape[1:]), array.dtype)
+            store[key][start : start + n] = per_sample
+
+
+def _operand(value: Value, path: NetworkPath, store: ActivationStore, plan: BatchPlan, start: int, n: int) -> np.ndarray:
+    """A node operand for samples [start, start + n): batched values stacked on axis 0, shared
+    ones (and everything when the plan cannot batch, n = 1) as one sample."""
+    if value.is_const:
+        return np.asarray(value.data)
+    stored = store[(path.name, id(value))]
+    if not plan.is_batched(value):
+        return np.asarray(stored[start])
+    block = np.asarray(stored[start : start + n])
+    return block.reshape(n * block.shape[1], *block.shape[2:])
 
 
 def _release(store: ActivationStore, paths: Sequence[NetworkPath], value: Value) -> None:

@@ -27,8 +27,15 @@ def fake_quantize(x: np.ndarray, q: QuantParams) -> np.ndarray:
     """Round a float tensor to a per-tensor activation grid (quantize, then dequantize)."""
     qmin, qmax = activation_range(q.bits)
     scale, zp = np.float32(q.scale_value()), q.zero_point_value()
-    ints = np.clip(np.rint(x.astype(np.float32) / scale) + zp, qmin, qmax)
-    return ((ints - zp) * scale).astype(x.dtype)
+    # in place on one float32 buffer (the walk runs this on every activation of every sample)
+    y = np.array(x, dtype=np.float32)  # a new array even for a 0-d x
+    y /= scale
+    np.rint(y, out=y)
+    y += zp
+    np.clip(y, qmin, qmax, out=y)
+    y -= zp
+    y *= scale
+    return y.astype(x.dtype, copy=False)
 
 
 def fake_quantize_weight(w: np.ndarray, bits: int, axis: int | None) -> np.ndarray:

@@ -86,13 +86,18 @@ def _chain() -> tuple[Graph, CalibrationSet]:
     return graph, CalibrationSet(graph, [{"x": x[None]} for x in samples(graph, 5, rng)])
 
 
-def test_each_needed_node_runs_once_per_sample_and_path() -> None:
+@pytest.mark.parametrize("batch_bytes", [0, 1 << 20])
+def test_each_needed_node_runs_once_per_sample_and_path(batch_bytes: int) -> None:
+    """One sample per call with no batch budget, all five in one call with 1 MiB; either way each
+    needed node computes every sample once per path (samples counted on the operand's axis 0)."""
     graph, data = _chain()
     runs: dict[tuple[str, str], int] = {}
+    calls: dict[tuple[str, str], int] = {}
 
     def counting(path: str):  # type: ignore[no-untyped-def]
         def evaluate_node(node: Node, operands):  # type: ignore[no-untyped-def]
-            runs[(path, node.name)] = runs.get((path, node.name), 0) + 1
+            runs[(path, node.name)] = runs.get((path, node.name), 0) + operands[0].shape[0]
+            calls[(path, node.name)] = calls.get((path, node.name), 0) + 1
             return float_node(node, operands)
 
         return evaluate_node
@@ -106,11 +111,13 @@ def test_each_needed_node_runs_once_per_sample_and_path() -> None:
         seen.append(node.name)
 
     with ActivationStore(1 << 20) as store:
-        count = walk_layers(graph, data, [NetworkPath("a", counting("a")), NetworkPath("b", counting("b"))], layers, visit, store)
+        paths = [NetworkPath("a", counting("a")), NetworkPath("b", counting("b"))]
+        count = walk_layers(graph, data, paths, layers, visit, store, batch_bytes=batch_bytes)
         assert len(store) == 0, "every activation is freed after its last use"
     assert count == 5 and seen == [n.name for n in layers]
     upstream = [n.name for n in graph.nodes[: graph.nodes.index(layers[-1])]]
     assert runs == {(p, name): 5 for p in "ab" for name in upstream}
+    assert calls == {(p, name): 5 if batch_bytes == 0 else 1 for p in "ab" for name in upstream}
 
 
 def test_loss_chunks_and_columns_follow_the_budget_not_the_sample_count() -> None:

@@ -61,8 +61,15 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))  # never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + e) for x >= 0 and e / (1 + e) below, e = exp(-|x|) (never overflows); computed in
+    place over two buffers, as it runs on every feature map of SiLU networks."""
+    e = np.abs(x, out=np.empty_like(x))  # an array even for a 0-d x
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    denominator = e + 1
+    y = np.divide(e, denominator, out=e)
+    np.divide(1, denominator, out=y, where=x >= 0)
+    return y
 
 
 def _gelu(x: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:

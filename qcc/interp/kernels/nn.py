@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from qcc.interp.kernels import apply_fused_clamp, kernel
+from qcc.interp.kernels import kernel
 from qcc.ops.nn import transposed_output_size, window_output_size
 
 Arrays = Sequence[np.ndarray]
@@ -155,8 +155,12 @@ def _channel_shape(c: np.ndarray, rank: int) -> np.ndarray:
 
 
 def _finish(y: np.ndarray, attrs: Attrs, dtype: np.dtype) -> list[np.ndarray]:
-    """Apply the fused clamp and return to the op's result dtype."""
-    return [apply_fused_clamp(y, attrs).astype(dtype, copy=False)]
+    """Apply the fused clamp (in place: ``y`` is the kernel's own new array) and return to the
+    op's result dtype."""
+    lo, hi = attrs.get("act_min", -np.inf), attrs.get("act_max", np.inf)
+    if lo != -np.inf or hi != np.inf:
+        np.clip(y, lo, hi, out=y)
+    return [y.astype(dtype, copy=False)]
 
 
 # ---- convolution --------------------------------------------------------------------------------
