@@ -14,6 +14,7 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
+from qcc.ptq.guard import guard_samples, keep_if_better
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
 from qcc.ptq.paths import FLOAT, QUANTIZED, float_path, quantized_path
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
@@ -103,6 +104,7 @@ class AdaRound(Pass):
     samples: int = 0
     seed: int = -1
     memory_mb: int = DEFAULT_MEMORY_MB
+    guard: bool = True
 
     def config(self) -> AdaRoundConfig:
         return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr)
@@ -132,20 +134,28 @@ class AdaRound(Pass):
         budget = self.memory_mb * MIB
         start = time.perf_counter()
 
-        def visit(node: Node, inputs: LayerInputs) -> None:
-            s = settings.for_node(node)
-            x_q = inputs.stacked(QUANTIZED, node.inputs[0]).astype(np.float32, copy=False)
-            x_f = inputs.stacked(FLOAT, node.inputs[0]).astype(np.float32, copy=False)
-            rng = np.random.default_rng([seed % 2**32, order[id(node)]])
-            new = self._layer(node, x_q, x_f, s.weight_bits, s.per_channel, rng, store, ctx)
-            set_weight(graph, node, new)
-            fq.weights[id(node)] = fake_quantize_weight(new, s.weight_bits, weight_axis(node, s.per_channel))
+        def learn() -> None:
+            with ActivationStore(budget) as store:
 
-        with ActivationStore(budget) as store:
-            walk_layers(graph, data, [quantized_path(fq), float_path(original)], layers, visit, store, ctx.progress, "adaround")
-            ctx.log(f"adaround: {store.report()}")
+                def visit(node: Node, inputs: LayerInputs) -> None:
+                    s = settings.for_node(node)
+                    x_q = inputs.stacked(QUANTIZED, node.inputs[0]).astype(np.float32, copy=False)
+                    x_f = inputs.stacked(FLOAT, node.inputs[0]).astype(np.float32, copy=False)
+                    rng = np.random.default_rng([seed % 2**32, order[id(node)]])
+                    new = self._layer(node, x_q, x_f, s.weight_bits, s.per_channel, rng, store, ctx)
+                    set_weight(graph, node, new)
+                    fq.weights[id(node)] = fake_quantize_weight(new, s.weight_bits, weight_axis(node, s.per_channel))
+
+                walk_layers(graph, data, [quantized_path(fq), float_path(original)], layers, visit, store, ctx.progress, "adaround")
+                ctx.log(f"adaround: {store.report()}")
+
+        kept = True
+        if self.guard:
+            kept = keep_if_better(graph, layers, settings, guard_samples(graph, ctx), learn, ctx.log, "adaround")
+        else:
+            learn()
         ctx.log(f"adaround: {len(layers)} layers in {time.perf_counter() - start:.1f} s")
-        return PassResult(graph, True)
+        return PassResult(graph, kept)
 
     def _layer(
         self, node: Node, x_q: np.ndarray, x_f: np.ndarray, bits: int, per_channel: bool, rng: np.random.Generator, store: ActivationStore, ctx: PassContext

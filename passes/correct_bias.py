@@ -16,6 +16,7 @@ from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
 from qcc.ptq.expectation import expected_value
+from qcc.ptq.guard import guard_samples, keep_if_better
 from qcc.ptq.layers import bias_vector, canonical, is_weight_layer, linear_scale, set_bias_vector, sum_over_inputs
 from qcc.ptq.paths import QUANTIZED, quantized_path, running_mean
 from qcc.ptq.settings import quant_settings, require_calibrated
@@ -68,6 +69,7 @@ class CorrectBias(Pass):
     mode: Mode = "empirical"
     samples: int = 0
     memory_mb: int = DEFAULT_MEMORY_MB
+    guard: bool = True
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if self.samples < 0 or self.memory_mb < 0:
@@ -77,10 +79,16 @@ class CorrectBias(Pass):
         if not layers:
             ctx.log("correct-bias: nothing to do: no conv, conv_transpose or gemm with constant weights")
             return PassResult(graph, False)
-        if self.mode == "analytic":
-            corrected = self._analytic(graph, ctx, layers, settings)
+        corrected: list[str] = []
+
+        def correct() -> None:
+            corrected.extend(self._analytic(graph, ctx, layers, settings) if self.mode == "analytic" else self._empirical(graph, ctx, layers, settings))
+
+        if self.guard and ctx.calibration is not None:
+            if not keep_if_better(graph, layers, settings, guard_samples(graph, ctx), correct, ctx.log, "correct-bias"):
+                return PassResult(graph, False)
         else:
-            corrected = self._empirical(graph, ctx, layers, settings)
+            correct()
         ctx.log(f"correct-bias ({self.mode}): corrected {len(corrected)} of {len(layers)} layers" + (f": {', '.join(corrected)}" if corrected else ""))
         return PassResult(graph, bool(corrected))
 

@@ -17,7 +17,7 @@ from qcc.quant.fakequant import weight_axis
 from qcc.arith.params import quantize_weight_ints, weight_params
 from tests.ptq.graphs import LayerSpec, conv_chain, copy_graph, gemm_chain, samples
 
-FAST = "iters=60 batch=4"
+FAST = "iters=60 batch=4 guard=false"  # these tests check the learning itself, not the network-level guard
 
 
 def _grid_steps(node, weight: np.ndarray, bits: int, per_channel: bool) -> np.ndarray:  # type: ignore[no-untyped-def]
