@@ -4,18 +4,16 @@ byte-equal to the integer reference."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 from qcc.interp.interpreter import run_samples
 from qcc.onnx.importer import import_model
 from qcc.pipeline import PassContext, run_pipeline
 from tests.passes.canonical_models import MODELS, samples
+from tests.passes.compile_check import compile_verified
 
 DATA_OPS = {"reshape", "transpose", "clip"}
 
@@ -43,12 +41,4 @@ def test_one_hot_gather_is_exact_for_ids_out_of_range() -> None:
 @pytest.mark.parametrize("name", list(MODELS))
 def test_qcc_compile_verifies_c_against_the_reference(name: str, tmp_path: Path) -> None:
     model = MODELS[name][0]()
-    onnx.save(model, tmp_path / f"{name}.onnx")
-    np.savez(tmp_path / "calib.npz", x=samples(model, 8, seed=0))
-    proc = subprocess.run(
-        [sys.executable, "-m", "qcc.cli", "compile", str(tmp_path / f"{name}.onnx"), "-o", str(tmp_path / "out"),
-         "--calib", str(tmp_path / "calib.npz"), "--verify", "8"],
-        check=False, capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "byte-equal" in proc.stdout
+    compile_verified(model, samples(model, 8, seed=0), tmp_path, name, verify=8)

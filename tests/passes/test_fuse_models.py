@@ -5,8 +5,6 @@ the ops it replaced computed."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from qcc.ir.core import Graph
 from qcc.onnx.importer import import_model
 from qcc.pipeline import PassContext, run_pipeline
 from qcc.recipes import recipe_pipeline
+from tests.passes.compile_check import compile_verified
 from tests.passes.fused_models import SPELLINGS, samples, silu
 
 # Measured on 8 fresh inputs (see the report): int8 tables 46.1-46.5 dB, the integer layer norm 40.3 dB.
@@ -55,15 +54,7 @@ def test_spelling_becomes_one_integer_op_that_tracks_float(name: str) -> None:
 @pytest.mark.parametrize("name", list(SPELLINGS))
 def test_qcc_compile_verifies_c_against_the_reference(name: str, tmp_path: Path) -> None:
     model = SPELLINGS[name][0]()
-    onnx.save(model, tmp_path / f"{name}.onnx")
-    np.savez(tmp_path / "calib.npz", x=samples(model, 8, seed=0))
-    proc = subprocess.run(
-        [sys.executable, "-m", "qcc.cli", "compile", str(tmp_path / f"{name}.onnx"), "-o", str(tmp_path / "out"),
-         "--calib", str(tmp_path / "calib.npz"), "--verify", "4"],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "out" / "model.c").exists()
+    compile_verified(model, samples(model, 8, seed=0), tmp_path, name, verify=4)
 
 
 def test_int16_table_tracks_float() -> None:
