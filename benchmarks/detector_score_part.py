@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qcc.accuracy import ErrorStats  # noqa: E402
+from qcc.analysis.error import ErrorStats  # noqa: E402
 from qcc.backends.numpy_int.executor import run_integer  # noqa: E402
 from qcc.model_io import load_graph  # noqa: E402
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qcc.accuracy import ErrorStats  # noqa: E402
+from qcc.analysis.error import ErrorStats  # noqa: E402
 
 CELL_CHARS = 90  # an error longer than this is cut in the table; the failure list has all of it
 

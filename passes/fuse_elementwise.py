@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import qcc.quant  # noqa: F401  (registers the lowering rules consulted below)
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.rewrite import erase_dead, replace_result, uniform_constant, used_only_by
+from qcc.ops.integer import lowered_float_ops
 from qcc.ops.pointwise import EXPR_OPS, Apply, Expr, Literal, Operand, apply, format_expr
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
-from qcc.quant.lowering import RULES
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def _lone_op_lowers_as_well(node: Node) -> bool:
     """A lone add/mul by a constant is exact integer arithmetic, and a lone unary op with a lowering
     already becomes a table; any other lone op (div, sub, pow by a constant, sqrt, ...) is better as
     one table than as integer arithmetic on a quantized constant."""
-    return node.op in ("add", "mul") or (len(node.inputs) == 1 and node.op in RULES)
+    return node.op in ("add", "mul") or (len(node.inputs) == 1 and node.op in lowered_float_ops())
 
 
 def _replace(graph: Graph, group: Group) -> None:

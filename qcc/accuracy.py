@@ -8,7 +8,6 @@ the float graph's names.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qcc.analysis.error import ErrorStats
 from qcc.calibration.source import CalibrationSet
 from qcc.data import LABEL_KEYS, load_arrays
 from qcc.errors import InputError
@@ -24,30 +24,6 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.printer import value_ref
 
 Executor = Callable[[Graph, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-
-
-@dataclass
-class ErrorStats:
-    """Running signal/noise sums of one tensor."""
-
-    signal: float = 0.0
-    noise: float = 0.0
-    max_abs: float = 0.0
-
-    def add(self, reference: np.ndarray, value: np.ndarray) -> None:
-        ref = reference.astype(np.float64)
-        diff = value.astype(np.float64) - ref
-        self.signal += float(np.sum(ref * ref))
-        self.noise += float(np.sum(diff * diff))
-        self.max_abs = max(self.max_abs, float(np.max(np.abs(diff))) if diff.size else 0.0)
-
-    @property
-    def sqnr_db(self) -> float:
-        if self.noise == 0.0:
-            return math.inf
-        if self.signal == 0.0:
-            return -math.inf
-        return 10.0 * math.log10(self.signal / self.noise)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qcc.errors import PipelineError
+from qcc.ir.types import CALIBRATION_METHODS
 from qcc.pipeline import format_pipeline, parse_pipeline
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
@@ -63,7 +64,7 @@ RECIPES: dict[str, Recipe] = {
 
 DEFAULT_RECIPE = "fast"
 _OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int}
-_METHODS = ("minmax", "percentile", "mse", "entropy")
+_METHODS = CALIBRATION_METHODS
 
 
 def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:

@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 
 from qcc.errors import InputError, IRError
+from qcc.ir.types import ROUNDINGS
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 INT64_MAX = (1 << 63) - 1
 
-ROUNDING_MODES = ("double", "single")
+ROUNDING_MODES = ROUNDINGS
 """The two 32-bit requantization rules a target may choose (docs/arithmetic.md §2.3)."""
 
 SHIFT_MIN, SHIFT_MAX = -31, 30

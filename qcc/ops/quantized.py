@@ -17,7 +17,7 @@ from typing import Any
 
 from qcc.arith.fixedpoint import activation_range
 from qcc.ir.ops import Attr, define_op, fail, get_op
-from qcc.ir.types import Dim, DType, TensorType
+from qcc.ir.types import ROUNDINGS, Dim, DType, TensorType
 
 INT_DTYPES = (DType.I8, DType.I16)
 
@@ -65,7 +65,7 @@ def check_output_stage(op: str, attrs: Mapping[str, Any]) -> DType:
     lo, hi = activation_range(dtype.bits)
     if not lo <= attrs["qmin"] <= attrs["qmax"] <= hi:
         raise fail(op, f"clamp [{attrs['qmin']}, {attrs['qmax']}] is outside the {dtype} activation range [{lo}, {hi}]")
-    if attrs["rounding"] not in ("double", "single"):
+    if attrs["rounding"] not in ROUNDINGS:
         raise fail(op, f"rounding={attrs['rounding']!r} must be 'double' or 'single'")
     return dtype
 

@@ -10,12 +10,12 @@ calibration samples, before and after; if after is worse, the weights and biases
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from qcc.analysis.error import ErrorStats
 from qcc.calibration.source import calibration_set
 from qcc.interp.interpreter import run
 from qcc.ir.core import Graph, Node
@@ -39,16 +39,12 @@ class OutputCheck:
 
     def sqnr_db(self, graph: Graph, settings: Settings) -> float:
         fq = FakeQuant(graph, settings)
-        signal = noise = 0.0
+        stats = ErrorStats()
         for feeds, ref in zip(self.samples, self.reference):
             got = fq.run(feeds)
             for name, r in ref.items():
-                r64, g64 = np.asarray(r, np.float64), np.asarray(got[name], np.float64)
-                signal += float(np.sum(r64 * r64))
-                noise += float(np.sum((r64 - g64) ** 2))
-        if noise == 0.0:
-            return math.inf
-        return 10.0 * math.log10(signal / noise) if signal > 0.0 else -math.inf
+                stats.add(np.asarray(r), np.asarray(got[name]))
+        return stats.sqnr_db
 
 
 GUARD_SAMPLES = 8
