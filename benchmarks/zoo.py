@@ -129,6 +129,30 @@ def integer_sqnr(setup: Setup, qir: Path, seconds: float) -> Outcome:
     return sqnr_outcome(setup.output_names, setup.reference, [np.asarray(v) for v in outputs.values()], seconds)
 
 
+def output_grid(setup: Setup, qir: Path) -> Outcome:
+    """The float model's own outputs rounded to the integer grid of the quantized graph's outputs
+    (their scale, zero point and width): the best SQNR any integer model with those output tensors
+    can reach, whatever happens inside it. A peer that leaves its last ops in float is not bound by it."""
+    from qcc.arith.fixedpoint import activation_range, dequantize, quantize_real
+    from qcc.model_io import load_graph
+
+    graph = load_graph(qir)
+    rounded = []
+    for value, ref in zip(graph.outputs, setup.reference):
+        producer = value.producer
+        q = producer.inputs[0].type.quant if producer is not None and producer.op == "dequantize" else None
+        if q is None:
+            raise ValueError(f"output '{value.name}' is not dequantized from an integer tensor")
+        shape = [1] * np.ndim(ref)
+        if q.axis is not None:
+            shape[q.axis] = -1
+        scale = np.reshape(q.scales(), shape)
+        zp = np.reshape(q.zero_points(), shape)
+        ints = quantize_real(ref, scale, zp, *activation_range(q.bits))
+        rounded.append(dequantize(ints, scale, zp))
+    return sqnr_outcome(setup.output_names, setup.reference, rounded, 0.0)
+
+
 def bench_model(model: ZooModel, args: argparse.Namespace) -> ModelResult:
     print(f"{model.name}:", flush=True)
     result = ModelResult(model.name, model.about)
@@ -152,6 +176,7 @@ def bench_model(model: ZooModel, args: argparse.Namespace) -> ModelResult:
         first = args.recipes[0] if args.recipes else None
         if first in quantized:
             qir = quantized[first]
+            attempt(result, "output grid", lambda: output_grid(setup, qir))
             out = setup.work / f"c_{first}"
             attempt(result, "compile", lambda: Outcome(True, qcc(["compile", str(qir), "--calib", str(qir.with_name(qir.stem + "_test_ir.npz")),
                                                                   "-o", str(out), "--verify", str(args.verify)], args.timeout),
@@ -185,7 +210,7 @@ def bench_model(model: ZooModel, args: argparse.Namespace) -> ModelResult:
 
 def step_columns(args: argparse.Namespace, results: list[ModelResult]) -> list[str]:
     """This run's steps in order, then steps only merged rows have; `peer prep` only if it failed."""
-    steps = ["setup", "import", *(f"qcc {r}" for r in args.recipes), "compile", "peer prep"]
+    steps = ["setup", "import", *(f"qcc {r}" for r in args.recipes), "output grid", "compile", "peer prep"]
     steps += ["ort"] if "ort" in args.peers else []
     steps += [f"quark {c}" for c in args.quark_configs] if "quark" in args.peers else []
     steps += [s for r in results for s in r.outcomes if s not in steps]

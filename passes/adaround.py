@@ -14,7 +14,7 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
-from qcc.ptq.guard import guard_samples, keep_if_better
+from qcc.ptq.guard import keep_if_better, split_samples
 from qcc.ptq.layers import bias_vector, canonical, clamp, from_canonical, groups, is_weight_layer, linear_scale, set_weight
 from qcc.ptq.paths import FLOAT, QUANTIZED, float_path, quantized_path
 from qcc.ptq.rounding import AdaRoundConfig, Columns, learn_rounding
@@ -126,7 +126,8 @@ class AdaRound(Pass):
         if not layers:
             ctx.log("adaround: nothing to do: no conv or gemm with constant weights")
             return PassResult(graph, False)
-        data = calibration_set(graph, ctx, self.samples or None)
+        split = split_samples(graph, ctx, self.samples or None) if self.guard else None
+        data = calibration_set(graph, ctx, split.learn_limit if split is not None else self.samples or None)
         seed = ctx.seed if self.seed < 0 else self.seed
         original = {id(n): np.asarray(n.inputs[1].data) for n in layers}
         fq = FakeQuant(graph, settings)
@@ -150,8 +151,8 @@ class AdaRound(Pass):
                 ctx.log(f"adaround: {store.report()}")
 
         kept = True
-        if self.guard:
-            kept = keep_if_better(graph, layers, settings, guard_samples(graph, ctx), learn, ctx.log, "adaround")
+        if split is not None:
+            kept = keep_if_better(graph, layers, settings, split.judge, learn, ctx.log, "adaround", split.held_out)
         else:
             learn()
         ctx.log(f"adaround: {len(layers)} layers in {time.perf_counter() - start:.1f} s")

@@ -16,7 +16,7 @@ from qcc.ir.core import Graph, Node
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.activations import DEFAULT_MEMORY_MB, MIB, ActivationStore
 from qcc.ptq.expectation import expected_value
-from qcc.ptq.guard import guard_samples, keep_if_better
+from qcc.ptq.guard import keep_if_better, split_samples
 from qcc.ptq.layers import bias_vector, canonical, is_weight_layer, linear_scale, set_bias_vector, sum_over_inputs
 from qcc.ptq.paths import QUANTIZED, quantized_path, running_mean
 from qcc.ptq.settings import quant_settings, require_calibrated
@@ -81,11 +81,18 @@ class CorrectBias(Pass):
             return PassResult(graph, False)
         corrected: list[str] = []
 
-        def correct() -> None:
-            corrected.extend(self._analytic(graph, ctx, layers, settings) if self.mode == "analytic" else self._empirical(graph, ctx, layers, settings))
+        guarded = self.guard and ctx.calibration is not None
+        split = split_samples(graph, ctx, self.samples or None) if guarded else None
+        learn_limit = split.learn_limit if split is not None else self.samples or None
 
-        if self.guard and ctx.calibration is not None:
-            if not keep_if_better(graph, layers, settings, guard_samples(graph, ctx), correct, ctx.log, "correct-bias"):
+        def correct() -> None:
+            if self.mode == "analytic":
+                corrected.extend(self._analytic(graph, ctx, layers, settings))
+            else:
+                corrected.extend(self._empirical(graph, ctx, layers, settings, learn_limit))
+
+        if split is not None:
+            if not keep_if_better(graph, layers, settings, split.judge, correct, ctx.log, "correct-bias", split.held_out):
                 return PassResult(graph, False)
         else:
             correct()
@@ -132,9 +139,9 @@ class CorrectBias(Pass):
                 corrected.append(node.name)
         return corrected
 
-    def _empirical(self, graph: Graph, ctx: PassContext, layers: list[Node], settings: Settings) -> list[str]:
+    def _empirical(self, graph: Graph, ctx: PassContext, layers: list[Node], settings: Settings, limit: int | None) -> list[str]:
         require_calibrated(graph, "correct-bias{mode=empirical}")
-        data = calibration_set(graph, ctx, self.samples or None)
+        data = calibration_set(graph, ctx, limit)
         errors = {id(node): self._quantization_error(node, settings) for node in layers}
         layers = [node for node in layers if np.any(errors[id(node)])]
         corrected = []

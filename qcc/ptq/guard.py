@@ -51,9 +51,33 @@ GUARD_SAMPLES = 8
 """Calibration samples the output check runs (three runs each: float, before, after)."""
 
 
-def guard_samples(graph: Graph, ctx: object, count: int = GUARD_SAMPLES) -> list[Feeds]:
-    """The first ``count`` calibration samples, for the output check."""
-    return [dict(feeds) for feeds in calibration_set(graph, ctx, count)]
+HOLD_OUT_FROM = 8
+"""With at least this many calibration samples, the check runs on samples the step did not learn from."""
+
+
+@dataclass(frozen=True)
+class SampleSplit:
+    """Which calibration samples a guarded step learns from and which judge it."""
+
+    learn_limit: int | None  # the step uses the first this-many samples (None: all)
+    judge: list[Feeds]
+    held_out: bool  # the judging samples are not among the learning ones
+
+
+def split_samples(graph: Graph, ctx: object, limit: int | None = None) -> SampleSplit:
+    """Hold out the last quarter of the calibration samples (2 to GUARD_SAMPLES of them) to judge the step.
+
+    Judged on the samples it learned from, a step that overfits them looks better than it is: AdaRound
+    fitted to 16 samples raised mtcnn-rnet's output SQNR on them while lowering it on other images
+    from 29.1 to 25.6 dB. With fewer than HOLD_OUT_FROM samples (or a stream of unknown length) none
+    can be spared, and the step is judged on the first GUARD_SAMPLES it also learns from."""
+    data = calibration_set(graph, ctx, limit)
+    total = data.count()
+    if total is None or total < HOLD_OUT_FROM:
+        return SampleSplit(limit, [dict(feeds) for feeds in calibration_set(graph, ctx, GUARD_SAMPLES)], False)
+    held = min(GUARD_SAMPLES, max(2, total // 4))
+    judge = [dict(feeds) for index, feeds in enumerate(data) if index >= total - held]
+    return SampleSplit(total - held, judge, True)
 
 
 def _constants(layers: Sequence[Node]) -> dict[int, list[np.ndarray | None]]:
@@ -68,6 +92,7 @@ def keep_if_better(
     step: Callable[[], object],
     log: Callable[[str], None],
     name: str,
+    held_out: bool = False,
 ) -> bool:
     """Run ``step`` (which changes the layers' weights and biases in place) and keep its result only
     if the network's fake-quant output SQNR on ``samples`` does not drop; returns whether it was kept."""
@@ -76,8 +101,9 @@ def keep_if_better(
     saved = _constants(layers)
     step()
     after = check.sqnr_db(graph, settings)
+    which = f"{len(samples)} held-out calibration samples" if held_out else f"{len(samples)} calibration samples"
     if after >= before:
-        log(f"{name}: output SQNR on {len(samples)} calibration samples {before:.2f} -> {after:.2f} dB: kept")
+        log(f"{name}: output SQNR on {which} {before:.2f} -> {after:.2f} dB: kept")
         return True
     for node in layers:
         weight, bias = saved[id(node)]
@@ -85,5 +111,5 @@ def keep_if_better(
             set_const_operand(graph, node, 1, weight)
         if len(node.inputs) > 2 and node.inputs[2].is_const:
             set_const_operand(graph, node, 2, bias if bias is not None else np.zeros_like(np.asarray(node.inputs[2].data)))
-    log(f"{name}: output SQNR on {len(samples)} calibration samples {before:.2f} -> {after:.2f} dB: reverted (worse than nearest rounding)")
+    log(f"{name}: output SQNR on {which} {before:.2f} -> {after:.2f} dB: reverted (worse than nearest rounding)")
     return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.pipeline import PassContext, run_pipeline
-from qcc.ptq.guard import OutputCheck, keep_if_better
+from qcc.ptq.guard import OutputCheck, keep_if_better, split_samples
 from qcc.ptq.layers import is_weight_layer, set_weight
 from qcc.ptq.settings import quant_settings
 from tests.ptq.graphs import LayerSpec, conv_chain, samples
@@ -54,3 +54,22 @@ def test_adaround_in_a_recipe_is_never_worse_than_nearest_on_the_calibration_out
     nearest = check.sqnr_db(graph, settings)
     after = run_pipeline(graph, "adaround{iters=30 batch=4}", ctx)
     assert check.sqnr_db(after, settings) >= nearest
+
+
+def test_the_judging_samples_are_held_out_when_there_are_enough() -> None:
+    graph, _, _ = _calibrated(4)
+    name = graph.inputs[0].name
+    calib = [{name: np.full((1, 3, 4, 4), float(i), np.float32)} for i in range(12)]
+    split = split_samples(graph, PassContext(calibration=calib))
+    assert split.held_out and split.learn_limit == 9
+    assert [float(f[name].flat[0]) for f in split.judge] == [9.0, 10.0, 11.0]
+
+
+def test_with_few_samples_the_step_is_judged_on_the_ones_it_learns_from() -> None:
+    graph, _, _ = _calibrated(5)
+    name = graph.inputs[0].name
+    calib = [{name: np.full((1, 3, 4, 4), float(i), np.float32)} for i in range(5)]
+    split = split_samples(graph, PassContext(calibration=calib))
+    assert not split.held_out and split.learn_limit is None and len(split.judge) == 5
+    unsized = split_samples(graph, PassContext(calibration=iter(calib)))  # a stream of unknown length
+    assert not unsized.held_out
