@@ -98,7 +98,9 @@ void qcc_layer_norm_s8(const qcc_layer_norm_t *p, const int8_t *x, int8_t *y)
         }
         t = v + p->eps;
         if (t != 0) {
-            pw = (62 - qcc_bit_length((uint64_t)t)) >> 1;
+            /* (62 - b) / 2 rounded down, but never negative: T >= 2^62 (bit length 63) is not scaled */
+            const int32_t b = qcc_bit_length((uint64_t)t);
+            pw = b >= 62 ? 0 : (62 - b) >> 1;
             root = qcc_isqrt((uint64_t)t << (2 * pw));
         }
         for (i = 0; i < p->n; i++) {

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qcc.arith.fixedpoint import INT32_MAX, activation_range, left_shift_fits
+from qcc.arith.fixedpoint import INT32_MAX, INT64_MAX, activation_range, layer_norm_total_bound, left_shift_fits
 from qcc.ir.ops import Attr, define_op, fail, get_op
 from qcc.ir.types import ROUNDINGS, Dim, DType, TensorType
 
@@ -282,7 +282,6 @@ import numpy as np  # noqa: E402  (only the definitions below need it)
 SOFTMAX_TABLE_SIZE = 256
 RESIZE_WEIGHT_BITS = 11
 """Fraction bits of the linear-resize weights: each axis's pair of weights sums to 2^11."""
-LAYER_NORM_MAX_N = 4096
 SOFTMAX_MAX_N = 32767
 LRN_MAX_SIZE = 32767
 
@@ -391,10 +390,10 @@ def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
     n = 1
     for d in norm_shape:
         n *= d
-    if n > LAYER_NORM_MAX_N:
-        raise fail("q.layer_norm", f"{n} normalized elements; at most {LAYER_NORM_MAX_N}")
     if not 0 <= attrs["eps"] <= 1 << 60:
         raise fail("q.layer_norm", f"eps={attrs['eps']} must be in [0, 2^60]")
+    if layer_norm_total_bound(n, attrs["eps"]) > INT64_MAX:
+        raise fail("q.layer_norm", f"{n} normalized elements: the sum of squares can pass int64 (docs/arithmetic.md §3.10)")
     for key, array_dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
         _tensor("q.layer_norm", attrs, key, array_dtype, norm_shape)
     dtype = check_output_stage("q.layer_norm", attrs)
