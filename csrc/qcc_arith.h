@@ -245,7 +245,8 @@ static inline int32_t qcc_bit_length(uint64_t x)
     return n;
 }
 
-/* floor(sqrt(x)) for x <= 2^62, exactly (bit-by-bit method on unsigned 64-bit integers). */
+/* floor(sqrt(x)) for every uint64 x, exactly (bit-by-bit method; 2^62 is the largest power of four
+ * that fits, so the first bit is right for any x). */
 static inline uint64_t qcc_isqrt(uint64_t x)
 {
     uint64_t result = 0;

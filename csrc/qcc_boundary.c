@@ -6,23 +6,48 @@
  * quantize: v = nearbyintf(x / scale) in float32 (ties to even under the default rounding mode),
  * clamped to [qmin - zp, qmax - zp] as a float before the conversion (so +-inf and huge values
  * saturate instead of being undefined), then + zp. NaN has no quantized value: it is written as
- * zp and counted. Requires FLT_EVAL_METHOD == 0 (SSE, Arm), as numpy's float32 arithmetic.
+ * zp and counted. NaN and infinity are told apart on the bit pattern, so that fast-math builds
+ * (-Ofast, -ffast-math) keep this behaviour. Requires FLT_EVAL_METHOD == 0 (SSE, Arm), as numpy's
+ * float32 arithmetic.
  * dequantize: (float)(q - zp) * scale; a joined graph output (docs/arithmetic.md 3.17) has one
  * scale and zero point per index c of one axis, the tensor seen as [outer, channels, inner].
  */
 #include "qcc_kernels.h"
 
 #include <math.h>
+#include <string.h>
+
+/* The IEEE-754 binary32 bit pattern of x. NaN and infinity are recognised on it (exponent all
+ * ones) rather than with 'x != x' or isnan()/isinf(): -ffast-math, -Ofast and -ffinite-math-only
+ * let the compiler assume neither exists and delete such tests, and then NaN reached the
+ * float -> int conversion, which is undefined. An integer test on the bits cannot be removed. */
+static uint32_t float_bits(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
+
+#define QCC_F32_ABS_MASK 0x7FFFFFFFu
+#define QCC_F32_INF_BITS 0x7F800000u
+#define QCC_F32_SIGN_BIT 0x80000000u
 
 static int32_t quantize_one(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax, int32_t *nan_count)
 {
-    float v;
     const float lo = (float)(qmin - zp), hi = (float)(qmax - zp);
-    if (x != x) {
+    float v;
+    uint32_t bits;
+    if ((float_bits(x) & QCC_F32_ABS_MASK) > QCC_F32_INF_BITS) {
         (*nan_count)++;
         return zp;
     }
     v = nearbyintf(x / scale);
+    /* x is not NaN and scale is finite and > 0, so v is a number or +-inf (x infinite, or x / scale
+     * past FLT_MAX): infinity saturates by its sign without a float comparison. */
+    bits = float_bits(v);
+    if ((bits & QCC_F32_ABS_MASK) == QCC_F32_INF_BITS) {
+        return (bits & QCC_F32_SIGN_BIT) != 0 ? qmin : qmax;
+    }
     v = v < lo ? lo : (v > hi ? hi : v);
     return (int32_t)v + zp;
 }

@@ -16,7 +16,7 @@
 
 static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
 {
-    const int32_t scale = 1 << p->left_shift;
+    const int32_t scale = (int32_t)1 << p->left_shift; /* int may be 16 bits; left_shift <= 23 (verifier) */
     const int64_t ra = qcc_mul32((qa - p->a_zp) * scale, p->a_multiplier, p->a_shift, p->rounding);
     const int64_t rb = qcc_mul32((qb - p->b_zp) * scale, p->b_multiplier, p->b_shift, p->rounding);
     const int64_t sum = p->subtract ? ra - rb : ra + rb;

@@ -65,7 +65,9 @@ void qcc_resize_linear_s8(const qcc_resize_t *p, const int8_t *x, int8_t *y)
                     const int8_t *c01 = xo + (((size_t)ia[0] * p->mid + m) * p->l_in1 + ib[1]) * p->inner;
                     const int8_t *c10 = xo + (((size_t)ia[1] * p->mid + m) * p->l_in1 + ib[0]) * p->inner;
                     const int8_t *c11 = xo + (((size_t)ia[1] * p->mid + m) * p->l_in1 + ib[1]) * p->inner;
-                    const int32_t w00 = wa[0] * wb[0], w01 = wa[0] * wb[1], w10 = wa[1] * wb[0], w11 = wa[1] * wb[1];
+                    /* int16 * int16 promotes to int, which may be 16 bits: widen first (each product <= 2^22) */
+                    const int32_t w00 = (int32_t)wa[0] * wb[0], w01 = (int32_t)wa[0] * wb[1];
+                    const int32_t w10 = (int32_t)wa[1] * wb[0], w11 = (int32_t)wa[1] * wb[1];
                     for (i = 0; i < p->inner; i++) {
                         const int32_t acc = w00 * c00[i] + w01 * c01[i] + w10 * c10[i] + w11 * c11[i];
                         y[out++] = (int8_t)qcc_rdbpot(acc, 22);
@@ -96,7 +98,9 @@ void qcc_layer_norm_s8(const qcc_layer_norm_t *p, const int8_t *x, int8_t *y)
         }
         t = v + p->eps;
         if (t != 0) {
-            pw = (62 - qcc_bit_length((uint64_t)t)) >> 1;
+            /* (62 - b) / 2 rounded down, but never negative: T >= 2^62 (bit length 63) is not scaled */
+            const int32_t b = qcc_bit_length((uint64_t)t);
+            pw = b >= 62 ? 0 : (62 - b) >> 1;
             root = qcc_isqrt((uint64_t)t << (2 * pw));
         }
         for (i = 0; i < p->n; i++) {

@@ -122,7 +122,7 @@ def _install(built: Path, target: Path) -> None:
     os.replace(staged, target)
 
 
-def _kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, ...]) -> list[Path]:
+def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, ...]) -> list[Path]:
     """Compile (or find in the cache) one object per kernel library .c file."""
     headers = {k: v for k, v in kernels.items() if k.endswith(".h")}
     header_key = _digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
@@ -180,7 +180,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = cache_dir() / f"{module_name}{suffix}"
     if not target.exists():
-        objects = _kernel_objects(kernels, cc, flags)
+        objects = kernel_objects(kernels, cc, flags)
         with tempfile.TemporaryDirectory(prefix="qcc-build-") as tmp:
             work = Path(tmp)
             for name, text in kernels.items():
@@ -231,4 +231,18 @@ def compile_standalone(directory: Path, extra_flags: Sequence[str] = (), output:
     cc = find_compiler()
     sources = sorted(p.name for p in directory.glob("*.c"))
     _run([*cc, "-std=c99", "-O2", *WARNING_FLAGS, "-Werror", *extra_flags, "-o", output, *sources, "-lm"], directory, f"{directory.name} (standalone)")
+    return directory / output
+
+
+def build_executable(directory: Path, sources: Sequence[str], kernels: Mapping[str, str], flags: Sequence[str], output: str = "program") -> Path:
+    """Compile ``sources`` (files in ``directory``) and link them with the kernel library, all with
+    ``flags`` (the kernel objects cached per flag set), into ``directory/output``. For builds the
+    Makefile does not cover: sanitizers, fast-math, other optimization levels."""
+    cc = find_compiler()
+    all_flags = ("-std=c99", *WARNING_FLAGS, *flags)
+    for name, text in kernels.items():
+        if name.endswith(".h"):
+            (directory / name).write_text(text)
+    objects = kernel_objects(kernels, cc, all_flags)
+    _run([*cc, *all_flags, "-o", output, *sources, *map(str, objects), "-lm"], directory, f"{directory.name} ({' '.join(flags)})")
     return directory / output

@@ -253,7 +253,7 @@ def qlayer_norm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     d = x.astype(np.int64) - attrs["in_zp"]
     centered = n * d - d.sum(axis=axes, keepdims=True)
     total = (centered * centered).sum(axis=axes, keepdims=True) + attrs["eps"]
-    p = (62 - bit_length(total)) >> 1
+    p = np.maximum((62 - bit_length(total)) >> 1, 0)  # T >= 2^62: p = 0, Q = isqrt(T) < 2^31.5
     root = integer_sqrt(total << (2 * p))
     # T == 0 only for a constant row with eps 0: every D is 0 and u is 0 (the divisor is a dummy 1)
     u = rounding_divide(centered << (p + 30), np.maximum(root, 1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qcc.arith.fixedpoint import activation_range
+from qcc.arith.fixedpoint import INT32_MAX, INT64_MAX, activation_range, layer_norm_total_bound, left_shift_fits
 from qcc.ir.ops import Attr, define_op, fail, get_op
 from qcc.ir.types import ROUNDINGS, Dim, DType, TensorType
 
@@ -152,6 +152,15 @@ def _qmatmul(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[Tens
     return [TensorType(check_output_stage("q.matmul", attrs), float_result_shape("matmul", types, attrs, ()))]
 
 
+def _max_centered(t: TensorType) -> int:
+    """The largest |q - zp| of an integer operand for any zero point in its range (an int32
+    operand: only that it fits int32)."""
+    if t.dtype is DType.I32:
+        return INT32_MAX
+    lo, hi = activation_range(t.dtype.bits)
+    return hi - lo
+
+
 @define_op(
     "q.add",
     ["a", "b"],
@@ -173,6 +182,10 @@ def _qadd(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorT
     rescaled to the common scale 2*max(s_a, s_b) with its own multiplier, the two are added (or
     subtracted), and the sum is requantized to the output scale."""
     check_int_operand("q.add", *types)
+    # (q - zp) * 2^left_shift is computed in int32 (C: (int32_t)1 << left_shift): it must fit for any
+    # zero point in range, |q - zp| <= qmax - qmin (255 for int8: left_shift <= 23; int16: <= 15)
+    if attrs["left_shift"] < 0 or not left_shift_fits(max(map(_max_centered, types)), attrs["left_shift"]):
+        raise fail("q.add", f"left_shift={attrs['left_shift']} must be >= 0 and keep (q - zp) * 2^left_shift within int32")
     return [TensorType(check_output_stage("q.add", attrs), float_result_shape("add", types, attrs, ()))]
 
 
@@ -269,7 +282,6 @@ import numpy as np  # noqa: E402  (only the definitions below need it)
 SOFTMAX_TABLE_SIZE = 256
 RESIZE_WEIGHT_BITS = 11
 """Fraction bits of the linear-resize weights: each axis's pair of weights sums to 2^11."""
-LAYER_NORM_MAX_N = 4096
 SOFTMAX_MAX_N = 32767
 LRN_MAX_SIZE = 32767
 
@@ -378,10 +390,10 @@ def _qlayer_norm(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[
     n = 1
     for d in norm_shape:
         n *= d
-    if n > LAYER_NORM_MAX_N:
-        raise fail("q.layer_norm", f"{n} normalized elements; at most {LAYER_NORM_MAX_N}")
     if not 0 <= attrs["eps"] <= 1 << 60:
         raise fail("q.layer_norm", f"eps={attrs['eps']} must be in [0, 2^60]")
+    if layer_norm_total_bound(n, attrs["eps"]) > INT64_MAX:
+        raise fail("q.layer_norm", f"{n} normalized elements: the sum of squares can pass int64 (docs/arithmetic.md §3.10)")
     for key, array_dtype in (("multiplier", np.int32), ("shift", np.int32), ("gamma_sign", np.int8), ("beta", np.int32)):
         _tensor("q.layer_norm", attrs, key, array_dtype, norm_shape)
     dtype = check_output_stage("q.layer_norm", attrs)

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from qcc.arith.fixedpoint import INT64_MAX, layer_norm_total_bound
 from qcc.arith.lut import build_lut_int16
 from qcc.interp.kernels.tensor import source_coords
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import DType, QuantParams, TensorType
 from qcc.ops.integer import integer_op
 from qcc.ops.nn import batchnorm_affine
-from qcc.ops.quantized import LAYER_NORM_MAX_N, LRN_MAX_SIZE, RESIZE_WEIGHT_BITS, SOFTMAX_MAX_N, SOFTMAX_TABLE_SIZE
+from qcc.ops.quantized import LRN_MAX_SIZE, RESIZE_WEIGHT_BITS, SOFTMAX_MAX_N, SOFTMAX_TABLE_SIZE
 from qcc.ops.tensor import resize_axis_is_identity, resize_scales
 from qcc.quant.lowering import Lowerer, NoLowering, lowering
 from qcc.quant.rules_nn import lower_weight_layer
@@ -156,8 +157,6 @@ def lower_layer_norm(lw: Lowerer, node: Node) -> None:
     x = _int8_operand(lw, node, "§3.10")
     shape, axis = x.type.static_shape, node.attr("axis")
     n = math.prod(shape[axis:])
-    if n > LAYER_NORM_MAX_N:
-        raise NoLowering(f"node '{node.name}' (layer_norm): {n} normalized elements; the integer layer norm handles at most {LAYER_NORM_MAX_N}")
     gamma = _per_normalized_element(node, _const(node, 1, "scale (gamma)"), shape, axis, "scale")
     beta = _const(node, 2, "bias (beta)") if len(node.inputs) > 2 else np.zeros(())
     beta = _per_normalized_element(node, beta, shape, axis, "bias")
@@ -165,6 +164,8 @@ def lower_layer_norm(lw: Lowerer, node: Node) -> None:
     out_q = lw.qparams(node.result, 8)
     s_out = out_q.scale_value()
     eps = int(min(np.rint(node.attr("epsilon") * float(n) ** 3 / (s_in * s_in)), 2.0**60))
+    if layer_norm_total_bound(n, eps) > INT64_MAX:
+        raise NoLowering(f"node '{node.name}' (layer_norm): {n} normalized elements; the integer layer norm's sum of squares would pass int64")
     multiplier, shift = lw.multipliers(np.abs(gamma) * math.sqrt(n) / (2.0**30 * s_out), bound=1 << 30)
     qmin, qmax = lw.clamp_bounds(out_q, None)
     attrs = dict(

@@ -476,7 +476,7 @@ def test_add_rescale_follows_tflite_add() -> None:
 
 
 @PROPS
-@given(st.one_of(st.integers(0, 1 << 62), st.integers(0, 1 << 20), st.integers(1, 1 << 31).map(lambda r: r * r - 1)))
+@given(st.one_of(st.integers(0, (1 << 63) - 1), st.integers(0, 1 << 20), st.integers(1, 3037000499).map(lambda r: r * r - 1), st.just((1 << 63) - 1)))
 def test_integer_sqrt_and_bit_length(x: int) -> None:
     assert int(integer_sqrt(x)) == math.isqrt(x)
     assert int(bit_length(x)) == x.bit_length()
