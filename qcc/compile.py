@@ -30,10 +30,11 @@ from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
+from qcc.limits import check_arena, check_tensor_sizes
 from qcc.model_io import load_graph
 from qcc.pipeline import PassManager, parse_pipeline
 from qcc.preflight import preflight_hook
-from qcc.targets import DEFAULT_TARGET
+from qcc.targets import DEFAULT_TARGET, get_target
 
 MANIFEST = "model.json"
 
@@ -85,7 +86,9 @@ def compile_graph(
     check_output_dir(out)
     if quantized.scheme is not None and quantized.scheme.target != target:
         raise CBackendError(f"the model was quantized for target '{quantized.scheme.target}' and cannot be compiled for target '{target}'")
+    check_tensor_sizes(quantized)
     program = lower_graph(quantized, name)
+    check_arena(program.plan.arena_size, get_target(target))
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
     kernels = kernel_sources(program.files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
         return {"": np.load(path, allow_pickle=False)}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise InputError(f"cannot read '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 

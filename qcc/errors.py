@@ -12,8 +12,9 @@ class QccError(Exception):
     exit_code = 2
 
     def __str__(self) -> str:
-        # One line, always: a message with newlines would break the CLI's contract.
-        return " ".join(super().__str__().split("\n"))
+        # One line, always: a message that echoes user text may hold any of the characters
+        # str.splitlines breaks on (\r, \v, \f, \x1c-\x1e, \u2028, ...), not only \n.
+        return " ".join(super().__str__().splitlines())
 
 
 class IRError(QccError):

@@ -9,12 +9,14 @@ from pathlib import Path
 from qcc.errors import QccError
 from qcc.ir.core import Graph
 from qcc.ir.parser import load
+from qcc.limits import check_model_file
 from qcc.onnx.importer import import_model
 
 
 def load_graph(path: str | os.PathLike[str], input_shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
     """Import an ``.onnx`` file or load a ``.qir`` file (with its ``.npz`` sidecar)."""
     path = Path(path)
+    check_model_file(path)
     if path.suffix == ".onnx":
         return import_model(path, input_shapes=input_shapes)
     if path.suffix == ".qir":

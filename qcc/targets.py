@@ -29,6 +29,7 @@ class Target:
     lut: bool
     default_weight_bits: int = 8
     default_activation_bits: int = 8
+    ram_bytes: int | None = None  # RAM for the activation arena; None: no stated limit (qcc.limits)
 
     def check_widths(self, weight_bits: int, activation_bits: int, where: str = "") -> None:
         """Raise a one-line error if the target cannot run these widths."""
@@ -66,7 +67,7 @@ TARGETS: dict[str, Target] = {
             "mcu-int8-per-tensor",
             "Small MCU NPU: int8 weights with one scale per tensor, int8 activations, double rounding",
             weight_bits=(8,), activation_bits=(8,), per_channel=False, rounding="double",
-            wide_accumulator=False, lut=True,
+            wide_accumulator=False, lut=True, ram_bytes=512 * 1024,
         ),
     )
 }

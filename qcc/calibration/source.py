@@ -8,9 +8,11 @@ a stack of samples each; single-input models), or any Python iterable of feed di
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,16 @@ def _open_npy(file: IO[bytes], where: str) -> _NpyStream:
     if dtype.hasobject:
         raise InputError(f"{where}: object arrays are not allowed")
     return _NpyStream(file, dtype, tuple(shape))
+
+
+@contextlib.contextmanager
+def _damaged_archive(path: Path) -> Iterator[None]:
+    """Turn what a damaged .npz raises while its members are opened and read (a bad member header,
+    a CRC mismatch, a broken deflate stream, a short member) into one line naming the file."""
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise InputError(f"cannot read calibration data '{path}': {e}") from None
 
 
 class CalibrationSet:
@@ -140,7 +152,7 @@ class CalibrationSet:
         return total
 
     def _npz_count(self, path: Path) -> int:
-        with self._zip(path) as zf:
+        with self._zip(path) as zf, _damaged_archive(path):
             counts = set()
             for name in self._npz_members(zf, path):
                 with zf.open(name + ".npy") as f:
@@ -184,7 +196,7 @@ class CalibrationSet:
             raise InputError(f"calibration data '{path}' does not exist")
 
     def _read_npz(self, path: Path) -> Iterator[Feeds]:
-        with self._zip(path) as zf:
+        with self._zip(path) as zf, _damaged_archive(path):
             names = self._npz_members(zf, path)
             files = {n: zf.open(n + ".npy") for n in names}
             try:

@@ -24,6 +24,7 @@ from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
 from qcc.onnx.constant_nodes import can_fold, fold_constant_node
 from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
+from qcc.onnx.wellformed import check_text_fields
 
 MIN_OPSET = 9
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -44,6 +45,7 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
         raise ModelImportError(f"'{path}' is not a valid ONNX model (protobuf decode failed: {e})") from None
     if not model.HasField("graph") or not model.opset_import:
         raise ModelImportError(f"'{path}' is not a valid ONNX model (no graph or no opset)")
+    check_text_fields(model, str(path))
     _load_external_data(model, path.parent)
     return model
 

@@ -15,7 +15,7 @@ PACKAGES = {"qcc": ROOT / "qcc", "qcc.passes": ROOT / "passes", "qcc.backends": 
 LAYERS: list[tuple[str, ...]] = [
     ("qcc.errors", "qcc.registry", "qcc.fileio", "qcc.targets"),
     ("qcc.ir",),
-    ("qcc.arith",),
+    ("qcc.arith", "qcc.limits"),
     ("qcc.ops",),
     ("qcc.interp", "qcc.analysis", "qcc.canonical"),
     ("qcc.onnx", "qcc.calibration", "qcc.data"),

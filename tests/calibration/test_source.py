@@ -110,3 +110,18 @@ def test_calibration_memory_is_flat_in_the_number_of_samples(tmp_path: Path) -> 
         peaks.append(json.loads(out.stdout))
         path.unlink()
     assert peaks[1] < 1.25 * peaks[0], peaks
+
+
+@pytest.mark.parametrize("damage", ["member header", "member data"])
+def test_a_damaged_npz_member_is_a_one_line_input_error(tmp_path: Path, damage: str) -> None:
+    # found by tests/fuzz: the zip directory reads fine, the member does not (BadZipFile escaped)
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, x=np.arange(60, dtype=np.float32).reshape(10, 1, 2, 3))
+    data = bytearray(path.read_bytes())
+    if damage == "member header":
+        data[0:4] = b"XXXX"  # the local file header's magic; the central directory still points at it
+    else:
+        data[60:80] = bytes(20)  # inside the deflate stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cannot read calibration data"):
+        list(CalibrationSet(graph_with_input(), path))

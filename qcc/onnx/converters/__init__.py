@@ -9,6 +9,7 @@ input shapes are fixed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,17 @@ def dtype_from_onnx(elem_type: int, where: str) -> DType:
     except KeyError:
         name = onnx.TensorProto.DataType.Name(elem_type) if elem_type in onnx.TensorProto.DataType.values() else str(elem_type)
         raise UnsupportedOpError(f"{where}: element type {name} is not supported") from None
+
+
+@functools.cache
+def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
+    """Attribute name -> ``AttributeProto`` type for a default-domain op at ``opset`` (empty for an
+    op the installed onnx does not know)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return {}
+    return {name: int(attribute.type) for name, attribute in schema.attributes.items()}
 
 
 class NodeContext:
@@ -126,6 +138,7 @@ class NodeContext:
         """An attribute as a Python value (ints/floats lists as tuples, tensors as arrays)."""
         for a in self.proto.attribute:
             if a.name == name:
+                self._check_attr_type(a)
                 if a.type == onnx.AttributeProto.TENSOR:
                     return numpy_helper.to_array(a.t)
                 if a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
@@ -137,6 +150,16 @@ class NodeContext:
                     return tuple(v.decode() if isinstance(v, bytes) else v for v in value)
                 return value
         return default
+
+    def _check_attr_type(self, attribute: onnx.AttributeProto) -> None:
+        """Refuse an attribute whose type differs from the one the op's schema declares: a
+        converter reading ``epsilon`` may then rely on getting a float, not a list or nothing."""
+        declared = declared_attr_types(self.proto.op_type, self.opset).get(attribute.name)
+        if declared is not None and attribute.type != declared:
+            known = attribute.type in onnx.AttributeProto.AttributeType.values()
+            got = onnx.AttributeProto.AttributeType.Name(attribute.type) if known else str(attribute.type)
+            expected = onnx.AttributeProto.AttributeType.Name(declared)
+            raise ModelImportError(f"{self.where}: attribute '{attribute.name}' has type {got}, but the op declares {expected}")
 
     def require_attr(self, name: str) -> Any:
         value = self.attr(name)
