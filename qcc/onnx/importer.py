@@ -24,7 +24,7 @@ from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
 from qcc.onnx.constant_nodes import can_fold, fold_constant_node
 from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
-from qcc.onnx.wellformed import check_text_fields
+from qcc.onnx.wellformed import arity_problem, check_text_fields
 
 MIN_OPSET = 9
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -193,6 +193,11 @@ class _Importer:
 
     def _topological_nodes(self) -> list[onnx.NodeProto]:
         nodes = list(self.model.graph.node)
+        for index, n in enumerate(nodes):
+            problem = arity_problem(n, self.opset)
+            if problem:
+                label = n.name or (n.output[0] if n.output else f"#{index}")
+                raise ModelImportError(f"node '{label}' ({n.op_type}) {problem}")
         producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
         dag = nx.DiGraph()
         dag.add_nodes_from(range(len(nodes)))

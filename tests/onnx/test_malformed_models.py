@@ -39,3 +39,21 @@ def test_an_attribute_without_a_type_is_refused() -> None:
     model.graph.output[0].name = "z"
     with pytest.raises(ModelImportError, match=r"node 'elu' \(Elu\): attribute 'alpha' has type UNDEFINED"):
         import_model(model, input_shapes={"x": (1, 4)})
+
+
+def test_a_node_without_outputs_is_refused() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    nodes = [helper.make_node("Relu", ["x"], [], name="relu0"), helper.make_node("Relu", ["x"], ["y"], name="relu1")]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ModelImportError, match=r"node 'relu0' \(Relu\) has 0 outputs; Relu gives 1"):
+        import_model(model)
+
+
+def test_a_node_with_too_many_inputs_is_refused() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("Add", ["x", "x", "x"], ["y"], name="add3")
+    model = helper.make_model(helper.make_graph([node], "g", [x], [y]), opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ModelImportError, match=r"node 'add3' \(Add\) has 3 inputs; Add takes 2"):
+        import_model(model)
