@@ -183,7 +183,7 @@ def main() -> int:
     p("    python benchmarks/ptq_table.py > docs/ptq-results.md")
     p()
     p("on `examples/digits_mbv2.onnx` (MobileNetV2-style, ReLU6, batch norms unfolded), calibrated on the 256 samples")
-    p("of `examples/calib.npz` (minmax ranges) and evaluated on the 360 labelled samples of `examples/test.npz` with")
+    p("of `examples/calib.npz` (the default `auto` ranges: percentile at 8 bits, minmax at 16) and evaluated on the 360 labelled samples of `examples/test.npz` with")
     p("qcc's integer reference executor (`qcc.backends.numpy_int`, the semantics the C backend must match byte for")
     p("byte; the C backend does not exist yet, so it has no column). SQNR is that of the logits against the float")
     p("model, over all test samples; top-1 on 360 samples moves in steps of 0.28 points, so SQNR is the finer measure.")

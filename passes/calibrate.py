@@ -26,6 +26,13 @@ def observed_values(graph: Graph) -> list[Value]:
     return values
 
 
+def resolved_method(method: str, bits: int) -> str:
+    """The observer choice ``method`` stands for at an activation width (``auto`` depends on it)."""
+    if method != "auto":
+        return method
+    return "percentile" if bits <= 8 else "minmax"
+
+
 @register_pass
 @dataclass(frozen=True)
 class Calibrate(Pass):
@@ -35,7 +42,11 @@ class Calibrate(Pass):
     The method and the activation width come from the graph's quantization scheme (`quant-scheme`):
     `minmax` (the observed range), `percentile` (clip the tails beyond `percentile`), `mse` (the
     clipping range minimizing quantization MSE at the scheme's width), `entropy` (TensorRT's
-    KL-divergence threshold). Samples run in batches (qcc.interp.batching) of as many as fit in
+    KL-divergence threshold), `auto` (the default: `percentile` at 8 bits and below, `minmax` above).
+    At 256 levels, clipping the rare extreme values buys resolution for the bulk of every tensor: on
+    the trained models of docs/zoo.md percentile beat minmax by 1.7 to 3.2 dB at the outputs on four
+    of seven and was within 0.5 dB on the rest. At 65,536 levels the bulk is resolved anyway and
+    clipping only adds error (the example model at W8A16: 40.8 dB minmax, 39.6 dB percentile). Samples run in batches (qcc.interp.batching) of as many as fit in
     `memory-mb` MiB of activations, or one at a time when the graph cannot be batched; the
     observers see them in order, so the ranges do not depend on the batch size. Memory is flat
     in the number of samples: each observer keeps min/max and a fixed-size histogram."""
@@ -53,7 +64,8 @@ class Calibrate(Pass):
         if self.memory_mb < 0:
             raise PipelineError(f"calibrate: memory-mb={self.memory_mb} must be >= 0")
         scheme = scheme_of(graph, ctx)
-        method, bits = scheme.calibration, scheme.activation_bits
+        bits = scheme.activation_bits
+        method = resolved_method(scheme.calibration, bits)
         data = calibration_set(graph, ctx, self.samples or None)
         values = observed_values(graph)
         observers = {id(v): HistogramObserver(histogram=method != "minmax") for v in values}

@@ -234,7 +234,9 @@ def tensor_type_of(array: np.ndarray) -> TensorType:
 
 # ---- quantization scheme ----------------------------------------------------------------------
 
-CALIBRATION_METHODS = ("minmax", "percentile", "mse", "entropy")
+CALIBRATION_METHODS = ("auto", "minmax", "percentile", "mse", "entropy")
+"""How calibrate picks an activation's range; ``auto`` (the default) is ``percentile`` at 8 bits and
+below and ``minmax`` above (passes/calibrate.py says why)."""
 ROUNDINGS = ("double", "single")
 
 
@@ -290,7 +292,7 @@ class QuantScheme:
     activation_bits: int
     per_channel: bool
     rounding: str
-    calibration: str = "minmax"
+    calibration: str = "auto"
     overrides: tuple[NodeOverride, ...] = ()
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ def scheme_for_target(
     weights: int = 0,
     acts: int = 0,
     per_channel: bool | None = None,
-    calibration: str = "minmax",
+    calibration: str = "auto",
     overrides: Sequence[str] = (),
 ) -> QuantScheme:
     """A scheme for ``target``: 0 / None take the target's defaults; what the target cannot run is
