@@ -31,6 +31,8 @@ from types import ModuleType
 from qcc.errors import QccError
 
 BUILD_FLAGS = ("-std=c99", "-O3", "-fPIC", "-fno-strict-aliasing")
+STANDALONE_FLAGS = ("-std=c99", "-O3")
+"""The generated Makefile's language and optimisation flags (its CFLAGS add warnings only)."""
 WARNING_FLAGS = ("-Wall", "-Wextra", "-pedantic")
 _LOADED: dict[str, ModuleType] = {}
 
