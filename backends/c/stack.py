@@ -8,8 +8,10 @@ per path. Limits, stated in the report: the frames are static per function and p
 flags (another compiler or -O level gives another figure); calls into the C library (memcpy,
 memset) are leaves of unknown, small frame and are listed, not counted; a function whose frame is
 ``dynamic`` (a variable-length array, alloca) makes the figure a lower bound, and recursion makes
-it undefined (the generated code has neither: its call depth is the fixed chain above). Interrupt
-handlers running on the same stack come on top.
+it undefined (the generated code has neither: its call depth is the fixed chain above). On x86-64
+a leaf function may use 128 bytes below the stack pointer (the ABI's red zone) that no frame
+figure includes; the chain gets that as one more entry. Interrupt handlers on the same stack come
+on top.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from qcc.backends.c.build import BuildError, _digest, _run, cache_dir
 
 STACK_FLAGS = ("-fstack-usage", "-fcallgraph-info=su")
+RED_ZONES = {"x86_64": 128}
+"""Bytes a leaf may use below the stack pointer, by the start of the compiler's target triple."""
 
 _NODE = re.compile(r'node: \{ title: "(?P<title>[^"]+)" label: "(?P<label>[^"]*)"')
 _EDGE = re.compile(r'edge: \{ sourcename: "(?P<source>[^"]+)" targetname: "(?P<target>[^"]+)"')
@@ -55,14 +59,14 @@ class _Function:
 
 
 @cache
-def compiler_identity(cc: tuple[str, ...]) -> str:
-    """'<first line of --version> for <target triple>': the compiler the figure belongs to."""
+def compiler_identity(cc: tuple[str, ...]) -> tuple[str, str]:
+    """('<first line of --version> for <target triple>', target triple): whose figure it is."""
     try:
         version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60).stdout.splitlines()[0].strip()
         machine = subprocess.run([*cc, "-dumpmachine"], capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, IndexError, subprocess.SubprocessError):
-        return " ".join(cc)
-    return f"{version} for {machine}" if machine else version
+        return " ".join(cc), ""
+    return (f"{version} for {machine}" if machine else version), machine
 
 
 def _callgraphs(sources: Mapping[str, str], cc: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
@@ -156,4 +160,8 @@ def measure_stack(sources: Mapping[str, str], entry: str, cc: Sequence[str], fla
     """Compile ``sources`` (file name -> text: the model's .c/.h and its kernel library files) with
     ``cc flags`` and the stack-usage flags; the heaviest chain from ``entry``."""
     total, chain, bounded, external = heaviest_chain(_callgraphs(sources, cc, flags), entry)
-    return StackUsage(total, tuple(chain), compiler_identity(tuple(cc)), tuple(flags), bounded, tuple(sorted(external)))
+    compiler, machine = compiler_identity(tuple(cc))
+    red_zone = next((size for arch, size in RED_ZONES.items() if machine.startswith(arch)), 0)
+    if red_zone:
+        chain.append(("red zone", red_zone))
+    return StackUsage(total + red_zone, tuple(chain), compiler, tuple(flags), bounded, tuple(sorted(external)))
