@@ -27,6 +27,7 @@ from qcc.backends.c.footprint import LP64, DataModel, _kernel_structs, constant_
 from qcc.backends.c.stack import measure_stack
 from qcc.cli import main
 from qcc.errors import QccError
+from tests.backends.c.symbols import data_symbols, host_pointer_size
 from tests.quant.example_model import CALIB, MODEL, TEST
 
 HAVE_CC = shutil.which("cc") is not None or shutil.which("gcc") is not None
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.skipif(not HAVE_CC, reason="needs a C compiler")
 
 SCHEMES = {"w8a8": [], "w4a8": ["--target", "dsp-w4a16", "--recipe", "fast{weights=4 acts=8}"]}
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-ffunction-sections", "-fdata-sections"]
-DATA_SYMBOLS = set("rRdDbB")
 
 
 @pytest.fixture(scope="module", params=sorted(SCHEMES))
@@ -61,17 +61,6 @@ def _reported(folder: Path) -> dict[str, int]:
     return {"ILP32": int(flash[1]), "LP64": int(flash[2])}
 
 
-def _data_symbols(nm: str, obj: Path) -> dict[str, int]:
-    """name -> size of every data object ``nm -S`` lists in ``obj``."""
-    out = subprocess.run([nm, "-S", "--size-sort", str(obj)], capture_output=True, text=True, check=True).stdout
-    symbols = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[2] in DATA_SYMBOLS:
-            symbols[parts[3]] = int(parts[1], 16)
-    return symbols
-
-
 # ---- flash ---------------------------------------------------------------------------------------
 
 
@@ -81,21 +70,18 @@ def test_struct_layouts_equal_the_host_compilers_sizeof(tmp_path: Path) -> None:
     (tmp_path / "sizes.c").write_text(f'#include <stdio.h>\n#include "qcc_kernels.h"\nint main(void)\n{{\n{prints}    return 0;\n}}\n')
     subprocess.run([*find_compiler(), "-I", str(csrc_dir()), "-o", "sizes", "sizes.c"], cwd=tmp_path, check=True)
     out = subprocess.run([str(tmp_path / "sizes")], capture_output=True, text=True, check=True).stdout
-    pointer = int(subprocess.run([*find_compiler(), "-dM", "-E", "-x", "c", "-"], input="", capture_output=True, text=True)
-                  .stdout.split("__SIZEOF_POINTER__ ")[1].split()[0])
-    host = DataModel("host", pointer)
+    host = DataModel("host", host_pointer_size())
     measured = dict((name, int(size)) for name, size in (line.split() for line in out.splitlines()))
     assert len(measured) == len(structs) >= 20
     assert {name: sizeof(name, host) for name in structs} == measured
 
 
-def test_host_flash_is_the_sum_of_model_c_data_symbols(compiled: Path, tmp_path: Path) -> None:
-    if sizeof("pointer", LP64) != int(subprocess.run([*find_compiler(), "-dM", "-E", "-x", "c", "-"], input="", capture_output=True,
-                                                     text=True).stdout.split("__SIZEOF_POINTER__ ")[1].split()[0]):
+def test_host_flash_is_the_sum_of_model_cdata_symbols(compiled: Path, tmp_path: Path) -> None:
+    if sizeof("pointer", LP64) != host_pointer_size():
         pytest.skip("host is not LP64")
     subprocess.run([*find_compiler(), "-std=c99", "-O2", "-fdata-sections", "-c", "model.c", "-o", str(tmp_path / "model.o")],
                    cwd=compiled, check=True)
-    symbols = _data_symbols("nm", tmp_path / "model.o")
+    symbols = data_symbols("nm", tmp_path / "model.o")
     flash = constant_objects((compiled / "model.c").read_text())
     assert {o.name: o.nbytes(LP64) for o in flash.objects} == {name.split(".")[0]: size for name, size in symbols.items()}
     assert sum(symbols.values()) == _reported(compiled)["LP64"]
@@ -124,14 +110,14 @@ def test_cortex_m4_flash_equals_arm_none_eabi_nm_byte_for_byte(compiled: Path, t
         in_n=re.search(r"INPUT0_SIZE (\d+)", header)[1], out_n=re.search(r"OUTPUT0_SIZE (\d+)", header)[1],  # type: ignore[index]
         arena=re.search(r"ARENA_SIZE (\d+)u", header)[1]))  # type: ignore[index]
     subprocess.run([ARM_GCC, *M4_FLAGS, "-c", "model.c", "-o", "model.o"], cwd=work, check=True)  # type: ignore[list-item]
-    model_symbols = _data_symbols("arm-none-eabi-nm", work / "model.o")
+    model_symbols = data_symbols("arm-none-eabi-nm", work / "model.o")
     assert sum(model_symbols.values()) == reported["ILP32"]
     size = subprocess.run(["arm-none-eabi-size", "model.o"], cwd=work, capture_output=True, text=True, check=True).stdout.splitlines()[1].split()
     assert int(size[0]) + int(size[1]) >= reported["ILP32"]  # text + data: the constants and the step functions' code
     kernels = sorted(p.name for p in work.glob("qcc_*.c"))
     subprocess.run([ARM_GCC, *M4_FLAGS, "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections", "-o", "firmware.elf",  # type: ignore[list-item]
                     "firmware.c", "model.c", *kernels, "-lm"], cwd=work, check=True, capture_output=True)
-    linked = _data_symbols("arm-none-eabi-nm", work / "firmware.elf")
+    linked = data_symbols("arm-none-eabi-nm", work / "firmware.elf")
     assert {name: linked.get(name) for name in model_symbols} == model_symbols  # none dropped, none resized
 
 
