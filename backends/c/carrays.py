@@ -2,8 +2,10 @@
 
 Large int8 arrays (weights) are written as string literals of octal escapes: compilers parse
 them two orders of magnitude faster than initializer lists (a VGG's 140 MB of weights compile in
-seconds instead of tens of minutes). Floats are written in hexadecimal so that the C constant is
-bit-identical to the float32 the numpy reference uses.
+seconds instead of tens of minutes), each at most ``LITERAL_PART_BYTES`` long (MSVC caps a literal
+at 64 KB; longer weights become a struct of parts), or as initializer lists when the program asks
+for the ``arrays`` form. Floats are written in hexadecimal so that the C constant is bit-identical
+to the float32 the numpy reference uses.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Nothing in these files is an IR name pasted verbatim: identifiers and comments c
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from qcc.backends.c.build import STANDALONE_FLAGS
@@ -210,7 +211,8 @@ def _footprint_lines(program: CProgram, footprint: ModelFootprint) -> list[str]:
         lines.append("/* stack: not measured (no GCC with -fcallgraph-info at compile time); no RAM figure */")
         return lines
     bound = "" if stack.bounded else " (a lower bound: a frame on the chain is dynamic)"
-    lines.append(f"#define {_macro(program, 'STACK_BYTES')} {stack.bytes}u /* {comment_text(stack.compiler + ', ' + ' '.join(stack.flags))}{bound} */")
+    compiler = re.sub(r"\s*\([^)]*\)", "", stack.compiler)  # '(Debian 12.2.0-14)' would turn into underscores
+    lines.append(f"#define {_macro(program, 'STACK_BYTES')} {stack.bytes}u /* {comment_text(compiler + ', ' + ' '.join(stack.flags))}{bound} */")
     lines.append(f"#define {_macro(program, 'RAM_BYTES')} ({_macro(program, 'ARENA_SIZE')} + {_macro(program, 'IO_BYTES')} + {_macro(program, 'STACK_BYTES')})")
     return lines
 

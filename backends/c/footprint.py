@@ -58,7 +58,7 @@ Field = tuple[str, int]
 
 
 @cache
-def _kernel_structs() -> tuple[dict[str, list[Field]], dict[str, int]]:
+def kernel_structs() -> tuple[dict[str, list[Field]], dict[str, int]]:
     header = _COMMENT.sub(" ", kernel_sources(["qcc_kernels.h"])["qcc_kernels.h"])
     macros = {name: int(value) for name, value in _DEFINE.findall(header)}
     structs: dict[str, list[Field]] = {}
@@ -85,7 +85,7 @@ def _kernel_structs() -> tuple[dict[str, list[Field]], dict[str, int]]:
 
 def _layout(ctype: str, model: DataModel) -> tuple[int, int]:
     """(size, alignment) of a scalar or a qcc_kernels.h struct under ``model``."""
-    structs, _ = _kernel_structs()
+    structs, _ = kernel_structs()
     if ctype not in structs:
         if ctype not in _FIXED and ctype not in ("pointer", "size_t"):
             raise CBackendError(f"model.c: no size known for the C type '{ctype}'")

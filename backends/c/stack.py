@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from qcc.backends.c.build import BuildError, _digest, _run, cache_dir
+from qcc.backends.c.build import BuildError, cache_dir, content_digest, run_compiler
 
 STACK_FLAGS = ("-fstack-usage", "-fcallgraph-info=su")
 RED_ZONES = {"x86_64": 128}
@@ -71,14 +71,14 @@ def compiler_identity(cc: tuple[str, ...]) -> tuple[str, str]:
 
 def _callgraphs(sources: Mapping[str, str], cc: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
     """The ``.ci`` text of every ``.c`` in ``sources``, compiled with ``flags`` (cached by content)."""
-    headers = _digest(*(f"{k}\n{v}" for k, v in sorted(sources.items()) if k.endswith(".h")))
+    headers = content_digest(*(f"{k}\n{v}" for k, v in sorted(sources.items()) if k.endswith(".h")))
     root = cache_dir() / "stack"
     root.mkdir(exist_ok=True)
     result: dict[str, str] = {}
     todo = []
     for name, text in sorted(sources.items()):
         if name.endswith(".c"):
-            cached = root / f"{Path(name).stem}-{_digest(text, headers, ' '.join(cc), ' '.join(flags))[:24]}.ci"
+            cached = root / f"{Path(name).stem}-{content_digest(text, headers, ' '.join(cc), ' '.join(flags))[:24]}.ci"
             if cached.exists():
                 result[name] = cached.read_text()
             else:
@@ -90,7 +90,7 @@ def _callgraphs(sources: Mapping[str, str], cc: Sequence[str], flags: Sequence[s
                 (work / name).write_text(text)
             for name, cached in todo:
                 stem = Path(name).stem
-                _run([*cc, *flags, *STACK_FLAGS, "-c", name, "-o", f"{stem}.o"], work, f"{name} (stack usage)")
+                run_compiler([*cc, *flags, *STACK_FLAGS, "-c", name, "-o", f"{stem}.o"], work, f"{name} (stack usage)")
                 ci = work / f"{stem}.ci"
                 if not ci.is_file():
                     raise BuildError(f"the C compiler '{cc[0]}' wrote no call graph for {name} (-fcallgraph-info needs GCC 10 or later)")

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from qcc.backends.c.build import csrc_dir, find_compiler
-from qcc.backends.c.footprint import LP64, DataModel, _kernel_structs, constant_objects, sizeof
+from qcc.backends.c.footprint import LP64, DataModel, constant_objects, kernel_structs, sizeof
 from qcc.backends.c.stack import measure_stack
 from qcc.cli import main
 from qcc.errors import QccError
@@ -65,7 +65,7 @@ def _reported(folder: Path) -> dict[str, int]:
 
 
 def test_struct_layouts_equal_the_host_compilers_sizeof(tmp_path: Path) -> None:
-    structs, _ = _kernel_structs()
+    structs, _ = kernel_structs()
     prints = "".join(f'    printf("{name} %lu\\n", (unsigned long)sizeof({name}));\n' for name in structs)
     (tmp_path / "sizes.c").write_text(f'#include <stdio.h>\n#include "qcc_kernels.h"\nint main(void)\n{{\n{prints}    return 0;\n}}\n')
     subprocess.run([*find_compiler(), "-I", str(csrc_dir()), "-o", "sizes", "sizes.c"], cwd=tmp_path, check=True)
