@@ -80,10 +80,12 @@ def compile_graph(
     started: float | None = None,
     log: Callable[[str], None] = lambda message: None,
     constant_form: str = "strings",
+    stack_compiler: Sequence[str] = (),
 ) -> CompileResult:
     """Lower, build, verify and write ``OUT/`` for an already quantized graph. ``samples()``
     returns an iterable of float feed dicts (the first ``verify`` are checked); ``constant_form``
-    is how model.c writes weights (``carrays.CONSTANT_FORMS``)."""
+    is how model.c writes weights (``carrays.CONSTANT_FORMS``); ``stack_compiler`` the compiler
+    command and flags the stack is measured for (default: the build's)."""
     if constant_form not in CONSTANT_FORMS:
         raise InputError(f"--c-constants {constant_form}: expected one of {', '.join(CONSTANT_FORMS)}")
     started = time.perf_counter() if started is None else started
@@ -96,7 +98,7 @@ def compile_graph(
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
     kernels = kernel_sources(program.files)
-    stack = program_stack(program, sources["model.c"], sources["model.h"])
+    stack = program_stack(program, sources["model.c"], sources["model.h"], stack_compiler)
     footprint = model_footprint(program, sources["model.c"], stack)
     sources["model.h"] = model_h(program, footprint)
     log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
@@ -140,6 +142,7 @@ def compile_model(
     name: str | None = None,
     log: Callable[[str], None] = lambda message: None,
     constant_form: str = "strings",
+    stack_compiler: Sequence[str] = (),
 ) -> CompileResult:
     """The whole job of ``qcc compile`` (see the module docstring)."""
     started = time.perf_counter()
@@ -169,7 +172,8 @@ def compile_model(
     already = is_quantized(float_graph)
     return compile_graph(None if already else float_graph, quantized, out, name=name or Path(model_path).stem, samples=samples, verify=verify,
                          model_label=label, target=target, pipeline="(already quantized)" if already else pipeline,
-                         started=started, log=log, constant_form=constant_form)
+                         started=started, log=log, constant_form=constant_form,
+                         stack_compiler=stack_compiler)
 
 
 __all__ = ["CompileResult", "compile_graph", "compile_model", "QccError"]

@@ -14,6 +14,7 @@ puts between objects and the kernels' own code are not counted.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -175,13 +176,16 @@ class ModelFootprint:
         return None if self.stack is None else self.arena + self.io + self.stack.bytes
 
 
-def program_stack(program: CProgram, model_c: str, model_h: str, cc: list[str] | None = None,
-                  flags: tuple[str, ...] = STANDALONE_FLAGS) -> StackUsage | None:
-    """run()'s worst-case stack with ``cc`` (default: the build's C compiler) at the standalone
-    Makefile's flags; None when that compiler cannot report it (not GCC 10+)."""
+def program_stack(program: CProgram, model_c: str, model_h: str, compiler: Sequence[str] = ()) -> StackUsage | None:
+    """run()'s worst-case stack. ``compiler``: the firmware's compiler command and flags (e.g.
+    ``arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os``), measured as asked or an error; by default the
+    build's C compiler at the standalone Makefile's flags, None when it cannot report stack usage."""
     sources = {**kernel_sources(program.files), "model.c": model_c, "model.h": model_h}
+    entry = f"{program.prefix}_run"
+    if compiler:
+        return measure_stack(sources, entry, [compiler[0]], (*STANDALONE_FLAGS, *compiler[1:]))  # later -O wins
     try:
-        return measure_stack(sources, f"{program.prefix}_run", cc or find_compiler(), flags)
+        return measure_stack(sources, entry, find_compiler(), STANDALONE_FLAGS)
     except BuildError:
         return None
 

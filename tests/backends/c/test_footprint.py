@@ -85,6 +85,9 @@ def test_host_flash_is_the_sum_of_model_cdata_symbols(compiled: Path, tmp_path: 
     flash = constant_objects((compiled / "model.c").read_text())
     assert {o.name: o.nbytes(LP64) for o in flash.objects} == {name.split(".")[0]: size for name, size in symbols.items()}
     assert sum(symbols.values()) == _reported(compiled)["LP64"]
+    # model.h's FLASH_BYTES picks the LP64 figure on this host (a negative array size fails to compile)
+    (tmp_path / "check.c").write_text(f'#include "model.h"\ntypedef char flash_is_lp64[QCC_DIGITS_MBV2_FLASH_BYTES == {sum(symbols.values())}u ? 1 : -1];\n')
+    subprocess.run([*find_compiler(), "-std=c99", "-I", str(compiled), "-c", "check.c", "-o", "check.o"], cwd=tmp_path, check=True)
 
 
 FIRMWARE = """#include "model.h"
@@ -122,12 +125,25 @@ def test_cortex_m4_flash_equals_arm_none_eabi_nm_byte_for_byte(compiled: Path, t
 
 
 @pytest.mark.skipif(ARM_GCC is None, reason="needs arm-none-eabi-gcc")
-def test_cortex_m4_stack_is_measured_along_run_kernel_helper(compiled: Path) -> None:
-    sources = {p.name: p.read_text() for p in compiled.iterdir() if p.suffix in (".c", ".h") and p.name != "main.c"}
-    usage = measure_stack(sources, "qcc_digits_mbv2_run", [ARM_GCC, "-mcpu=cortex-m4", "-mthumb"], ("-std=c99", "-Os"))  # type: ignore[list-item]
+def test_stack_compiler_measures_the_firmware_build_along_run_kernel_helper(tmp_path: Path) -> None:
+    out = tmp_path / "digits"
+    firmware = "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os"
+    assert main(["compile", str(MODEL), "--calib", str(CALIB), "-o", str(out), "--verify", "0", "--stack-compiler", firmware]) == 0
+    sources = {p.name: p.read_text() for p in out.iterdir() if p.suffix in (".c", ".h") and p.name != "main.c"}
+    usage = measure_stack(sources, "qcc_digits_mbv2_run", [ARM_GCC], ("-std=c99", "-O3", "-mcpu=cortex-m4", "-mthumb", "-Os"))  # type: ignore[list-item]
     names = [name for name, _ in usage.chain]
     assert names[0] == "qcc_digits_mbv2_run" and names[1].startswith("qcc_conv") and usage.bounded and "red zone" not in names
     assert usage.bytes == sum(size for _, size in usage.chain) and "arm-none-eabi" in usage.compiler
+    assert f"STACK_BYTES {usage.bytes}u /* arm-none-eabi-gcc" in (out / "model.h").read_text()
+    assert f"worst-case stack of run() {usage.bytes}" in (out / "report.md").read_text()
+
+
+def test_a_stack_compiler_that_cannot_run_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("no-such-gcc -Os", "gcc 'unbalanced"):
+        assert main(["compile", str(MODEL), "--calib", str(CALIB), "-o", str(tmp_path / "out"), "--stack-compiler", command]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("qcc: error: ") and "\n" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_w4a8_weights_take_no_more_flash_than_w8a8(tmp_path_factory: pytest.TempPathFactory) -> None:
