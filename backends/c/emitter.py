@@ -151,14 +151,17 @@ def model_c(program: CProgram) -> str:
     parts.append(
         f"int {p}_run({_param_list(program)}, void *arena)\n{{\n    uint8_t *a = (uint8_t *)arena;\n{run_body}\n    return 0;\n}}"
     )
+    # a table of one entry is folded away by optimizing compilers (flash would count a constant
+    # the binary does not hold): a single step is called directly
+    if len(program.steps) > 1:
+        table_line = f"    static void (*const steps[{len(program.steps)}])({ptypes}, uint8_t *) = {{{table}}};\n"
+        callee = "steps[step]"
+    else:
+        table_line, callee = "", "step_0"
     parts.append(
-        f"int {p}_run_step(int32_t step, {_param_list(program)}, void *arena)\n{{\n"
-        # a table of one entry is folded away by optimizing compilers: flash would count a
-        # constant the binary does not hold, so a single step is called directly
-        + (f"    static void (*const steps[{len(program.steps)}])({ptypes}, uint8_t *) = {{{table}}};\n" if len(program.steps) > 1 else "")
-        + f"    if (step < 0 || step >= {steps_macro}) {{\n        return -1;\n    }}\n"
-        + (f"    steps[step]({', '.join(names)}, (uint8_t *)arena);\n" if len(program.steps) > 1 else f"    step_0({', '.join(names)}, (uint8_t *)arena);\n")
-        + "    return 0;\n}"
+        f"int {p}_run_step(int32_t step, {_param_list(program)}, void *arena)\n{{\n{table_line}"
+        f"    if (step < 0 || step >= {steps_macro}) {{\n        return -1;\n    }}\n"
+        f"    {callee}({', '.join(names)}, (uint8_t *)arena);\n    return 0;\n}}"
     )
     parts.append(f"size_t {p}_arena_size(void)\n{{\n    return {_macro(program, 'ARENA_SIZE')};\n}}")
     parts.extend(helpers)
