@@ -7,6 +7,7 @@ tracebacks only with ``--debug``. Outputs are written atomically.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,6 +204,14 @@ def cmd_passes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_words(text: str | None, option: str) -> list[str]:
+    """A command line given as one option value, split as a shell would."""
+    try:
+        return shlex.split(text or "")
+    except ValueError as e:
+        raise QccError(f"{option} '{text}': {e}") from None
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from qcc.compile import compile_model
 
@@ -216,7 +225,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     ctx.log(f"pipeline: {text}")
     log = (lambda message: print(message, file=sys.stderr)) if args.verbose else (lambda message: None)
     result = compile_model(args.model, args.output, calibration=args.calib, pipeline=text, context=ctx, verify=args.verify,
-                           input_shapes=_input_shapes(args), name=args.name, log=log)
+                           input_shapes=_input_shapes(args), name=args.name, log=log, constant_form=args.c_constants,
+                           stack_compiler=_command_words(args.stack_compiler, "--stack-compiler"))
     plan = result.program.plan
     print(f"wrote {result.out}/: {len(result.program.steps)} steps, arena {plan.arena_size} bytes "
           f"(lower bound {plan.lower_bound}), {result.seconds:.1f} s")
@@ -258,6 +268,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from qcc.backends.c.carrays import CONSTANT_FORMS
+
     parser = _Parser(prog="qcc", description="Quantizing compiler: float ONNX to bit-exact integer C.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -330,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="a quantization recipe (see qcc quantize --help)")
     p.add_argument("--verify", type=int, default=4, metavar="N", help="calibration samples checked byte for byte against the integer reference (default 4)")
     p.add_argument("--name", help="C prefix: qcc_<name>_run (default: the model file's name)")
+    p.add_argument("--c-constants", choices=CONSTANT_FORMS, default=CONSTANT_FORMS[0],
+                   help="weights in model.c as string literals of at most 64 KB (default; fast to compile) or initializer lists")
+    p.add_argument("--stack-compiler", metavar="'CC [FLAGS]'",
+                   help="measure run()'s stack for this GCC and flags, e.g. 'arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os' "
+                        "(default: the build's compiler, -O3)")
     calibration_and_target(p, calib=False)
     input_shape(p)
     p.set_defaults(fn=cmd_compile)

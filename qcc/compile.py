@@ -18,7 +18,9 @@ from typing import Any
 
 from qcc.accuracy import evaluate_quantized
 from qcc.backends.c.build import kernel_sources
-from qcc.backends.c.emitter import emit_sources
+from qcc.backends.c.carrays import CONSTANT_FORMS
+from qcc.backends.c.emitter import emit_sources, model_h
+from qcc.backends.c.footprint import model_footprint, program_stack
 from qcc.backends.c.lowering import lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
@@ -78,9 +80,15 @@ def compile_graph(
     pipeline: str,
     started: float | None = None,
     log: Callable[[str], None] = lambda message: None,
+    constant_form: str = "strings",
+    stack_compiler: Sequence[str] = (),
 ) -> CompileResult:
     """Lower, build, verify and write ``OUT/`` for an already quantized graph. ``samples()``
-    returns an iterable of float feed dicts (the first ``verify`` are checked)."""
+    returns an iterable of float feed dicts (the first ``verify`` are checked); ``constant_form``
+    is how model.c writes weights (``carrays.CONSTANT_FORMS``); ``stack_compiler`` the compiler
+    command and flags the stack is measured for (default: the build's)."""
+    if constant_form not in CONSTANT_FORMS:
+        raise InputError(f"--c-constants {constant_form}: expected one of {', '.join(CONSTANT_FORMS)}")
     started = time.perf_counter() if started is None else started
     out = Path(out)
     check_output_dir(out)
@@ -89,9 +97,14 @@ def compile_graph(
     check_tensor_sizes(quantized)
     program = lower_graph(quantized, name)
     check_arena(program.plan.arena_size, get_target(target))
+    program.constant_form = constant_form
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
     kernels = kernel_sources(program.files)
+    stack = program_stack(program, sources["model.c"], sources["model.h"], stack_compiler)
+    footprint = model_footprint(program, sources["model.c"], stack)
+    sources["model.h"] = model_h(program, footprint)
+    log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
     with atomic_directory(out) as tmp:
         for file_name, text in {**sources, **kernels}.items():
             (tmp / file_name).write_text(text)
@@ -109,7 +122,7 @@ def compile_graph(
             ctx.output_sqnr = {k: v.sqnr_db for k, v in report.outputs.items()}
         seconds = time.perf_counter() - started
         ctx.compile_seconds = seconds
-        (tmp / "report.md").write_text(render_report(program, ctx))
+        (tmp / "report.md").write_text(render_report(program, ctx, footprint))
     return CompileResult(program, model, out, checked, seconds)
 
 
@@ -131,6 +144,8 @@ def compile_model(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     name: str | None = None,
     log: Callable[[str], None] = lambda message: None,
+    constant_form: str = "strings",
+    stack_compiler: Sequence[str] = (),
 ) -> CompileResult:
     """The whole job of ``qcc compile`` (see the module docstring)."""
     started = time.perf_counter()
@@ -160,7 +175,8 @@ def compile_model(
     already = is_quantized(float_graph)
     return compile_graph(None if already else float_graph, quantized, out, name=name or Path(model_path).stem, samples=samples, verify=verify,
                          model_label=label, target=target, pipeline="(already quantized)" if already else pipeline,
-                         started=started, log=log)
+                         started=started, log=log, constant_form=constant_form,
+                         stack_compiler=stack_compiler)
 
 
 __all__ = ["CompileResult", "compile_graph", "compile_model", "QccError"]

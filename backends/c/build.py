@@ -31,6 +31,8 @@ from types import ModuleType
 from qcc.errors import QccError
 
 BUILD_FLAGS = ("-std=c99", "-O3", "-fPIC", "-fno-strict-aliasing")
+STANDALONE_FLAGS = ("-std=c99", "-O3")
+"""The generated Makefile's language and optimisation flags (its CFLAGS add warnings only)."""
 WARNING_FLAGS = ("-Wall", "-Wextra", "-pedantic")
 _LOADED: dict[str, ModuleType] = {}
 
@@ -96,7 +98,7 @@ def _native_flags(cc: list[str]) -> tuple[str, ...]:
     return ("-march=native",) if _NATIVE[key] else ()
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
+def run_compiler(cmd: list[str], cwd: Path, what: str) -> None:
     try:
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     except OSError as e:
@@ -106,7 +108,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         raise BuildError(f"compiling {what} failed: {errors[0].strip()}")
 
 
-def _digest(*parts: bytes | str) -> str:
+def content_digest(*parts: bytes | str) -> str:
     h = hashlib.sha256()
     for part in parts:
         data = part.encode() if isinstance(part, str) else part
@@ -125,14 +127,14 @@ def _install(built: Path, target: Path) -> None:
 def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, ...]) -> list[Path]:
     """Compile (or find in the cache) one object per kernel library .c file."""
     headers = {k: v for k, v in kernels.items() if k.endswith(".h")}
-    header_key = _digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
+    header_key = content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
     out, todo = [], []
     root = cache_dir() / "objects"
     root.mkdir(exist_ok=True)
     for name, text in sorted(kernels.items()):
         if not name.endswith(".c"):
             continue
-        obj = root / f"{Path(name).stem}-{_digest(text, header_key, ' '.join(cc), ' '.join(flags))[:24]}.o"
+        obj = root / f"{Path(name).stem}-{content_digest(text, header_key, ' '.join(cc), ' '.join(flags))[:24]}.o"
         out.append(obj)
         if not obj.exists():
             todo.append((name, text, obj))
@@ -145,7 +147,7 @@ def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, 
             def compile_one(item: tuple[str, str, Path]) -> None:
                 name, _, obj = item
                 target = work / f"{Path(name).stem}.o"
-                _run([*cc, *flags, "-c", name, "-o", str(target)], work, name)
+                run_compiler([*cc, *flags, "-c", name, "-o", str(target)], work, name)
                 _install(target, obj)
 
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -169,7 +171,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     cc = find_compiler()
     flags = BUILD_FLAGS + _native_flags(cc)
     cdef = "\n".join(m.prototypes for m in models)
-    key = _digest(
+    key = content_digest(
         cdef, " ".join(cc), " ".join(flags), sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "",
         *(f"{m.directory}/{name}\n{text}" for m in models for name, text in sorted(m.files.items())),
         *(f"{name}\n{text}" for name, text in sorted(kernels.items())),
@@ -207,14 +209,14 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
             def compile_one(job: tuple[Path, list[str]]) -> Path:
                 src, extra = job
                 obj = src.with_suffix(".o")
-                _run([*cc, *flags, *extra, "-c", str(src), "-o", str(obj)], work, src.relative_to(work).as_posix())
+                run_compiler([*cc, *flags, *extra, "-c", str(src), "-o", str(obj)], work, src.relative_to(work).as_posix())
                 return obj
 
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
                 objs = list(pool.map(compile_one, jobs))
             link = ["-shared"] + (["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else [])
             built = work / f"{module_name}{suffix}"
-            _run([*cc, *link, "-o", str(built), *map(str, objs), *map(str, objects), "-lm"], work, "the module")
+            run_compiler([*cc, *link, "-o", str(built), *map(str, objs), *map(str, objects), "-lm"], work, "the module")
             _install(built, target)
     spec = importlib.util.spec_from_file_location(module_name, target)
     if spec is None or spec.loader is None:
@@ -230,7 +232,7 @@ def compile_standalone(directory: Path, extra_flags: Sequence[str] = (), output:
     Makefile does), with warnings as errors. Returns the executable."""
     cc = find_compiler()
     sources = sorted(p.name for p in directory.glob("*.c"))
-    _run([*cc, "-std=c99", "-O2", *WARNING_FLAGS, "-Werror", *extra_flags, "-o", output, *sources, "-lm"], directory, f"{directory.name} (standalone)")
+    run_compiler([*cc, "-std=c99", "-O2", *WARNING_FLAGS, "-Werror", *extra_flags, "-o", output, *sources, "-lm"], directory, f"{directory.name} (standalone)")
     return directory / output
 
 
@@ -244,5 +246,5 @@ def build_executable(directory: Path, sources: Sequence[str], kernels: Mapping[s
         if name.endswith(".h"):
             (directory / name).write_text(text)
     objects = kernel_objects(kernels, cc, all_flags)
-    _run([*cc, *all_flags, "-o", output, *sources, *map(str, objects), "-lm"], directory, f"{directory.name} ({' '.join(flags)})")
+    run_compiler([*cc, *all_flags, "-o", output, *sources, *map(str, objects), "-lm"], directory, f"{directory.name} ({' '.join(flags)})")
     return directory / output

@@ -2,13 +2,16 @@
 
 Large int8 arrays (weights) are written as string literals of octal escapes: compilers parse
 them two orders of magnitude faster than initializer lists (a VGG's 140 MB of weights compile in
-seconds instead of tens of minutes). Floats are written in hexadecimal so that the C constant is
-bit-identical to the float32 the numpy reference uses.
+seconds instead of tens of minutes), each at most ``LITERAL_PART_BYTES`` long (MSVC caps a literal
+at 64 KB; longer weights become a struct of parts), or as initializer lists when the program asks
+for the ``arrays`` form. Floats are written in hexadecimal so that the C constant is bit-identical
+to the float32 the numpy reference uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -77,9 +80,61 @@ def _string_literal(data: bytes, width: int = 32) -> list[str]:
     return ['"' + text[a:b] + '"' for a, b in zip(line_starts[:-1], line_starts[1:])]
 
 
-def array_definition(name: str, array: np.ndarray, comment: str = "") -> tuple[str, str]:
+CONSTANT_FORMS = ("strings", "arrays")
+"""How int8 weights are written: string literals (fast to compile) or initializer lists (for
+compilers whose literal limit is too small even for the split literals)."""
+
+LITERAL_PART_BYTES = 65520
+"""Longest string literal written, in bytes: below MSVC's 65,535-byte cap on a literal (its
+terminating NUL included), a multiple of 16. Longer weights are split into parts."""
+
+
+@dataclass(frozen=True)
+class ByteArray:
+    """A large int8 constant, written in the program's constant form when model.c is emitted."""
+
+    name: str
+    data: bytes
+    comment: str = ""
+
+    @property
+    def pointer(self) -> str:
+        """An ``int8_t`` pointer to the bytes, the same expression in every form."""
+        return f"((const int8_t *)(const void *)&{self.name})"
+
+    def render(self, form: str) -> str:
+        head = f"/* {self.comment} */\n" if self.comment else ""
+        if form == "arrays":
+            return head + _initializer_list("int8_t", self.name, np.frombuffer(self.data, dtype=np.int8))
+        if form != "strings":
+            raise ValueError(f"unknown constant form '{form}' (one of {', '.join(CONSTANT_FORMS)})")
+        n = len(self.data)
+        if n <= LITERAL_PART_BYTES:
+            body = "\n".join("    " + line for line in _string_literal(self.data))
+            return f"{head}static const unsigned char {self.name}[{n + 1}] =\n{body};"
+        # a struct of char arrays, each filled by one literal (without its NUL, which C allows);
+        # char arrays need no padding between them, and the typedef fails to compile if a
+        # compiler added some, so the parts read as one contiguous array
+        starts = range(0, n, LITERAL_PART_BYTES)
+        parts = [self.data[a : a + LITERAL_PART_BYTES] for a in starts]
+        members = "".join(f"    unsigned char p{k}[{len(part)}];\n" for k, part in enumerate(parts))
+        literals = ",\n".join("\n".join("    " + line for line in _string_literal(part)) for part in parts)
+        check = f"typedef char {self.name}_is_contiguous[sizeof({self.name}) == {n} ? 1 : -1];"
+        return f"{head}static const struct {{\n{members}}} {self.name} = {{\n{literals}\n}};\n{check}"
+
+
+def _initializer_list(ctype: str, name: str, flat: np.ndarray) -> str:
+    items = [int_literal(v) for v in flat.tolist()]
+    per_line = 16
+    rows = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    body = ",\n".join("    " + r for r in rows)
+    return f"static const {ctype} {name}[{flat.size}] = {{\n{body}\n}};"
+
+
+def array_definition(name: str, array: np.ndarray, comment: str = "") -> tuple[str | ByteArray, str]:
     """``(definition, pointer expression)`` for a file-scope ``static const`` array holding
-    ``array`` flattened. The pointer expression has the element's C type."""
+    ``array`` flattened. The pointer expression has the element's C type. Large int8 arrays come
+    back as a ``ByteArray``, written in the form the program chooses."""
     flat = np.ascontiguousarray(np.asarray(array)).reshape(-1)
     dtype = flat.dtype
     ctype = C_TYPES.get(dtype)
@@ -89,13 +144,13 @@ def array_definition(name: str, array: np.ndarray, comment: str = "") -> tuple[s
     if flat.size == 0:
         return f"{head}static const {ctype} {name}[1] = {{0}};", name
     if dtype == np.int8 and flat.size > STRING_THRESHOLD:
-        body = "\n".join("    " + line for line in _string_literal(flat.view(np.uint8).tobytes()))
-        return f"{head}static const unsigned char {name}[{flat.size + 1}] =\n{body};", f"((const int8_t *){name})"
-    items = [int_literal(v) for v in flat.tolist()]
-    per_line = 16
-    rows = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
-    body = ",\n".join("    " + r for r in rows)
-    return f"{head}static const {ctype} {name}[{flat.size}] = {{\n{body}\n}};", name
+        weights = ByteArray(name, flat.view(np.uint8).tobytes(), comment)
+        return weights, weights.pointer
+    return head + _initializer_list(ctype, name, flat), name
+
+
+def render_definition(definition: str | ByteArray, form: str) -> str:
+    return definition if isinstance(definition, str) else definition.render(form)
 
 
 class Raw(str):

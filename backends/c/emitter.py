@@ -11,10 +11,13 @@ Nothing in these files is an IR name pasted verbatim: identifiers and comments c
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
-from qcc.backends.c.carrays import array_definition, float_literal
+from qcc.backends.c.build import STANDALONE_FLAGS
+from qcc.backends.c.carrays import ByteArray, array_definition, float_literal, render_definition
 from qcc.backends.c.cnames import comment_text
+from qcc.backends.c.footprint import ILP32, LP64, ModelFootprint
 from qcc.backends.c.steps import Arg, BoundaryIO, CProgram, Step
 from qcc.ir.core import Value
 
@@ -66,7 +69,7 @@ class _Pointers:
                       for k, (name, _, is_in) in enumerate(p for p in params if p[2])} | {
                      ("output", k): name for k, (name, _, _) in enumerate(p for p in params if not p[2])}
         self.const_arrays: dict[int, str] = {}
-        self.const_definitions: list[str] = []
+        self.const_definitions: list[str | ByteArray] = []
 
     def value(self, v: Value, writable: bool) -> str:
         loc = self.plan.location(v)
@@ -112,7 +115,8 @@ def model_c(program: CProgram) -> str:
     for step in program.steps:
         body = _step_function(program, step, pointers)
         where = comment_text(step.label)
-        step_blocks.append(f"/* ---- step {step.index}: {where} ---- */\n" + "\n".join(step.definitions + [body]))
+        definitions = [render_definition(d, program.constant_form) for d in step.definitions]
+        step_blocks.append(f"/* ---- step {step.index}: {where} ---- */\n" + "\n".join(definitions + [body]))
     names = [name for name, _, _ in io_parameters(program)]
     steps_macro = _macro(program, "STEPS")
     run_body = "\n".join(f"    step_{s.index}({', '.join(names)}, a);" for s in program.steps)
@@ -133,23 +137,31 @@ def model_c(program: CProgram) -> str:
         f" * {len(program.steps)} steps; arena {plan.arena_size} bytes (lower bound {plan.lower_bound}).\n"
         " * Compile with the qcc kernel sources listed in the Makefile; C99, no allocation.\n */",
         "#include <stddef.h>\n#include <stdint.h>\n\n#include \"qcc_kernels.h\"\n#include \"model.h\"\n\n"
-        "/* Weights are string literals (compilers read them far faster than initializer lists); C99\n"
-        " * allows literals longer than the 4095 characters every compiler must support, and GCC/Clang's\n"
-        " * -pedantic would warn about them. */\n"
+        "/* Weights are string literals (compilers read them far faster than initializer lists) of at\n"
+        " * most 65,520 bytes (longer weights are split into parts: MSVC caps a literal at 64 KB), or\n"
+        " * initializer lists with qcc compile --c-constants=arrays. C99 allows literals longer than the\n"
+        " * 4095 characters every compiler must support, and GCC/Clang's -pedantic would warn about them. */\n"
         "#if defined(__GNUC__)\n#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n#endif",
     ]
     blocks = "\n\n".join(step_blocks)
     if pointers.const_definitions:
-        parts.append("/* ---- constant tensors read as data ---- */\n" + "\n".join(pointers.const_definitions))
+        definitions = [render_definition(d, program.constant_form) for d in pointers.const_definitions]
+        parts.append("/* ---- constant tensors read as data ---- */\n" + "\n".join(definitions))
     parts.append(blocks)
     parts.append(
         f"int {p}_run({_param_list(program)}, void *arena)\n{{\n    uint8_t *a = (uint8_t *)arena;\n{run_body}\n    return 0;\n}}"
     )
+    # a table of one entry is folded away by optimizing compilers (flash would count a constant
+    # the binary does not hold): a single step is called directly
+    if len(program.steps) > 1:
+        table_line = f"    static void (*const steps[{len(program.steps)}])({ptypes}, uint8_t *) = {{{table}}};\n"
+        callee = "steps[step]"
+    else:
+        table_line, callee = "", "step_0"
     parts.append(
-        f"int {p}_run_step(int32_t step, {_param_list(program)}, void *arena)\n{{\n"
-        f"    static void (*const steps[{steps_macro}])({ptypes}, uint8_t *) = {{{table}}};\n"
+        f"int {p}_run_step(int32_t step, {_param_list(program)}, void *arena)\n{{\n{table_line}"
         f"    if (step < 0 || step >= {steps_macro}) {{\n        return -1;\n    }}\n"
-        f"    steps[step]({', '.join(names)}, (uint8_t *)arena);\n    return 0;\n}}"
+        f"    {callee}({', '.join(names)}, (uint8_t *)arena);\n    return 0;\n}}"
     )
     parts.append(f"size_t {p}_arena_size(void)\n{{\n    return {_macro(program, 'ARENA_SIZE')};\n}}")
     parts.extend(helpers)
@@ -182,7 +194,33 @@ def _io_comment(kind: str, k: int, io: BoundaryIO) -> str:
     return comment_text(f"{kind} {k}: {io.float_name}, {io.ctype[:-2]} {list(io.shape)}{quant}")
 
 
-def model_h(program: CProgram) -> str:
+def _footprint_lines(program: CProgram, footprint: ModelFootprint) -> list[str]:
+    """model.h's flash and RAM figures (report.md states the method)."""
+    flash = _macro(program, "FLASH_BYTES")
+    lines = [
+        "",
+        "/* Footprint. Flash: every constant object of model.c (weights, biases, multipliers, shifts,",
+        " * tables, parameter structs), object sizes, for 32-bit (ILP32) and 64-bit (LP64) pointers;",
+        " * the kernels' code is not included. RAM: arena + input and output buffers + run()'s",
+        " * worst-case stack, measured with the compiler named below (another compiler or -O differs). */",
+        f"#define {flash}_ILP32 {footprint.flash.total(ILP32)}u",
+        f"#define {flash}_LP64 {footprint.flash.total(LP64)}u",
+        f"#if UINTPTR_MAX == 0xFFFFFFFFu\n#define {flash} {flash}_ILP32\n"
+        f"#elif UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu\n#define {flash} {flash}_LP64\n#endif",
+        f"#define {_macro(program, 'IO_BYTES')} {footprint.io}u /* input and output buffers */",
+    ]
+    stack = footprint.stack
+    if stack is None:
+        lines.append("/* stack: not measured (no GCC with -fcallgraph-info at compile time); no RAM figure */")
+        return lines
+    bound = "" if stack.bounded else " (a lower bound: a frame on the chain is dynamic)"
+    compiler = re.sub(r"\s*\([^)]*\)", "", stack.compiler)  # '(Debian 12.2.0-14)' would turn into underscores
+    lines.append(f"#define {_macro(program, 'STACK_BYTES')} {stack.bytes}u /* {comment_text(compiler + ', ' + ' '.join(stack.flags))}{bound} */")
+    lines.append(f"#define {_macro(program, 'RAM_BYTES')} ({_macro(program, 'ARENA_SIZE')} + {_macro(program, 'IO_BYTES')} + {_macro(program, 'STACK_BYTES')})")
+    return lines
+
+
+def model_h(program: CProgram, footprint: ModelFootprint | None = None) -> str:
     guard = _macro(program, "MODEL_H")
     plan = program.plan
     lines = [
@@ -203,6 +241,8 @@ def model_h(program: CProgram) -> str:
     for k, io in enumerate(program.outputs):
         if io.axis is not None:
             lines.append(f"#define {_macro(program, f'OUTPUT{k}_AXIS')} {io.axis} /* output {k} joins differently-ranged parts: per-index parameters */")
+    if footprint is not None:
+        lines.extend(_footprint_lines(program, footprint))
     lines.append("")
     lines.extend(prototypes(program))
     for k, io in enumerate(program.outputs):
@@ -251,7 +291,7 @@ def main_c(program: CProgram) -> str:
         else:
             writes.append(f"    if (write_file(argv[first + {n_in + k}], out{k}, sizeof({io.ctype}) * {io.count}) != 0) {{\n        return 1;\n    }}")
     del params
-    checks = " || ".join(f"{a} == NULL" for a in args + ["arena"])
+    checks = " || ".join(f"{a} == NULL" for a in args)
     usage_files = " ".join([f"IN{k}" for k in range(n_in)] + [f"OUT{k}" for k in range(n_out)])
     float_flag = " [-f]" if floats else ""
     float_doc = (
@@ -269,6 +309,10 @@ def main_c(program: CProgram) -> str:
 #include <string.h>
 
 #include "model.h"
+
+/* The arena: static storage, aligned here to the 16 bytes model.h promises (malloc's blocks are
+ * only 8-byte aligned on some C libraries, e.g. armhf glibc). */
+static unsigned char arena_storage[{_macro(program, 'ARENA_SIZE')} + 15u];
 
 static int read_file(const char *path, void *buf, size_t bytes)
 {{
@@ -303,7 +347,7 @@ static int write_file(const char *path, const void *buf, size_t bytes)
 int main(int argc, char **argv)
 {{
     int first = 1, use_float = 0;
-    void *arena = malloc({_macro(program, 'ARENA_SIZE')});
+    void *arena = arena_storage + (16u - (size_t)((uintptr_t)arena_storage % 16u)) % 16u;
 {chr(10).join(decls)}
     if (argc > 1 && strcmp(argv[1], "-f") == 0) {{
         use_float = 1;
@@ -323,7 +367,6 @@ int main(int argc, char **argv)
         return 1;
     }}
 {chr(10).join(writes)}
-    free(arena);
 {chr(10).join(f'    free({a});' for a in frees)}
     return 0;
 }}
@@ -336,7 +379,7 @@ def makefile(program: CProgram) -> str:
     return f"""# Builds the standalone check of model '{program.name}' (generated by qcc):
 #     make && ./model input.bin output.bin
 CC ?= cc
-CFLAGS ?= -std=c99 -O3 -Wall -Wextra -pedantic
+CFLAGS ?= {' '.join(STANDALONE_FLAGS)} -Wall -Wextra -pedantic
 LDLIBS ?= -lm
 
 SOURCES = {' '.join(sources)}
@@ -353,7 +396,8 @@ clean:
 
 
 def emit_sources(program: CProgram) -> dict[str, str]:
-    """The generated files, by name (kernel library files are copied separately)."""
+    """The generated files, by name (kernel library files are copied separately). Their model.h
+    has no footprint: that needs model.c first (``footprint.model_footprint``), then ``model_h``."""
     return {"model.c": model_c(program), "model.h": model_h(program), "main.c": main_c(program), "Makefile": makefile(program)}
 
 

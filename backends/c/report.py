@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qcc.analysis.macs import node_macs
+from qcc.backends.c.footprint import ILP32, LP64, ModelFootprint
 from qcc.backends.c.steps import CProgram, Step
 
 
@@ -71,7 +72,33 @@ def _scheme_text(program: CProgram) -> str:
     return text + (f"; overrides `{_md(', '.join(str(o) for o in scheme.overrides))}`" if scheme.overrides else "")
 
 
-def render_report(program: CProgram, ctx: ReportContext) -> str:
+def _footprint_lines(footprint: ModelFootprint) -> list[str]:
+    """Flash and RAM, each with how it was obtained (docs: backends/c/footprint.py, stack.py)."""
+    flash = footprint.flash
+    arrays = sum(o.nbytes(ILP32) for o in flash.objects if o.ctype in ("unsigned char", "int8_t"))
+    lines = [
+        f"- flash (constant data): **{flash.total(ILP32)} bytes** with 32-bit pointers (Cortex-M, armhf), "
+        f"{flash.total(LP64)} bytes with 64-bit ones: every constant object model.c defines ({len(flash.objects)}), "
+        f"of which {arrays} bytes of int8 weights and the rest biases, multipliers, shifts, tables, parameter structs "
+        "and the step table; object sizes, kernel code not included",
+    ]
+    stack = footprint.stack
+    if stack is None or footprint.ram is None:
+        lines.append(f"- RAM: arena {footprint.arena} + input/output buffers {footprint.io} bytes; stack not measured "
+                     "(the C compiler has no -fcallgraph-info: GCC 10 or later measures it)")
+        return lines
+    bound = "" if stack.bounded else " (a lower bound: a frame on the chain is dynamic)"
+    library = f"; library calls not counted: {', '.join(stack.external)}" if stack.external else ""
+    lines += [
+        f"- RAM: **{footprint.ram} bytes** = arena {footprint.arena} + input/output buffers {footprint.io} "
+        f"+ worst-case stack of run() {stack.bytes}{bound}",
+        f"- stack: the heaviest call chain in the compiler's own frame sizes (-fstack-usage, -fcallgraph-info): "
+        f"`{_md(stack.describe())}`{_md(library)}; static per function, for this compiler and these flags only",
+    ]
+    return lines
+
+
+def render_report(program: CProgram, ctx: ReportContext, footprint: ModelFootprint | None = None) -> str:
     plan = program.plan
     total_macs = sum(node_macs(s.node) for s in program.steps if s.node is not None)
     total_weights = sum(_weight_bytes(s) for s in program.steps)
@@ -85,10 +112,12 @@ def render_report(program: CProgram, ctx: ReportContext) -> str:
         f"- C entry point: `int {program.prefix}_run(...)` in `model.c` / `model.h`; {len(program.steps)} steps",
         f"- arena: **{plan.arena_size} bytes**; lower bound (largest set of simultaneously live tensors): "
         f"{plan.lower_bound} bytes; ratio {ratio:.3f}",
-        f"- constant data: {total_weights} bytes; {total_macs} MACs per inference",
+        f"- weight tensors: {total_weights} bytes; {total_macs} MACs per inference",
         f"- bit-exact: the C module's outputs equal the numpy integer reference byte for byte on "
         f"{ctx.verified_samples} calibration sample(s)",
     ]
+    if footprint is not None:
+        lines += _footprint_lines(footprint)
     if ctx.top1 is not None:
         lines.append(f"- top-1 on the verification samples: float {100 * ctx.top1[0]:.2f}%, C integer {100 * ctx.top1[1]:.2f}%")
     for name, db in ctx.output_sqnr.items():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from qcc.backends.c.carrays import Raw, array_definition, struct_definition
+from qcc.backends.c.carrays import ByteArray, Raw, array_definition, struct_definition
 from qcc.backends.c.cnames import c_identifier
 from qcc.errors import QccError
 from qcc.ir.core import Graph, Node, Value
@@ -69,7 +69,7 @@ class Step:
     writes: list[Value]
     kernel: str = ""
     calls: list[Call] = field(default_factory=list)
-    definitions: list[str] = field(default_factory=list)
+    definitions: list[str | ByteArray] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     scratch: int = 0
     inplace: tuple[int, ...] = ()
@@ -130,6 +130,7 @@ class CProgram:
     inputs: list[BoundaryIO]
     outputs: list[BoundaryIO]
     plan: Any = None  # planner.MemoryPlan
+    constant_form: str = "strings"  # how model.c writes int8 weights (carrays.CONSTANT_FORMS)
 
     @property
     def files(self) -> list[str]:

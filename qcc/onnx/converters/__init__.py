@@ -73,7 +73,7 @@ def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
         schema = onnx.defs.get_schema(op_type, opset, "")
     except onnx.defs.SchemaError:
         return {}
-    return {name: int(attribute.type) for name, attribute in schema.attributes.items()}
+    return {name: int(attribute.type.value) for name, attribute in schema.attributes.items()}
 
 
 class NodeContext:
