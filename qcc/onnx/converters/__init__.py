@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 import onnx
@@ -73,7 +73,8 @@ def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
         schema = onnx.defs.get_schema(op_type, opset, "")
     except onnx.defs.SchemaError:
         return {}
-    return {name: int(attribute.type.value) for name, attribute in schema.attributes.items()}
+    # AttrType numbers are AttributeProto's type numbers; onnx's stubs do not declare its __int__
+    return {name: int(cast(SupportsInt, attribute.type)) for name, attribute in schema.attributes.items()}
 
 
 class NodeContext:
