@@ -63,7 +63,7 @@ def test_passes_agree_on_the_grid_because_they_read_one_scheme() -> None:
         ("fast{weights=four}", "option 'weights': 'four' is not an integer"),
         ("fast{iters=5}", "option 'iters' is only for the adaround recipe"),
         ("dfq{colour=red}", "bad option 'colour=red'"),
-        ("fast{method=best}", "is not one of minmax, percentile, mse, entropy"),
+        ("fast{method=best}", "is not one of auto, minmax, percentile, mse, entropy"),
         ("fast{per-channel=maybe}", "is not true or false"),
         ("fast{weights=4", "options must end with '}'"),
     ],
