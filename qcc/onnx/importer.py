@@ -193,11 +193,6 @@ class _Importer:
 
     def _topological_nodes(self) -> list[onnx.NodeProto]:
         nodes = list(self.model.graph.node)
-        for index, n in enumerate(nodes):
-            problem = arity_problem(n, self.opset)
-            if problem:
-                label = n.name or (n.output[0] if n.output else f"#{index}")
-                raise ModelImportError(f"node '{label}' ({n.op_type}) {problem}")
         producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
         dag = nx.DiGraph()
         dag.add_nodes_from(range(len(nodes)))
@@ -206,14 +201,14 @@ class _Importer:
                 if name in producer and producer[name] != i:
                     dag.add_edge(producer[name], i)
                 elif name in producer:
-                    raise ModelImportError(f"node '{n.name or n.output[0]}' ({n.op_type}) consumes its own output '{name}'")
+                    raise ModelImportError(f"node '{_label(n)}' ({n.op_type}) consumes its own output '{name}'")
         try:
             order = list(nx.lexicographical_topological_sort(dag))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(dag)
             first = nodes[cycle[0][0]]
-            path = " -> ".join(f"'{nodes[a].name or nodes[a].output[0]}'" for a, _ in cycle)
-            raise ModelImportError(f"graph has a cycle through node '{first.name or first.output[0]}' ({first.op_type}): {path}") from None
+            path = " -> ".join(f"'{_label(nodes[a])}'" for a, _ in cycle)
+            raise ModelImportError(f"graph has a cycle through node '{_label(first)}' ({first.op_type}): {path}") from None
         return [nodes[i] for i in order]
 
     def _convert(self, proto: onnx.NodeProto) -> None:
@@ -224,11 +219,14 @@ class _Importer:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
         fn = CONVERTERS.get(proto.op_type)
-        if fn is None and can_fold(proto) and self._all_operands_constant(proto):
+        if fn is None and not (can_fold(proto) and self._all_operands_constant(proto)):
+            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
+        problem = arity_problem(proto, self.opset)
+        if problem:
+            raise ModelImportError(f"{ctx.where} {problem}")
+        if fn is None:  # every operand is a constant: the ONNX reference computes it once, here
             self._fold_unconverted(proto, ctx)
             return
-        if fn is None:
-            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
         try:
             outputs = fn(ctx)
         except ModelImportError:
@@ -263,3 +261,7 @@ class _Importer:
         self.graph.outputs = outs
 
 
+def _label(proto: onnx.NodeProto) -> str:
+    """A node's name for messages: its name, else its first output, else its op (a damaged model
+    can have neither)."""
+    return proto.name or (proto.output[0] if proto.output else proto.op_type)
