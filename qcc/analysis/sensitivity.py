@@ -148,20 +148,24 @@ def layer_sensitivity(runner: SensitivityRunner, settings: Settings, progress: P
         if value.type.quant is None or not value.type.dtype.is_float:
             continue
         prefix_acts[value.name] = settings.activation_bits
-        acts = {bits: runner.sqnr_db(OnGrid(activations={value.name: bits})) for bits in ACTIVATION_WIDTHS}
-        rows.append(LayerSensitivity(value.name, "input", [value.name], None, acts, runner.sqnr_db(OnGrid(activations=dict(prefix_acts)))))
+        alone = _activation_sweep(runner, [value.name])
+        rows.append(LayerSensitivity(value.name, "input", [value.name], None, alone, runner.sqnr_db(OnGrid(activations=dict(prefix_acts)))))
     nodes = list(graph.nodes)
     for node in progress.bar(nodes, total=len(nodes), desc="sensitivity") if progress is not None else nodes:
         s = settings.for_node(node)
         results = [r.name for r in quantized_results(node)]
-        weights = None
+        weights: dict[int, float] | None = None
         if is_weight_layer(node):
             weights = {bits: runner.sqnr_db(OnGrid(weights={node.name: (bits, s.per_channel)})) for bits in WEIGHT_WIDTHS}
             prefix_weights[node.name] = (s.weight_bits, s.per_channel)
-        acts = None
+        acts = _activation_sweep(runner, results) if results else None
         if results:
-            acts = {bits: runner.sqnr_db(OnGrid(activations=dict.fromkeys(results, bits))) for bits in ACTIVATION_WIDTHS}
             prefix_acts.update(dict.fromkeys(results, s.activation_bits))
         cumulative = runner.sqnr_db(OnGrid(dict(prefix_weights), dict(prefix_acts)))
         rows.append(LayerSensitivity(node.name, node.op, results, weights, acts, cumulative))
     return rows
+
+
+def _activation_sweep(runner: SensitivityRunner, values: Sequence[str]) -> dict[int, float]:
+    """Output SQNR with only ``values`` quantized, at each activation width."""
+    return {bits: runner.sqnr_db(OnGrid(activations=dict.fromkeys(values, bits))) for bits in ACTIVATION_WIDTHS}
