@@ -49,13 +49,13 @@ def layer_table(report: Mapping[str, Any]) -> str:
 
 def tensor_table(report: Mapping[str, Any]) -> str:
     header = ["tensor", "kind", "min", "max", "std", "kurtosis", "max|x|/std", "clip lo", "clip hi", "clipped %",
-              *(f"{f} dB" for f in FORMAT_COLUMNS), "best"]
+              "scheme grid dB", *(f"{f} dB" for f in FORMAT_COLUMNS), "best"]
     rows = []
     for t in report["tensors"]:
         formats = [db(t["formats"][f]["snr_db"]) if f in t["formats"] else "" for f in FORMAT_COLUMNS]
         rows.append([html.escape(t["name"]), t["kind"], number(t["min"]), number(t["max"]), number(t["std"]), number(t["kurtosis"]),
                      number(t["max_abs_over_std"]), number(t["clip_lo"]), number(t["clip_hi"]), number(100 * t["clipped_fraction"]),
-                     *formats, f'<span class="best">{html.escape(t["best_format"])}</span>'])
+                     db(t["scheme_grid_snr_db"]), *formats, f'<span class="best">{html.escape(t["best_format"])}</span>'])
     return _table(header, rows)
 
 
@@ -93,7 +93,8 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, str] | None) -> s
         _plot(plots, "histograms", "histograms of the worst tensors"),
         worst_table(report),
         "<h2>Tensor statistics, INT8 versus FP8</h2>",
-        "<p>Tensor SNR (dB) on each grid: INT8 symmetric max-abs per tensor (and per output channel for weights), FP8 at its best "
+        "<p>Tensor SNR (dB) on each grid: the scheme's own grid (calibrated range and width; weights per the scheme's channel "
+        "setting), then, to compare formats on equal terms, INT8 symmetric max-abs per tensor (and per output channel for weights), FP8 at its best "
         "exponent bias (round to nearest even, saturating; docs/analyze.md). Kurtosis is Pearson's (Gaussian 3). "
         f"Tensors where an FP8 format beats INT8 (outlier-heavy): {html.escape(', '.join(outliers)) if outliers else 'none'}.</p>",
         _plot(plots, "formats", "INT8 and FP8 SNR per tensor"),

@@ -20,7 +20,7 @@ from typing import Any
 from qcc.analysis.html import render_html
 from qcc.analysis.plots import PlotsUnavailable, write_plots
 from qcc.analysis.sensitivity import ACTIVATION_WIDTHS, WEIGHT_WIDTHS, LayerSensitivity, SensitivityRunner, layer_sensitivity, quantized_results
-from qcc.analysis.tensor_stats import best_format, format_snrs, histogram, tensor_stats
+from qcc.analysis.tensor_stats import best_format, format_snrs, histogram, snr_db, tensor_stats
 from qcc.arith.params import params_range
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError
@@ -28,7 +28,7 @@ from qcc.fileio import atomic_directory
 from qcc.ir.core import Graph
 from qcc.model_io import load_graph
 from qcc.pipeline import Pass, PassContext, PassManager, parse_pipeline
-from qcc.quant.fakequant import is_weight_layer, weight_axis
+from qcc.quant.fakequant import fake_quantize, fake_quantize_weight, is_weight_layer, weight_axis
 from qcc.quant.lowering import Settings
 from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
@@ -100,7 +100,8 @@ def _activation_tensors(graph: Graph, runner: SensitivityRunner) -> list[dict[st
         clip = params_range(value.type.quant)
         snrs = format_snrs(array)
         out.append({"name": value.name, "kind": "activation", "node": value.producer.name if value.producer is not None else value.name,
-                    "shape": list(value.type.static_shape), **tensor_stats(array, clip).as_dict(), "formats": snrs,
+                    "shape": list(value.type.static_shape), **tensor_stats(array, clip).as_dict(),
+                    "scheme_grid_snr_db": snr_db(array, fake_quantize(array, value.type.quant)), "formats": snrs,
                     "best_format": best_format(snrs), "_array": array})
     return out
 
@@ -113,8 +114,11 @@ def _weight_tensors(graph: Graph, settings: Settings) -> list[dict[str, Any]]:
         weight = node.inputs[1].const_array
         amax = float(abs(weight).max(initial=0.0))
         snrs = format_snrs(weight, channel_axis=weight_axis(node, True))
+        s = settings.for_node(node)
+        on_grid = fake_quantize_weight(weight, s.weight_bits, weight_axis(node, s.per_channel))
         out.append({"name": node.inputs[1].name, "kind": "weight", "node": node.name, "shape": list(weight.shape),
-                    **tensor_stats(weight, (-amax, amax)).as_dict(), "formats": snrs, "best_format": best_format(snrs), "_array": weight})
+                    **tensor_stats(weight, (-amax, amax)).as_dict(), "scheme_grid_snr_db": snr_db(weight, on_grid), "formats": snrs,
+                    "best_format": best_format(snrs), "_array": weight})
     return out
 
 

@@ -68,17 +68,24 @@ def test_report_has_every_section_with_sane_values(report_dir: Path) -> None:
         assert t["min"] <= t["max"] and t["std"] >= 0 and 0 <= t["clipped_fraction"] <= 1
         assert set(t["formats"]) >= {"INT8", "E2M5", "E3M4", "E4M3", "E5M2"}
         assert ("INT8-per-channel" in t["formats"]) == (t["kind"] == "weight")
+        if t["kind"] == "weight":  # the default scheme is W8 per channel
+            assert t["scheme_grid_snr_db"] == pytest.approx(t["formats"]["INT8-per-channel"]["snr_db"], abs=1e-3)  # float32 vs float64 grid values
     worst = report["worst"]
     assert {w["kind"] for w in worst} == {"activation", "weight"}
     assert all(sum(w["histogram"]["counts"]) > 0 and len(w["histogram"]["edges"]) == len(w["histogram"]["counts"]) + 1 for w in worst)
 
 
-def test_html_page_shows_the_json_numbers_and_plots(report_dir: Path) -> None:
-    report = json.loads((report_dir / "report.json").read_text())
+def test_plots_are_drawn_and_shown(report_dir: Path) -> None:
+    pytest.importorskip("matplotlib")  # the [analyze] extra (also in [test])
     page = (report_dir / "index.html").read_text()
     for name in ("sensitivity.png", "histograms.png", "formats.png"):
         assert (report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{name}"' in page
+
+
+def test_html_page_shows_the_json_numbers(report_dir: Path) -> None:
+    report = json.loads((report_dir / "report.json").read_text())
+    page = (report_dir / "index.html").read_text()
     parser = _Tables()
     parser.feed(page)
     layer_rows, _, tensor_rows = (table[1:] for table in parser.tables)
@@ -92,7 +99,8 @@ def test_html_page_shows_the_json_numbers_and_plots(report_dir: Path) -> None:
             assert row[5:7] == [db(layer["activations_sqnr_db"][b]) for b in ("8", "16")]
     for row, tensor in zip(tensor_rows, report["tensors"], strict=True):
         assert row[:6] == [tensor["name"], tensor["kind"], number(tensor["min"]), number(tensor["max"]), number(tensor["std"]), number(tensor["kurtosis"])]
-        assert row[10] == db(tensor["formats"]["INT8"]["snr_db"]) and row[14] == db(tensor["formats"]["E4M3"]["snr_db"])
+        assert row[10] == db(tensor["scheme_grid_snr_db"])
+        assert row[11] == db(tensor["formats"]["INT8"]["snr_db"]) and row[15] == db(tensor["formats"]["E4M3"]["snr_db"])
         assert row[-1] == tensor["best_format"]
 
 
