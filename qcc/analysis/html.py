@@ -64,6 +64,25 @@ def worst_table(report: Mapping[str, Any]) -> str:
     return _table(["tensor", "kind", "node", "output SQNR alone (dB)", "clip lo", "clip hi"], rows)
 
 
+def curve_table(report: Mapping[str, Any]) -> str:
+    rows = [[html.escape(point["narrowed"] or "(all at the widest weights)"), number(point["weight_bytes_fraction"]), db(point["sqnr_db"])]
+            for point in report["mixed_precision_curve"]]
+    return _table(["layer narrowed", "weight bytes / 8-bit", "output SQNR (dB)"], rows)
+
+
+def _curve_section(report: Mapping[str, Any], plots: Mapping[str, str] | None) -> str:
+    if not report["mixed_precision_curve"]:
+        return ""
+    return "\n".join([
+        "<h2>Weight size against output SQNR</h2>",
+        "<p>Layers narrowed one width at a time, cheapest first (the noise each adds alone per byte saved), with the whole "
+        "network measured after each step: the trade-off the <code>mixed-precision</code> pass chooses from "
+        "(docs/mixed-precision.md).</p>",
+        _plot(plots, "curve", "weight bytes against output SQNR"),
+        curve_table(report),
+    ])
+
+
 def _plot(plots: Mapping[str, str] | None, key: str, alt: str) -> str:
     if plots is None or key not in plots:
         return ""
@@ -92,6 +111,7 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, str] | None) -> s
         "<h2>Worst tensors</h2>",
         _plot(plots, "histograms", "histograms of the worst tensors"),
         worst_table(report),
+        _curve_section(report, plots),
         "<h2>Tensor statistics, INT8 versus FP8</h2>",
         "<p>Tensor SNR (dB) on each grid: the scheme's own grid (calibrated range and width; weights per the scheme's channel "
         "setting), then, to compare formats on equal terms, INT8 symmetric max-abs per tensor (and per output channel for weights), FP8 at its best "

@@ -37,7 +37,11 @@ def write_plots(report: dict[str, Any], directory: Path) -> dict[str, str]:
     """Write the plots into ``directory``; returns plot key -> file name."""
     plt = _pyplot()
     files = {"sensitivity": "sensitivity.png", "histograms": "histograms.png", "formats": "formats.png"}
-    for key, draw in (("sensitivity", _sensitivity), ("histograms", _histograms), ("formats", _formats)):
+    if report["mixed_precision_curve"]:
+        files["curve"] = "curve.png"
+    for key, draw in (("sensitivity", _sensitivity), ("histograms", _histograms), ("formats", _formats), ("curve", _curve)):
+        if key not in files:
+            continue
         fig = draw(plt, report)
         fig.savefig(directory / files[key], dpi=90)
         plt.close(fig)
@@ -90,5 +94,16 @@ def _formats(plt: Any, report: dict[str, Any]) -> Any:
     ax.set_xticks(x, [("w " if t["kind"] == "weight" else "") + t["name"][-20:] for t in tensors], rotation=80, ha="right", fontsize=6)
     ax.set_ylabel("tensor SNR (dB)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _curve(plt: Any, report: dict[str, Any]) -> Any:
+    points = report["mixed_precision_curve"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([p["weight_bytes_fraction"] for p in points], [_db(p["sqnr_db"]) for p in points], "o-")
+    ax.set_xlabel("weight bytes / all-8-bit weight bytes")
+    ax.set_ylabel("output SQNR (dB)")
+    ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig

@@ -13,6 +13,7 @@ would drop below the budget (that layer then stays where it is).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,12 +53,23 @@ class Decision:
     alone_sqnr_db: float | None = None
 
 
+@dataclass(frozen=True)
+class CurvePoint:
+    """One accepted step of an SQNR-budget search: the layer narrowed (None: the start) and the
+    network's weight bytes (fraction of 8-bit) and measured output SQNR after it."""
+
+    narrowed: str | None
+    size_fraction: float
+    sqnr_db: float
+
+
 @dataclass
 class SearchResult:
     decisions: dict[str, Decision]
     weight_bytes: float
     reference_bytes: float  # every weight at 8 bits
     sqnr_db: float
+    curve: list[CurvePoint]  # the size/SQNR points an SQNR budget's search measured, in order
 
     @property
     def size_fraction(self) -> float:
@@ -119,6 +131,7 @@ def search_weight_widths(
     current = measure(bits)
     if budget.kind == "sqnr" and current < budget.limit:
         raise PipelineError(f"mixed-precision: budget sqnr:{budget.limit:g} is out of reach: the widest weights give {current:.2f} dB")
+    curve = [CurvePoint(None, total / reference, current)]
     while heap and not (budget.kind == "size" and total <= budget.limit * reference):
         _, _, name, index = heapq.heappop(heap)
         node, lower = by_name[name], widths[index + 1]
@@ -130,6 +143,8 @@ def search_weight_widths(
                 continue
             current = sqnr
         total -= weight_bytes(node, bits[name]) - weight_bytes(node, lower)
+        if budget.kind == "sqnr":
+            curve.append(CurvePoint(name, total / reference, current))
         bits = trial
         decisions[name].weight_bits = lower
         log(f"mixed-precision: {name} weights {widths[index]} -> {lower} bits (alone: {decisions[name].alone_sqnr_db:.2f} dB output SQNR)")
@@ -138,4 +153,10 @@ def search_weight_widths(
         if total > budget.limit * reference:
             raise PipelineError(f"mixed-precision: budget size:{budget.limit:g} is out of reach: the narrowest weights allowed take {total / reference:.3f}")
         current = measure(bits)
-    return SearchResult(decisions, total, reference, current)
+    return SearchResult(decisions, total, reference, current, curve)
+
+
+def narrowing_curve(graph: Graph, runner: SensitivityRunner, settings: Settings) -> list[CurvePoint]:
+    """Output SQNR against weight bytes as layers are narrowed in the search's order, from the widest
+    weights to the narrowest: the size/SQNR trade-off the mixed-precision pass chooses from."""
+    return search_weight_widths(graph, runner, settings, Budget("sqnr", -math.inf)).curve

@@ -4,8 +4,9 @@ a page a person reads (index.html with plots).
 The model is prepared and calibrated exactly as a recipe would before its ``quantize`` pass, so
 the ranges, widths and overrides analysed are the ones a ``qcc compile`` with that recipe uses.
 Then, on a few samples: per-layer sensitivity (qcc.analysis.sensitivity), per-tensor statistics
-and the INT8-versus-FP8 comparison (qcc.analysis.tensor_stats), and histograms of the tensors whose
-quantization costs most.
+and the INT8-versus-FP8 comparison (qcc.analysis.tensor_stats), histograms of the tensors whose
+quantization costs most, and, for a target with more than one weight width, the size/SQNR curve the
+mixed-precision pass chooses from (qcc.analysis.precision_search).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from qcc.analysis.html import render_html
 from qcc.analysis.plots import PlotsUnavailable, write_plots
+from qcc.analysis.precision_search import narrowing_curve
 from qcc.analysis.sensitivity import ACTIVATION_WIDTHS, WEIGHT_WIDTHS, LayerSensitivity, SensitivityRunner, layer_sensitivity, quantized_results
 from qcc.analysis.tensor_stats import best_format, format_snrs, histogram, snr_db, tensor_stats
 from qcc.arith.params import params_range
@@ -64,6 +66,7 @@ def analyze(
     rows = layer_sensitivity(runner, settings, ctx.progress)
     tensors = _activation_tensors(graph, runner) + _weight_tensors(graph, settings)
     worst = _worst(rows, tensors, graph, runner, settings)
+    curve = narrowing_curve(graph, runner, settings) if len(settings.target.weight_bits) > 1 else []
     for tensor in tensors:
         tensor.pop("_array")
     report = {
@@ -77,6 +80,7 @@ def analyze(
         "layers": [_layer_json(r) for r in rows],
         "tensors": tensors,
         "worst": worst,
+        "mixed_precision_curve": [{"narrowed": p.narrowed, "weight_bytes_fraction": p.size_fraction, "sqnr_db": p.sqnr_db} for p in curve],
     }
     return _finite(report)
 

@@ -137,3 +137,21 @@ def test_refuses_to_replace_other_files(tmp_path: Path) -> None:
     assert_clean_error(qcc("analyze", MODEL, "--calib", CALIB, "-o", tmp_path), "not a qcc analyze report")
     assert_clean_error(qcc("analyze", MODEL, "--calib", CALIB, "-o", tmp_path / "notes.txt"), "not a directory")
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_target_with_two_weight_widths_gets_the_size_sqnr_curve(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    proc = qcc("analyze", MODEL, "--calib", CALIB, "--target", "dsp-w4a16", "--recipe", "fast{acts=8}", "--samples", "4", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    curve = report["mixed_precision_curve"]
+    assert curve[0]["narrowed"] is None and curve[0]["weight_bytes_fraction"] == 1.0
+    assert [p["weight_bytes_fraction"] for p in curve] == sorted((p["weight_bytes_fraction"] for p in curve), reverse=True)
+    # the end of the curve is every layer at 4 bits: the W4A8 scheme's own fake-quant network
+    assert curve[-1]["weight_bytes_fraction"] == 0.5
+    assert curve[-1]["sqnr_db"] == pytest.approx(report["output_sqnr_db"], abs=1e-6)
+    assert curve[0]["sqnr_db"] > curve[-1]["sqnr_db"] + 10
+    parser = _Tables()
+    parser.feed((out / "index.html").read_text())
+    curve_rows = parser.tables[2][1:]
+    assert [row[1:] for row in curve_rows] == [[number(p["weight_bytes_fraction"]), db(p["sqnr_db"])] for p in curve]
