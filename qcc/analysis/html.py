@@ -101,7 +101,8 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, str] | None) -> s
         f"<p>{report['samples']} samples of <code>{html.escape(report['data'])}</code>; pipeline <code>{html.escape(report['pipeline'])}</code>; "
         f"scheme weights={scheme['weights']} acts={scheme['acts']} per-channel={str(scheme['per_channel']).lower()} "
         f"calibration={html.escape(str(scheme['calibration']))} target={html.escape(str(scheme['target']))}.</p>",
-        f"<p>Output SQNR of the fake-quantized network: <b>{db(report['output_sqnr_db'])} dB</b>.</p>",
+        f"<p>Output SQNR of the fake-quantized network: <b>{db(report['output_sqnr_db'])} dB</b> (all outputs together; "
+        + ", ".join(f"<code>{html.escape(name)}</code> {db(sqnr)} dB" for name, sqnr in report["outputs_sqnr_db"].items()) + ").</p>",
         note,
         "<h2>Per-layer sensitivity</h2>",
         "<p>Output SQNR (dB) with only this node's weights (W<i>b</i>) or only its outputs (A<i>b</i>) on a <i>b</i>-bit grid, "

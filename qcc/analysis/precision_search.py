@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, quantized_results
+from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, scheme_grid
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.quant.fakequant import is_weight_layer
@@ -98,9 +98,7 @@ def search_weight_widths(
     layers = [n for n in graph.nodes if is_weight_layer(n)]
     widths = sorted(settings.target.weight_bits, reverse=True)
     bits = {n.name: (settings.for_node(n).weight_bits if n.name in fixed else widths[0]) for n in layers}
-    acts = {v.name: settings.activation_bits for v in graph.inputs if v.type.quant is not None and v.type.dtype.is_float}
-    for node in graph.nodes:
-        acts.update(dict.fromkeys((r.name for r in quantized_results(node)), settings.for_node(node).activation_bits))
+    acts = scheme_grid(graph, settings).activations
 
     def measure(assignment: dict[str, int]) -> float:
         return runner.sqnr_db(OnGrid({n.name: (assignment[n.name], settings.for_node(n).per_channel) for n in layers}, acts))

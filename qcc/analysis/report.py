@@ -21,7 +21,7 @@ from typing import Any
 from qcc.analysis.html import render_html
 from qcc.analysis.plots import PlotsUnavailable, write_plots
 from qcc.analysis.precision_search import narrowing_curve
-from qcc.analysis.sensitivity import ACTIVATION_WIDTHS, WEIGHT_WIDTHS, LayerSensitivity, SensitivityRunner, layer_sensitivity, quantized_results
+from qcc.analysis.sensitivity import ACTIVATION_WIDTHS, WEIGHT_WIDTHS, LayerSensitivity, SensitivityRunner, layer_sensitivity, quantized_results, scheme_grid
 from qcc.analysis.tensor_stats import best_format, format_snrs, histogram, snr_db, tensor_stats
 from qcc.arith.params import params_range
 from qcc.calibration.source import CalibrationSet
@@ -77,6 +77,7 @@ def analyze(
         "scheme": dict(graph.scheme.attrs()),
         "widths": {"weights": list(WEIGHT_WIDTHS), "activations": list(ACTIVATION_WIDTHS)},
         "output_sqnr_db": rows[-1].cumulative if rows else math.inf,
+        "outputs_sqnr_db": {name: stats.sqnr_db for name, stats in runner.output_errors(scheme_grid(graph, settings)).items()},
         "layers": [_layer_json(r) for r in rows],
         "tensors": tensors,
         "worst": worst,

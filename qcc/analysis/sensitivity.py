@@ -79,13 +79,22 @@ class SensitivityRunner:
 
     def sqnr_db(self, on_grid: OnGrid) -> float:
         """Output SQNR (all outputs together) of the network with ``on_grid`` quantized."""
+        total = ErrorStats()
+        for stats in self.output_errors(on_grid).values():
+            total.signal += stats.signal
+            total.noise += stats.noise
+        return total.sqnr_db
+
+    def output_errors(self, on_grid: OnGrid) -> dict[str, ErrorStats]:
+        """Each graph output's error statistics with ``on_grid`` quantized (outputs of very different
+        magnitudes, such as a detector's boxes and scores, are better judged one by one)."""
         start = self._first_node(on_grid)
-        stats = ErrorStats()
+        stats = {value.name: ErrorStats() for value in self.graph.outputs}
         for chunk in self.chunks:
             outputs = self._run_from(chunk, start, on_grid)
             for value in self.graph.outputs:
-                stats.add(chunk.values[id(value)], outputs[id(value)])
-        return stats.sqnr_db
+                stats[value.name].add(chunk.values[id(value)], outputs[id(value)])
+        return stats
 
     def _first_node(self, on_grid: OnGrid) -> int:
         inputs = {v.name for v in self.graph.inputs}
@@ -136,6 +145,15 @@ class LayerSensitivity:
     weights: dict[int, float] | None
     activations: dict[int, float] | None
     cumulative: float
+
+
+def scheme_grid(graph: Graph, settings: Settings) -> OnGrid:
+    """Every weight and activation on the grid ``settings`` gives it: the fake-quant network."""
+    weights = {n.name: (settings.for_node(n).weight_bits, settings.for_node(n).per_channel) for n in graph.nodes if is_weight_layer(n)}
+    acts = {v.name: settings.activation_bits for v in graph.inputs if v.type.quant is not None and v.type.dtype.is_float}
+    for node in graph.nodes:
+        acts.update(dict.fromkeys((r.name for r in quantized_results(node)), settings.for_node(node).activation_bits))
+    return OnGrid(weights, acts)
 
 
 def layer_sensitivity(runner: SensitivityRunner, settings: Settings, progress: Progress | None = None) -> list[LayerSensitivity]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, layer_sensitivity
+from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, layer_sensitivity, scheme_grid
 from qcc.calibration.source import CalibrationSet
+from qcc.ir.parser import parse
 from qcc.model_io import load_graph
 from qcc.pipeline import PassContext, PassManager, parse_pipeline
 from qcc.ptq.guard import OutputCheck
@@ -52,3 +54,31 @@ def test_batched_and_one_at_a_time_agree(calibrated) -> None:
     batched = SensitivityRunner(graph, samples).sqnr_db(on_grid)
     single = SensitivityRunner(graph, samples, batch_bytes=1).sqnr_db(on_grid)
     assert batched == pytest.approx(single, abs=1e-3)
+
+
+def test_the_scheme_grid_is_the_last_cumulative_row(calibrated) -> None:
+    graph, samples = calibrated
+    settings = Settings.from_scheme(graph.scheme, graph)
+    runner = SensitivityRunner(graph, samples)
+    (stats,) = runner.output_errors(scheme_grid(graph, settings)).values()
+    assert stats.sqnr_db == layer_sensitivity(runner, settings)[-1].cumulative
+
+
+def test_outputs_of_different_magnitudes_are_reported_one_by_one() -> None:
+    """A box-like output 100x the score-like one: together, the boxes' SQNR dominates."""
+    graph = parse(
+        "graph @g(%x: f32[1,4]) -> (%boxes: f32[1,4], %scores: f32[1,4]) {\n"
+        "  %big = const f32[4,4] dense<[100.0, 3.0, -7.0, 20.0, 1.0, 90.0, 5.0, -3.0, 30.0, 8.0, 70.0, 1.0, -5.0, 2.0, 9.0, 80.0]>\n"
+        "  %small = const f32[4,4] dense<[0.3, 0.1, -0.2, 0.05, 0.01, 0.4, 0.07, 0.2, 0.13, 0.2, 0.33, 0.1, 0.05, 0.25, 0.15, 0.6]>\n"
+        "  %boxes = gemm(%x, %big) {trans_b=true} : f32[1,4]\n"
+        "  %scores = gemm(%x, %small) {trans_b=true} : f32[1,4]\n"
+        "  return %boxes, %scores\n}\n"
+    )
+    rng = np.random.default_rng(0)
+    samples = [{"x": rng.standard_normal((1, 4)).astype(np.float32)} for _ in range(8)]
+    graph = PassManager(parse_pipeline("calibrate")).run(graph, PassContext(calibration=samples))
+    runner = SensitivityRunner(graph, samples)
+    on_grid = scheme_grid(graph, Settings.from_scheme(graph.scheme, graph))
+    each = {name: s.sqnr_db for name, s in runner.output_errors(on_grid).items()}
+    assert set(each) == {"boxes", "scores"}
+    assert runner.sqnr_db(on_grid) == pytest.approx(each["boxes"], abs=0.1)
