@@ -65,7 +65,7 @@ def analyze(
     runner = SensitivityRunner(graph, feeds)
     rows = layer_sensitivity(runner, settings, ctx.progress)
     tensors = _activation_tensors(graph, runner) + _weight_tensors(graph, settings)
-    worst = _worst(rows, tensors, graph, runner, settings)
+    worst = _worst(rows, tensors, graph, settings)
     curve = narrowing_curve(graph, runner, settings) if len(settings.target.weight_bits) > 1 else []
     for tensor in tensors:
         tensor.pop("_array")
@@ -127,7 +127,7 @@ def _weight_tensors(graph: Graph, settings: Settings) -> list[dict[str, Any]]:
     return out
 
 
-def _worst(rows: list[LayerSensitivity], tensors: list[dict[str, Any]], graph: Graph, runner: SensitivityRunner, settings: Settings) -> list[dict[str, Any]]:
+def _worst(rows: list[LayerSensitivity], tensors: list[dict[str, Any]], graph: Graph, settings: Settings) -> list[dict[str, Any]]:
     """Histograms of the activations and weights whose quantization alone (at the scheme's widths)
     costs the most output SQNR."""
     nodes = {n.name: n for n in graph.nodes}
