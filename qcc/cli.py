@@ -183,6 +183,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from qcc.analysis.report import DEFAULT_SAMPLES, analyze, check_output_directory, write_report
+    from qcc.recipes import DEFAULT_RECIPE
+
+    check_output_directory(args.output)  # before minutes of work
+    if args.calib is None:
+        raise QccError("qcc analyze needs --calib (the data calibrate chooses ranges from)")
+    report = analyze(args.model, _context(args), data=args.data, recipe=args.recipe or DEFAULT_RECIPE,
+                     samples=DEFAULT_SAMPLES if args.samples is None else args.samples, input_shapes=_input_shapes(args))
+    names = write_report(report, args.output)
+    print(f"output SQNR of the fake-quantized network: {report['output_sqnr_db']:.2f} dB on {report['samples']} samples" if report["output_sqnr_db"] is not None
+          else f"no quantization noise on {report['samples']} samples")
+    print(f"wrote {args.output}/: {', '.join(names)}" + ("" if any(n.endswith(".png") for n in names) else " (plots need: pip install 'qcc[analyze]')"))
+    return 0
+
+
 def cmd_targets(args: argparse.Namespace) -> int:
     from qcc.targets import DEFAULT_TARGET, TARGETS
 
@@ -321,6 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use at most this many samples")
     input_shape(p)
     p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("analyze", help="where quantization error comes from: per-layer sensitivity, tensor statistics, INT8 vs FP8 (HTML + JSON)")
+    p.add_argument("model", help=".onnx or .qir (float)")
+    p.add_argument("--data", help="samples to measure on (default: the calibration data)")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT", help="output folder: report.json, index.html, plots")
+    p.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="the recipe whose passes before quantize prepare the model (default fast)")
+    p.add_argument("--samples", type=int, help="samples measured (default 16; each layer reruns the network on them)")
+    calibration_and_target(p)
+    input_shape(p)
+    p.set_defaults(fn=cmd_analyze)
 
     p = sub.add_parser("targets", help="list the integer targets")
     p.set_defaults(fn=cmd_targets)

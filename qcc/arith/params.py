@@ -77,5 +77,5 @@ def quantize_weight_ints(
         shape[axis] = -1
         scale = scale.reshape(shape)
     lo, hi = weight_range(bits)
-    ints = np.clip(np.rint(np.asarray(weight, np.float64) / scale), lo, hi).astype(np.int8)
+    ints = np.clip(np.rint(np.asarray(weight, np.float64) / scale), lo, hi).astype(np.int8 if bits <= 8 else np.int16)
     return ints, q, scale

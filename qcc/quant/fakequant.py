@@ -43,6 +43,16 @@ def fake_quantize_weight(w: np.ndarray, bits: int, axis: int | None) -> np.ndarr
     ints, _, scale = quantize_weight_ints(w, bits, axis)
     return (ints * scale).astype(w.dtype)
 
+def is_weight_layer(node: Node) -> bool:
+    """A node whose constant weight operand the quantize pass puts on a weight grid."""
+    return node.op in WEIGHT_LAYERS and len(node.inputs) > 1 and node.inputs[1].is_const
+
+
+def activation_grid(q: QuantParams, bits: int) -> QuantParams:
+    """A calibrated activation's grid at another width: the same real range, ``bits`` wide."""
+    return q if q.bits == bits else activation_params(*params_range(q), bits)
+
+
 def weight_axis(node: Node, per_channel: bool) -> int | None:
     """The output-channel axis of a weight layer's weight (None: per tensor)."""
     if not per_channel:
@@ -62,7 +72,7 @@ class FakeQuant:
         self.settings = settings
         self.weights: dict[int, np.ndarray] = {}
         for node in graph.nodes:
-            if node.op in WEIGHT_LAYERS and len(node.inputs) > 1 and node.inputs[1].is_const:
+            if is_weight_layer(node):
                 s = settings.for_node(node)
                 self.weights[id(node)] = fake_quantize_weight(node.inputs[1].const_array, s.weight_bits, weight_axis(node, s.per_channel))
 
@@ -71,7 +81,7 @@ class FakeQuant:
         if q is None or not value.type.dtype.is_float:
             return None
         bits = self.settings.for_node(node).activation_bits if node is not None else self.settings.activation_bits
-        return q if q.bits == bits else activation_params(*params_range(q), bits)
+        return activation_grid(q, bits)
 
     def evaluator(self) -> NodeEvaluator:
         def evaluate_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -21,9 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("qcc.onnx", "qcc.calibration", "qcc.data"),
     ("qcc.pipeline",),
     ("qcc.quant", "qcc.backends.numpy_int"),
-    ("qcc.ptq",),
+    ("qcc.ptq", "qcc.analysis.sensitivity", "qcc.analysis.precision_search"),
     ("qcc.passes", "qcc.backends.c", "qcc.backends"),
-    ("qcc.model_io", "qcc.recipes", "qcc.accuracy"),
+    ("qcc.model_io", "qcc.recipes", "qcc.accuracy", "qcc.analysis.report"),
     ("qcc.compile", "qcc.preflight", "qcc.integer_ops"),
     ("qcc.cli", "qcc"),
 ]

@@ -1,0 +1,59 @@
+"""mixed-precision: choose each layer's weight width to a budget, and write the choices into the
+graph's quantization scheme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from qcc.analysis.precision_search import Budget, search_weight_widths
+from qcc.analysis.sensitivity import SensitivityRunner
+from qcc.calibration.source import calibration_set
+from qcc.errors import PipelineError
+from qcc.ir.core import Graph
+from qcc.ir.types import NodeOverride
+from qcc.pipeline import Pass, PassContext, PassResult, register_pass
+from qcc.ptq.settings import quant_settings, require_calibrated
+from qcc.quant.scheme import scheme_of
+
+
+@register_pass
+@dataclass(frozen=True)
+class MixedPrecision(Pass):
+    """Give every weight layer the narrowest weight width the target allows that the `budget`
+    affords: `size:F` keeps the weight bytes within F times those of 8-bit weights (4-bit weights
+    count half a byte) at the least added noise; `sqnr:DB` narrows as many layers as keep the
+    fake-quant network's output SQNR on `samples` calibration samples at or above DB. Layers are
+    narrowed cheapest first, priced by the noise each adds alone per byte saved
+    (qcc/analysis/precision_search.py). The choices become per-node overrides of the scheme (the
+    `scheme {...}` line of the IR says which layer got which width); layers the scheme already
+    overrides keep their widths. Activation widths stay the scheme's. Run after calibrate, before
+    correct-bias/adaround/quantize."""
+
+    name = "mixed-precision"
+    reads_data = True
+    forbids_ops = frozenset({"quantize", "dequantize"})
+    budget: str = ""
+    samples: int = 16
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        budget = Budget.parse(self.budget)
+        if self.samples < 1:
+            raise PipelineError(f"mixed-precision: samples={self.samples} must be >= 1")
+        require_calibrated(graph, self.name)
+        scheme = scheme_of(graph, ctx)
+        settings = quant_settings(graph, ctx)
+        fixed = frozenset(o.node for o in scheme.overrides if o.weight_bits is not None)
+        runner = SensitivityRunner(graph, [dict(f) for f in calibration_set(graph, ctx, self.samples)])
+        result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log)
+        overrides = {o.node: o for o in scheme.overrides}
+        for name, decision in result.decisions.items():
+            if name in fixed or decision.weight_bits == scheme.weight_bits:
+                continue
+            old = overrides.get(name, NodeOverride(name))
+            overrides[name] = replace(old, weight_bits=decision.weight_bits)
+        order = {n.name: i for i, n in enumerate(graph.nodes)}
+        new_scheme = replace(scheme, overrides=tuple(sorted(overrides.values(), key=lambda o: order.get(o.node, -1))))
+        ctx.log(f"mixed-precision: weights {result.size_fraction:.3f} of the 8-bit bytes, fake-quant output SQNR {result.sqnr_db:.2f} dB")
+        changed = new_scheme != scheme
+        graph.scheme = new_scheme
+        return PassResult(graph, changed)
