@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,12 @@ def _native_flags(cc: list[str]) -> tuple[str, ...]:
     return ("-march=native",) if _NATIVE[key] else ()
 
 
+def _extra_flags() -> tuple[str, ...]:
+    """$QCC_EXTRA_CFLAGS, after -march=native: how the tests build the kernels' other vector paths
+    (e.g. ``-mno-avx512vnni -mno-avxvnni`` for AVX2 on a VNNI machine)."""
+    return tuple(shlex.split(os.environ.get("QCC_EXTRA_CFLAGS", "")))
+
+
 def _run(cmd: list[str], cwd: Path, what: str) -> None:
     try:
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
@@ -167,7 +174,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     import cffi
 
     cc = find_compiler()
-    flags = BUILD_FLAGS + _native_flags(cc)
+    flags = BUILD_FLAGS + _native_flags(cc) + _extra_flags()
     cdef = "\n".join(m.prototypes for m in models)
     key = _digest(
         cdef, " ".join(cc), " ".join(flags), sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "",

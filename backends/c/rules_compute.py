@@ -45,6 +45,9 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 
+CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h")  # the dot-product kernels and their compile-time vector path
+GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h")
+
 # ---- convolutions --------------------------------------------------------------------------------
 
 
@@ -64,6 +67,25 @@ def _conv_geometry(node: Node, transposed: bool) -> dict[str, Any]:
     }
 
 
+U8_SHIFT = 128
+"""What the int8 GEMM kernels add to every activation: x + 128 is the unsigned operand of vpdpbusd."""
+
+
+def u8_shifted_bias(bias: np.ndarray, weight_rows: np.ndarray, in_zp: int) -> np.ndarray:
+    """The bias of the int8 GEMM kernels (qcc_conv_gemm_s8, qcc_fc_s8), which sum (x + 128) * w:
+    bias - (128 + zp) * sum_k w per output channel, so that the sum is bias + sum (x - zp) * w. Taken
+    modulo 2^32 (the kernels' int32 arithmetic is, and the true accumulator fits int32: proven by
+    the quantize pass), so a correction beyond int32 for a very long reduction is still exact."""
+    folded = bias.astype(np.int64) - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
+    return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
+
+
+def gemm_panel_bytes(tile: int, k_stride: int) -> int:
+    """Scratch of qcc_conv_gemm_*: an int16 panel of tile x k_stride (AVX2 and portable paths) or a
+    u8 one of tile rounded up to 16 pixels (the VNNI paths): whichever the build picks fits."""
+    return max(2 * tile * k_stride, round_up(tile, 16) * k_stride)
+
+
 @rule("q.conv")
 def lower_conv(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
@@ -78,7 +100,7 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
     fields["rq"] = requant_fields(b, node, cout)
     acc32 = not fields["rq"]["acc64"]
     nsp = len(shape_of(x)) - 2
-    b.files("qcc_conv.c")
+    b.files(*CONV_SOURCES)
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
         fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
         b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
@@ -93,7 +115,10 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         tile = max(2, min(MAX_PANEL, PANEL_BYTES // k_stride, round_up(pixels, 2)))
         tile -= tile % 2
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
-        b.step.scratch = 2 * tile * k_stride  # an int16 panel
+        if es == 1:
+            bias_values = const_data(node, node.inputs[2], "bias").reshape(-1) if len(node.inputs) > 2 else np.zeros(cout, np.int64)
+            fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32)
+        b.step.scratch = gemm_panel_bytes(tile, k_stride)
         b.call(f"qcc_conv_gemm_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
         return
     fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
@@ -114,7 +139,7 @@ def lower_conv_transpose(b: StepBuilder, node: Node) -> None:
     bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
     fields = dict(geo, weight=b.array("weight", rearranged.reshape(-1), np.int8), bias=bias,
                   k_stride=0, rows_per_group=0, tile=0, rq=requant_fields(b, node, geo["out_c"]))
-    b.files("qcc_conv.c")
+    b.files(*CONV_SOURCES)
     b.call(f"qcc_conv_transpose_{suffix}", b.struct("qcc_conv_t", "convt", fields), read(x), write(y))
 
 
@@ -135,7 +160,7 @@ def lower_gemm(b: StepBuilder, node: Node) -> None:
     bias = b.array("bias", np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)), np.int32) if len(node.inputs) > 2 else Raw("NULL")
     fields: dict[str, Any] = {"m": m, "n": n, "k": k, "a_row_stride": row, "a_col_stride": col, "in_zp": int(a["in_zp"])}
     rq = requant_fields(b, node, n)
-    b.files("qcc_gemm.c")
+    b.files(*GEMM_SOURCES)
     if es == 1 and not rq["acc64"] and not b.force_generic:
         k_stride, rows = round_up(k, 16), round_up(n, 4)
         packed = np.zeros((rows, k_stride), dtype=np.int64)
@@ -169,7 +194,7 @@ def lower_matmul(b: StepBuilder, node: Node) -> None:
         "a_offset": b.array("aoff", a_index, np.int32), "b_offset": b.array("boff", b_index, np.int32),
         "a_zp": int(a["a_zp"]), "b_zp": int(a["b_zp"]), "rq": requant_fields(b, node, n),
     }
-    b.files("qcc_gemm.c")
+    b.files(*GEMM_SOURCES)
     b.call(f"qcc_matmul_{suffix}", b.struct("qcc_matmul_t", "matmul", fields), read(av), read(bv), write(y))
 
 
