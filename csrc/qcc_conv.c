@@ -1,11 +1,14 @@
 /*
  * qcc_conv.c - integer convolutions (docs/arithmetic.md 3.1).
  *
- *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into an int16
- *                          panel of (x - zp) (im2col of the tile, 0 on padding) and multiplied with
- *                          the weight matrix by a register-blocked 4x2 dot-product micro-kernel
- *                          (AVX2 vpmaddwd when the compiler targets AVX2, portable C otherwise).
- *                          1x1 convolutions use the same path (their panel is a transpose).
+ *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into a panel
+ *                          of x + 128 (im2col of the tile, zp + 128 on padding; the bias carries
+ *                          -(128 + zp) * sum w, qcc_simd.h) and multiplied with the weight matrix:
+ *                          with VNNI a u8 panel in groups of 4 taps and a 4-row x 64-pixel vpdpbusd
+ *                          micro-kernel (weights stay row-major: 4 consecutive weights of a row are
+ *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
+ *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
+ *                          same path (their panel is a transpose).
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
  *                          int32 lane sums widened to int64 every 256 products.
  *   qcc_conv_depthwise_s8  int8, groups == in_c: per output row, one pass per tap over a contiguous
@@ -589,8 +592,8 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
 
 #if defined(__AVX2__)
 /* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16); k is a
- * multiple of 16. vpmaddwd sums adjacent products in int32 lanes; every lane holds a partial sum
- * of the true accumulator, so the bound of the quantize pass's proof covers it. */
+ * multiple of 16. vpmaddwd sums adjacent products exactly (|x| <= 32767 or 0 <= x <= 255 with
+ * |w| <= 128) into int32 lanes, whose sums are taken modulo 2^32 (qcc_simd.h). */
 static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
 {
     __m256i s00 = _mm256_setzero_si256(), s01 = _mm256_setzero_si256();

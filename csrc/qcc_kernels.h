@@ -48,13 +48,17 @@ typedef struct {
     const int32_t *bias;       /* [out_c] or NULL */
     /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
      * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
-     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64). */
+     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64); the
+     * kernel sums (x + 128) * w, so bias holds bias - (128 + in_zp) * sum_k w modulo 2^32
+     * (qcc_simd.h). */
     int32_t k_stride, rows_per_group, tile;
     qcc_requant_t rq;
 } qcc_conv_t;
 
-/* Bytes of scratch qcc_conv_gemm_s8 needs (an int16 panel). */
-#define QCC_CONV_GEMM_SCRATCH(tile, k_stride) ((size_t)2 * (size_t)(tile) * (size_t)(k_stride))
+/* Bytes of scratch qcc_conv_gemm_s8 needs: an int16 panel, or a u8 one of tile rounded up to 16
+ * pixels (the VNNI paths). */
+#define QCC_CONV_GEMM_SCRATCH(tile, k_stride) \
+    ((size_t)(k_stride) * (2 * (size_t)(tile) > ((size_t)(tile) + 15) / 16 * 16 ? 2 * (size_t)(tile) : ((size_t)(tile) + 15) / 16 * 16))
 
 void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
 void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
@@ -73,7 +77,7 @@ typedef struct {
     int32_t a_row_stride, a_col_stride; /* element (i, kk) of a is a[i * a_row_stride + kk * a_col_stride] */
     int32_t in_zp;
     const int8_t *weight;       /* [n_rows][k_stride], row j = output column j; zero padded */
-    const int32_t *bias;        /* [n] or NULL */
+    const int32_t *bias;        /* [n] or NULL; qcc_fc_s8: bias - (128 + in_zp) * sum_k w modulo 2^32 */
     int32_t k_stride;           /* >= k; qcc_fc_s8: a multiple of 16 */
     int32_t n_rows;             /* qcc_fc_s8: n rounded up to a multiple of 4 */
     qcc_requant_t rq;           /* per output column */

@@ -71,12 +71,13 @@ U8_SHIFT = 128
 """What the int8 GEMM kernels add to every activation: x + 128 is the unsigned operand of vpdpbusd."""
 
 
-def u8_shifted_bias(bias: np.ndarray, weight_rows: np.ndarray, in_zp: int) -> np.ndarray:
+def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int) -> np.ndarray:
     """The bias of the int8 GEMM kernels (qcc_conv_gemm_s8, qcc_fc_s8), which sum (x + 128) * w:
     bias - (128 + zp) * sum_k w per output channel, so that the sum is bias + sum (x - zp) * w. Taken
     modulo 2^32 (the kernels' int32 arithmetic is, and the true accumulator fits int32: proven by
     the quantize pass), so a correction beyond int32 for a very long reduction is still exact."""
-    folded = bias.astype(np.int64) - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
+    base = np.zeros(len(weight_rows), np.int64) if bias is None else bias.astype(np.int64)
+    folded = base - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
     return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
 
 
@@ -95,13 +96,18 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
     groups, cout = geo["groups"], geo["out_c"]
     cig, cog = geo["in_c"] // groups, cout // groups
     ktotal = cig * math.prod(geo["kernel"])
-    bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
-    fields = dict(geo, weight=Raw("NULL"), bias=bias, k_stride=ktotal, rows_per_group=cog, tile=0)
+    bias_values = const_data(node, node.inputs[2], "bias").reshape(-1) if len(node.inputs) > 2 else None
+    fields = dict(geo, weight=Raw("NULL"), bias=Raw("NULL"), k_stride=ktotal, rows_per_group=cog, tile=0)
     fields["rq"] = requant_fields(b, node, cout)
     acc32 = not fields["rq"]["acc64"]
     nsp = len(shape_of(x)) - 2
     b.files(*CONV_SOURCES)
+
+    def plain_bias() -> Raw:  # every kernel's bias but the int8 GEMM's (folded, below)
+        return b.array("bias", bias_values, np.int32) if bias_values is not None else Raw("NULL")
+
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
+        fields["bias"] = plain_bias()
         fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
         b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
         return
@@ -115,12 +121,11 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         tile = max(2, min(MAX_PANEL, PANEL_BYTES // k_stride, round_up(pixels, 2)))
         tile -= tile % 2
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
-        if es == 1:
-            bias_values = const_data(node, node.inputs[2], "bias").reshape(-1) if len(node.inputs) > 2 else np.zeros(cout, np.int64)
-            fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32)
+        fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32) if es == 1 else plain_bias()
         b.step.scratch = gemm_panel_bytes(tile, k_stride)
         b.call(f"qcc_conv_gemm_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
         return
+    fields["bias"] = plain_bias()
     fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
     b.call(f"qcc_conv_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
 
@@ -157,7 +162,7 @@ def lower_gemm(b: StepBuilder, node: Node) -> None:
     m, n = ys
     k = wt.shape[1]
     row, col = (1, xs[1]) if a["trans_a"] else (xs[1], 1)
-    bias = b.array("bias", np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)), np.int32) if len(node.inputs) > 2 else Raw("NULL")
+    bias_values = np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)) if len(node.inputs) > 2 else None
     fields: dict[str, Any] = {"m": m, "n": n, "k": k, "a_row_stride": row, "a_col_stride": col, "in_zp": int(a["in_zp"])}
     rq = requant_fields(b, node, n)
     b.files(*GEMM_SOURCES)
@@ -165,10 +170,12 @@ def lower_gemm(b: StepBuilder, node: Node) -> None:
         k_stride, rows = round_up(k, 16), round_up(n, 4)
         packed = np.zeros((rows, k_stride), dtype=np.int64)
         packed[:n, :k] = wt
+        bias = b.array("bias", u8_shifted_bias(bias_values, wt, int(a["in_zp"])), np.int32)
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), bias=bias, k_stride=k_stride, n_rows=rows, rq=rq)
-        b.step.scratch = 2 * k_stride  # an int16 row
+        b.step.scratch = 2 * k_stride  # an int16 row (or a u8 one: the VNNI paths)
         b.call("qcc_fc_s8", b.struct("qcc_fc_t", "fc", fields), read(x), write(y), SCRATCH)
         return
+    bias = b.array("bias", bias_values, np.int32) if bias_values is not None else Raw("NULL")
     fields.update(weight=b.array("weight", wt.reshape(-1), np.int8), bias=bias, k_stride=k, n_rows=n, rq=rq)
     b.call(f"qcc_fc_generic_{suffix}", b.struct("qcc_fc_t", "fc", fields), read(x), write(y))
 
