@@ -11,8 +11,9 @@
  *                          same path (their panel is a transpose).
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
  *                          int32 lane sums widened to int64 every 256 products.
- *   qcc_conv_depthwise_s8  int8, groups == in_c: per output row, one pass per tap over a contiguous
- *                          row of int32 accumulators.
+ *   qcc_conv_depthwise_s8  int8, groups == in_c: stride 1 in bands of output rows over a padded copy
+ *                          of the input rows (both in the arena's scratch), else per output row,
+ *                          one pass per tap over a contiguous row of int32 accumulators.
  *   qcc_conv_s8 / _s16     any shape, groups, dilation, 1 to 3 spatial axes, int32 or int64
  *                          accumulators: the same row scheme with int64 accumulators.
  *   qcc_conv_transpose_*   transposed convolution written as a gather over the taps that reach
@@ -96,7 +97,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                                             continue;
                                         }
                                         for (j = lo; j < hi; j++) {
-                                            const int32_t v = qcc_load_elem(x, (int32_t)(row + j * p->stride[2] + off), es);
+                                            const int32_t v = qcc_load_elem(x, row + (size_t)(j * p->stride[2] + off), es);
                                             acc[j] += (int64_t)w * (v - p->in_zp);
                                         }
                                     }
@@ -105,7 +106,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                         }
                         for (j = 0; j < cols; j++) {
                             const size_t o = ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + x0 + j;
-                            qcc_store_elem(y, (int32_t)o, es, qcc_requant_one(&p->rq, co, acc[j]));
+                            qcc_store_elem(y, o, es, qcc_requant_one(&p->rq, co, acc[j]));
                         }
                     }
                 }
@@ -129,14 +130,12 @@ void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y)
 #define QCC_DW_TILE 256 /* int32 accumulators per pass: several output rows when they are short */
 #define QCC_DW_MAX_KW 16
 
-#define QCC_DW_BAND 2048   /* int32 accumulators of the stride-1 path (8 KB) */
-#define QCC_DW_PADDED 4096 /* bytes of its zero-point-padded input band */
-
-/* Stride 1: a band of output rows at once over a padded copy of the input rows it reads, so each
- * tap is one flat loop over the band (the padded width makes the tap's input offset constant);
- * the few accumulators that fall in the padding columns are computed and ignored. Returns 0 if
- * the geometry does not fit the band buffers. */
-static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+/* Stride 1: a band of p->tile output rows at once over a padded copy of the input rows it reads,
+ * so each tap is one flat loop over the band (the padded width makes the tap's input offset
+ * constant); the few accumulators that fall in the padding columns are computed and ignored.
+ * Both buffers live in the arena (scratch, QCC_DW_BAND_SCRATCH bytes): the int32 accumulators
+ * first, then the input band. */
+static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t mult = p->out_c / p->in_c;
     const int32_t ih = p->in_size[1], iw = p->in_size[2];
@@ -146,16 +145,10 @@ static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
     const int32_t pw = ow + (kw - 1) * dw;
     const int32_t extra = (kh - 1) * dh;
     const int32_t zp = p->in_zp;
-    int32_t nr_max = QCC_DW_BAND / pw;
-    int32_t acc[QCC_DW_BAND + 8];
-    int8_t band[QCC_DW_PADDED + 64];
+    const int32_t nr_max = p->tile;
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *band = (int8_t *)(void *)(acc + (size_t)nr_max * (size_t)pw + 8);
     int32_t n, co;
-    if (QCC_DW_PADDED / pw - extra < nr_max) {
-        nr_max = QCC_DW_PADDED / pw - extra;
-    }
-    if (nr_max < 1) {
-        return 0;
-    }
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
@@ -220,10 +213,9 @@ static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
             }
         }
     }
-    return 1;
 }
 
-void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t mult = p->out_c / p->in_c;
     const int32_t ih = p->in_size[1], iw = p->in_size[2];
@@ -234,7 +226,8 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
     int32_t acc[QCC_DW_TILE];
     int32_t lo[QCC_DW_MAX_KW], hi[QCC_DW_MAX_KW];
     int32_t n, co, x0, c;
-    if (sh == 1 && sw == 1 && depthwise_band_s8(p, x, y)) {
+    if (sh == 1 && sw == 1 && scratch != NULL) {
+        depthwise_band_s8(p, x, y, scratch);
         return;
     }
     for (x0 = 0; x0 < ow; x0 += QCC_DW_TILE) {
@@ -908,12 +901,12 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
                                         const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
                                                           ((size_t)zi * ih + yi) * iw + xi;
                                         const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
-                                        acc += (int64_t)w * (qcc_load_elem(x, (int32_t)xo, es) - p->in_zp);
+                                        acc += (int64_t)w * (qcc_load_elem(x, xo, es) - p->in_zp);
                                     }
                                 }
                             }
                         }
-                        qcc_store_elem(y, (int32_t)(((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q), es,
+                        qcc_store_elem(y, ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q, es,
                                    qcc_requant_one(&p->rq, co, acc));
                     }
                 }

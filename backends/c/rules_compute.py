@@ -33,6 +33,7 @@ from qcc.backends.c.steps import (
     const_data,
     contiguous_strides,
     pad3,
+    raw,
     read,
     requant_fields,
     round_up,
@@ -87,6 +88,20 @@ def gemm_panel_bytes(tile: int, k_stride: int) -> int:
     return max(2 * tile * k_stride, round_up(tile, 16) * k_stride)
 
 
+DW_BAND_ACCUMULATORS = 2048
+"""int32 accumulators per band of the stride-1 depthwise kernel (8 KB: the band and its input stay in L1)."""
+
+
+def depthwise_band(geo: dict[str, Any]) -> tuple[int, int]:
+    """Output rows per band of the stride-1 depthwise kernel and the scratch bytes they need
+    (QCC_DW_BAND_SCRATCH in qcc_kernels.h): at least one row, however wide."""
+    oh, ow = geo["out_size"][1], geo["out_size"][2]
+    padded_width = ow + (geo["kernel"][2] - 1) * geo["dilation"][2]
+    extra = (geo["kernel"][1] - 1) * geo["dilation"][1]
+    rows = max(1, min(oh, DW_BAND_ACCUMULATORS // padded_width))
+    return rows, 4 * (rows * padded_width + 8) + (rows + extra) * padded_width + 64
+
+
 @rule("q.conv")
 def lower_conv(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
@@ -109,7 +124,11 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
         fields["bias"] = plain_bias()
         fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
-        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
+        scratch = raw("NULL")
+        if geo["stride"][1:] == [1, 1]:
+            fields["tile"], b.step.scratch = depthwise_band(geo)
+            scratch = SCRATCH
+        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), scratch)
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:

@@ -6,8 +6,9 @@ path is a separate build of the kernel library: ``QCC_EXTRA_CFLAGS`` turns featu
 test first checks which path the flags really select, so no path is tested twice by accident.
 The programs are the hypothesis convolution and fully connected cases of test_kernels.py plus
 fixed ones at the edges: reductions that are not a multiple of 4, 16 or 64, zero points -128 and
-127, weights at -127 and 127, pixel counts that leave partial vectors, and a bias correction
-(128 + zp) * sum w beyond int32 that only the wrap-around of int32 arithmetic makes exact.
+127, weights at -127 and 127, pixel counts that leave partial vectors, a bias correction
+(128 + zp) * sum w beyond int32 that only the wrap-around of int32 arithmetic makes exact, and
+depthwise bands in the arena (a row wider than a band, several bands, dilation).
 """
 
 from __future__ import annotations
@@ -103,6 +104,23 @@ def edge_conv_cases() -> list[Case]:
     return cases
 
 
+def edge_depthwise_cases() -> list[Case]:
+    """The stride-1 depthwise kernel's bands in the arena: one row wider than a whole band
+    (2100 columns), several bands over a tall image, dilation 2, a channel multiplier of 2."""
+    rng = np.random.default_rng(13)
+    cases = []
+    for cin, mult, k, dil, (h, w) in [(3, 1, 3, 1, (5, 2100)), (4, 2, 3, 2, (40, 30)), (2, 1, 5, 1, (9, 300))]:
+        zp = int(rng.integers(-128, 128))
+        x = rng.integers(-128, 128, size=(1, cin, h, w)).astype(np.int8)
+        wt = _edge_weights(rng, (cin * mult, 1, k, k))
+        pad = dil * (k // 2)
+        attrs = dict(strides=[1, 1], pads=[pad] * 4, dilations=[dil, dil], group=cin, in_zp=zp, rounding="double", acc_bits=32,
+                     out_zp=0, qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cin * mult))
+        g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", wt)], attrs)
+        cases.append(Case(g, feeds, f"depthwise {cin}x{mult} k{k} d{dil} {h}x{w}"))
+    return cases
+
+
 def edge_fc_cases() -> list[Case]:
     rng = np.random.default_rng(12)
     cases = []
@@ -132,8 +150,9 @@ def wrapping_correction_case() -> Case:
 
 
 def test_edge_programs_on_every_path(path: str) -> None:
-    kernels = set(check_cases(edge_conv_cases() + edge_fc_cases() + [wrapping_correction_case()], min_valid=1.0))
-    assert {"qcc_conv_gemm_s8", "qcc_fc_s8"} <= kernels, kernels
+    cases = edge_conv_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
+    kernels = set(check_cases(cases, min_valid=1.0))
+    assert {"qcc_conv_gemm_s8", "qcc_conv_depthwise_s8", "qcc_fc_s8"} <= kernels, kernels
 
 
 @pytest.mark.slow  # the native path runs these in test_kernels.py by default; this rebuilds them per path
