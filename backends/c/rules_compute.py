@@ -82,6 +82,16 @@ def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int
     return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
 
 
+def panel_tile(k_stride: int, pixels: int) -> int:
+    """Output pixels per packed panel of qcc_conv_gemm_*: whole 16-pixel vectors (the VNNI
+    micro-kernel's unit; a tile of 14 would waste an eighth of every vector) up to MAX_PANEL, as
+    many as fit 4 * PANEL_BYTES int16 values (a u8 panel of 64 x 4608, ResNet-50's largest,
+    stays in a 512 KB L2 share), never more than the layer has (rounded up to even)."""
+    budget = 4 * PANEL_BYTES // k_stride
+    tile = min(MAX_PANEL, budget - budget % 16) if budget >= 16 else max(2, budget - budget % 2)
+    return min(tile, round_up(pixels, 2))
+
+
 def gemm_panel_bytes(tile: int, k_stride: int) -> int:
     """Scratch of qcc_conv_gemm_*: an int16 panel of tile x k_stride (AVX2 and portable paths) or a
     u8 one of tile rounded up to 16 pixels (the VNNI paths): whichever the build picks fits."""
@@ -137,8 +147,7 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
         packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
         pixels = math.prod(geo["out_size"])
-        tile = max(2, min(MAX_PANEL, PANEL_BYTES // k_stride, round_up(pixels, 2)))
-        tile -= tile % 2
+        tile = panel_tile(k_stride, pixels)
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
         fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32) if es == 1 else plain_bias()
         b.step.scratch = gemm_panel_bytes(tile, k_stride)
