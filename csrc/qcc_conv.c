@@ -754,8 +754,9 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int32_t acc_rows[4][QCC_MAX_PANEL];
-    int32_t n, g, p0, j;
+    int32_t n, g, p0;
 #if !QCC_VNNI
+    int32_t j;
     /* columns K .. k_stride of the int16 panel stay zero (their weights are zero too) */
     for (j = 0; j < tile; j++) {
         memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
@@ -782,12 +783,18 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
                         const int32_t co = g * cog + row + r;
                         const int32_t c = p->rq.per_channel ? co : 0;
                         const uint32_t bias = p->bias ? (uint32_t)p->bias[co] : 0;
+                        int8_t *out = y + ((size_t)n * p->out_c + co) * pixels + p0;
+#if QCC_VNNI == 512
+                        qcc_requant_row16_s8(acc_rows[r], np, qcc_wrap_i32(bias), p->rq.multiplier[c], p->rq.shift[c],
+                                             p->rq.rounding, p->rq.out_zp, p->rq.qmin, p->rq.qmax, out);
+#else
+                        int32_t j;
                         for (j = 0; j < np; j++) { /* the full accumulator: fits int32 (proven), exact modulo 2^32 */
                             acc_rows[r][j] = qcc_wrap_i32((uint32_t)acc_rows[r][j] + bias);
                         }
                         qcc_requant_row_s8(acc_rows[r], np, p->rq.multiplier[c], p->rq.shift[c], p->rq.rounding,
-                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax,
-                                           y + ((size_t)n * p->out_c + co) * pixels + p0, 1);
+                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax, out, 1);
+#endif
                     }
                 }
             }
