@@ -38,12 +38,12 @@ static void valid_range(int32_t n_out, int32_t n_in, int32_t stride, int32_t off
 {
     int32_t a = 0, b = n_out;
     if (offset < 0) {
-        a = (-offset + stride - 1) / stride;
-    }
+        a = stride == 1 ? -offset : (-offset + stride - 1) / stride; /* no division in the common case: */
+    }                                                                 /* the panel packer calls this per tap */
     if (n_in - 1 - offset < 0) {
         b = 0;
     } else {
-        const int32_t last = (n_in - 1 - offset) / stride + 1;
+        const int32_t last = (stride == 1 ? n_in - 1 - offset : (n_in - 1 - offset) / stride) + 1;
         b = last < n_out ? last : n_out;
     }
     *lo = a < b ? a : b;
