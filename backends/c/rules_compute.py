@@ -85,9 +85,9 @@ def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int
 def panel_tile(k_stride: int, pixels: int) -> int:
     """Output pixels per packed panel of qcc_conv_gemm_*: whole 16-pixel vectors (the VNNI
     micro-kernel's unit; a tile of 14 would waste an eighth of every vector) up to MAX_PANEL, as
-    many as fit 4 * PANEL_BYTES int16 values (a u8 panel of 64 x 4608, ResNet-50's largest,
-    stays in a 512 KB L2 share), never more than the layer has (rounded up to even)."""
-    budget = 4 * PANEL_BYTES // k_stride
+    many as fit a u8 panel of 512 KB = 4 * PANEL_BYTES int16 values (64 x 4608, ResNet-50's
+    largest, stays in an L2 share), never more than the layer has (rounded up to even)."""
+    budget = 8 * PANEL_BYTES // k_stride
     tile = min(MAX_PANEL, budget - budget % 16) if budget >= 16 else max(2, budget - budget % 2)
     return min(tile, round_up(pixels, 2))
 
