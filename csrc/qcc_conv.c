@@ -1,15 +1,19 @@
 /*
  * qcc_conv.c - integer convolutions (docs/arithmetic.md 3.1).
  *
- *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into an int16
- *                          panel of (x - zp) (im2col of the tile, 0 on padding) and multiplied with
- *                          the weight matrix by a register-blocked 4x2 dot-product micro-kernel
- *                          (AVX2 vpmaddwd when the compiler targets AVX2, portable C otherwise).
- *                          1x1 convolutions use the same path (their panel is a transpose).
+ *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into a panel
+ *                          of x + 128 (im2col of the tile, zp + 128 on padding; the bias carries
+ *                          -(128 + zp) * sum w, qcc_simd.h) and multiplied with the weight matrix:
+ *                          with VNNI a u8 panel in groups of 4 taps and a 4-row x 64-pixel vpdpbusd
+ *                          micro-kernel (weights stay row-major: 4 consecutive weights of a row are
+ *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
+ *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
+ *                          same path (their panel is a transpose).
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
  *                          int32 lane sums widened to int64 every 256 products.
- *   qcc_conv_depthwise_s8  int8, groups == in_c: per output row, one pass per tap over a contiguous
- *                          row of int32 accumulators.
+ *   qcc_conv_depthwise_s8  int8, groups == in_c: stride 1 in bands of output rows over a padded copy
+ *                          of the input rows (both in the arena's scratch), else per output row,
+ *                          one pass per tap over a contiguous row of int32 accumulators.
  *   qcc_conv_s8 / _s16     any shape, groups, dilation, 1 to 3 spatial axes, int32 or int64
  *                          accumulators: the same row scheme with int64 accumulators.
  *   qcc_conv_transpose_*   transposed convolution written as a gather over the taps that reach
@@ -19,6 +23,7 @@
  * quantize pass's accumulator proof (|x - zp| <= X, |w| <= W, at most K terms).
  */
 #include "qcc_kernels.h"
+#include "qcc_simd.h"
 
 #include <string.h>
 #if defined(__AVX2__)
@@ -33,12 +38,12 @@ static void valid_range(int32_t n_out, int32_t n_in, int32_t stride, int32_t off
 {
     int32_t a = 0, b = n_out;
     if (offset < 0) {
-        a = (-offset + stride - 1) / stride;
-    }
+        a = stride == 1 ? -offset : (-offset + stride - 1) / stride; /* no division in the common case: */
+    }                                                                 /* the panel packer calls this per tap */
     if (n_in - 1 - offset < 0) {
         b = 0;
     } else {
-        const int32_t last = (n_in - 1 - offset) / stride + 1;
+        const int32_t last = (stride == 1 ? n_in - 1 - offset : (n_in - 1 - offset) / stride) + 1;
         b = last < n_out ? last : n_out;
     }
     *lo = a < b ? a : b;
@@ -92,7 +97,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                                             continue;
                                         }
                                         for (j = lo; j < hi; j++) {
-                                            const int32_t v = qcc_load_elem(x, (int32_t)(row + j * p->stride[2] + off), es);
+                                            const int32_t v = qcc_load_elem(x, row + (size_t)(j * p->stride[2] + off), es);
                                             acc[j] += (int64_t)w * (v - p->in_zp);
                                         }
                                     }
@@ -101,7 +106,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                         }
                         for (j = 0; j < cols; j++) {
                             const size_t o = ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + x0 + j;
-                            qcc_store_elem(y, (int32_t)o, es, qcc_requant_one(&p->rq, co, acc[j]));
+                            qcc_store_elem(y, o, es, qcc_requant_one(&p->rq, co, acc[j]));
                         }
                     }
                 }
@@ -125,14 +130,12 @@ void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y)
 #define QCC_DW_TILE 256 /* int32 accumulators per pass: several output rows when they are short */
 #define QCC_DW_MAX_KW 16
 
-#define QCC_DW_BAND 2048   /* int32 accumulators of the stride-1 path (8 KB) */
-#define QCC_DW_PADDED 4096 /* bytes of its zero-point-padded input band */
-
-/* Stride 1: a band of output rows at once over a padded copy of the input rows it reads, so each
- * tap is one flat loop over the band (the padded width makes the tap's input offset constant);
- * the few accumulators that fall in the padding columns are computed and ignored. Returns 0 if
- * the geometry does not fit the band buffers. */
-static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+/* Stride 1: a band of p->tile output rows at once over a padded copy of the input rows it reads,
+ * so each tap is one flat loop over the band (the padded width makes the tap's input offset
+ * constant); the few accumulators that fall in the padding columns are computed and ignored.
+ * Both buffers live in the arena (scratch, QCC_DW_BAND_SCRATCH bytes): the int32 accumulators
+ * first, then the input band. */
+static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t mult = p->out_c / p->in_c;
     const int32_t ih = p->in_size[1], iw = p->in_size[2];
@@ -142,16 +145,10 @@ static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
     const int32_t pw = ow + (kw - 1) * dw;
     const int32_t extra = (kh - 1) * dh;
     const int32_t zp = p->in_zp;
-    int32_t nr_max = QCC_DW_BAND / pw;
-    int32_t acc[QCC_DW_BAND + 8];
-    int8_t band[QCC_DW_PADDED + 64];
+    const int32_t nr_max = p->tile;
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *band = (int8_t *)(void *)(acc + (size_t)nr_max * (size_t)pw + 8);
     int32_t n, co;
-    if (QCC_DW_PADDED / pw - extra < nr_max) {
-        nr_max = QCC_DW_PADDED / pw - extra;
-    }
-    if (nr_max < 1) {
-        return 0;
-    }
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
@@ -216,10 +213,9 @@ static int depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
             }
         }
     }
-    return 1;
 }
 
-void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
+void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t mult = p->out_c / p->in_c;
     const int32_t ih = p->in_size[1], iw = p->in_size[2];
@@ -230,7 +226,8 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y)
     int32_t acc[QCC_DW_TILE];
     int32_t lo[QCC_DW_MAX_KW], hi[QCC_DW_MAX_KW];
     int32_t n, co, x0, c;
-    if (sh == 1 && sw == 1 && depthwise_band_s8(p, x, y)) {
+    if (sh == 1 && sw == 1 && scratch != NULL) {
+        depthwise_band_s8(p, x, y, scratch);
         return;
     }
     for (x0 = 0; x0 < ow; x0 += QCC_DW_TILE) {
@@ -339,10 +336,92 @@ static void transpose_rows(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t n
     }
 }
 
+/* The u8 panel of the VNNI paths: group g of 4 consecutive taps (k = 4g .. 4g + 3) holds npad
+ * pixel slots of 4 bytes, byte t of slot j = x + 128 of tap 4g + t at pixel j (zp + 128 on
+ * padding), so one 32-bit lane of a vector load is one pixel's 4 taps: the u8 operand of vpdpbusd
+ * against 4 weights of one output channel broadcast to every lane. Taps beyond K (their weights
+ * are 0) and pixel slots np .. npad hold 0. */
+static void write_taps_u8(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t np, int32_t npad, uint8_t *dst)
+{
+    int32_t j = 0, t;
+#if QCC_VNNI
+    if (nt == 4) {
+        for (; j + 8 <= np; j += 8) { /* values are 0 .. 255: packus narrows exactly */
+            const __m128i r01 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(const void *)(rows[0] + j)),
+                                                 _mm_loadu_si128((const __m128i *)(const void *)(rows[1] + j)));
+            const __m128i r23 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(const void *)(rows[2] + j)),
+                                                 _mm_loadu_si128((const __m128i *)(const void *)(rows[3] + j)));
+            const __m128i a = _mm_unpacklo_epi8(r01, _mm_srli_si128(r01, 8));
+            const __m128i b = _mm_unpacklo_epi8(r23, _mm_srli_si128(r23, 8));
+            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j), _mm_unpacklo_epi16(a, b));
+            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 16), _mm_unpackhi_epi16(a, b));
+        }
+    }
+#endif
+    for (; j < np; j++) {
+        for (t = 0; t < 4; t++) {
+            dst[4 * j + t] = t < nt ? (uint8_t)rows[t][j] : 0;
+        }
+    }
+    memset(dst + 4 * np, 0, (size_t)(4 * (npad - np)));
+}
+
+/* Writes nt tap rows of np values into the panel at tap k0: the int16 panel (8 taps at a time)
+ * or, with u8panel, the u8 one (4 taps at a time, k0 a multiple of 4). */
+static void write_taps(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t np, int16_t *panel, size_t ks, int32_t k0,
+                       uint8_t *u8panel, int32_t npad)
+{
+    if (u8panel != NULL) {
+        write_taps_u8(rows, nt, np, npad, u8panel + (size_t)(k0 / 4) * (size_t)npad * 4);
+    } else {
+        transpose_rows(rows, nt, np, panel, ks, k0);
+    }
+}
+
+#if QCC_VNNI
+/* The u8 panel (layout of write_taps_u8) of a 1x1 stride-1 convolution: the 4 channel rows of a
+ * group are contiguous runs of the input, flipped to u8 (x ^ 0x80 = x + 128) and interleaved. */
+static void pack_pointwise_u8(const int8_t *xg, int32_t cig, int32_t in_plane, int32_t p0, int32_t np, int32_t npad,
+                              uint8_t *panel)
+{
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    int32_t ci, j, t;
+    for (ci = 0; ci < cig; ci += 4) {
+        const int32_t nc = cig - ci < 4 ? cig - ci : 4;
+        const int8_t *s = xg + (size_t)ci * in_plane + p0;
+        uint8_t *dst = panel + (size_t)(ci / 4) * (size_t)npad * 4;
+        j = 0;
+        if (nc == 4) {
+            for (; j + 16 <= np; j += 16) {
+                const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + j)), flip);
+                const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + in_plane + j)), flip);
+                const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 2 * (size_t)in_plane + j)), flip);
+                const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 3 * (size_t)in_plane + j)), flip);
+                const __m128i a = _mm_unpacklo_epi8(r0, r1), b = _mm_unpackhi_epi8(r0, r1);
+                const __m128i c = _mm_unpacklo_epi8(r2, r3), d = _mm_unpackhi_epi8(r2, r3);
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j), _mm_unpacklo_epi16(a, c));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 16), _mm_unpackhi_epi16(a, c));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 32), _mm_unpacklo_epi16(b, d));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 48), _mm_unpackhi_epi16(b, d));
+            }
+        }
+        for (; j < np; j++) {
+            for (t = 0; t < 4; t++) {
+                dst[4 * j + t] = t < nc ? (uint8_t)(s[(size_t)t * in_plane + j] + 128) : 0;
+            }
+        }
+        memset(dst + 4 * np, 0, (size_t)(4 * (npad - np)));
+    }
+}
+#endif
+
 /* Packs output pixels [p0, p0 + np) of one batch element and group into panel rows of k_stride
- * int16 values: row j holds (x - zp) for the K taps output pixel p0 + j reads (channel-major, then
- * kd, kh, kw), 0 where a tap falls on padding; columns K .. k_stride stay 0. */
-static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel)
+ * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads (channel-major, then
+ * kd, kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
+ * With u8panel (the VNNI paths, sub = -128) the values go to the u8 layout of pack_pointwise_u8
+ * instead (npad pixel slots per group of 4 taps). */
+static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel, int32_t sub,
+                       uint8_t *u8panel, int32_t npad)
 {
     const int32_t cig = p->in_c / p->groups;
     const int32_t id = p->in_size[0], ih = p->in_size[1], iw = p->in_size[2];
@@ -351,10 +430,18 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     const int32_t sw = p->stride[2];
     const int32_t in_plane = id * ih * iw;
     const int32_t zp = p->in_zp;
+    const int16_t fill = (int16_t)(zp - sub);
+    const int32_t flush = u8panel != NULL ? 4 : 8; /* taps per write into the panel */
     const size_t ks = (size_t)p->k_stride;
     int32_t j, ci, a, b, c, k;
     const int pointwise = kd == 1 && kh == 1 && kw == 1 && p->stride[0] == 1 && p->stride[1] == 1 && sw == 1 &&
                           p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0 && p->out_size[0] == id && oh == ih && ow == iw;
+#if QCC_VNNI
+    if (pointwise && u8panel != NULL && es == 1) {
+        pack_pointwise_u8((const int8_t *)xg, cig, in_plane, p0, np, npad, u8panel);
+        return;
+    }
+#endif
     if (pointwise) {
         /* the panel is a transpose of a [cig][np] block of the input, done 8 channels at a time
          * (8 input rows read in step, 8 contiguous panel values written per pixel) */
@@ -365,7 +452,7 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
 #if defined(__AVX2__)
             if (es == 1 && nc == 8) {
                 /* 8 channels x 16 pixels per step: widen, remove zp, transpose in registers */
-                const __m256i z = _mm256_set1_epi16((int16_t)zp);
+                const __m256i z = _mm256_set1_epi16((int16_t)sub);
                 for (; j + 16 <= np; j += 16) {
                     const int8_t *s = (const int8_t *)xg + at + j;
                     __m256i r[8], a[8], b[8];
@@ -403,21 +490,21 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
                 for (; j < np; j++) {
                     int16_t *dst = panel + (size_t)j * ks + ci;
                     const int8_t *s = s0 + j;
-                    dst[0] = (int16_t)(s[0] - zp);
-                    dst[1] = (int16_t)(s[in_plane] - zp);
-                    dst[2] = (int16_t)(s[2 * (size_t)in_plane] - zp);
-                    dst[3] = (int16_t)(s[3 * (size_t)in_plane] - zp);
-                    dst[4] = (int16_t)(s[4 * (size_t)in_plane] - zp);
-                    dst[5] = (int16_t)(s[5 * (size_t)in_plane] - zp);
-                    dst[6] = (int16_t)(s[6 * (size_t)in_plane] - zp);
-                    dst[7] = (int16_t)(s[7 * (size_t)in_plane] - zp);
+                    dst[0] = (int16_t)(s[0] - sub);
+                    dst[1] = (int16_t)(s[in_plane] - sub);
+                    dst[2] = (int16_t)(s[2 * (size_t)in_plane] - sub);
+                    dst[3] = (int16_t)(s[3 * (size_t)in_plane] - sub);
+                    dst[4] = (int16_t)(s[4 * (size_t)in_plane] - sub);
+                    dst[5] = (int16_t)(s[5 * (size_t)in_plane] - sub);
+                    dst[6] = (int16_t)(s[6 * (size_t)in_plane] - sub);
+                    dst[7] = (int16_t)(s[7 * (size_t)in_plane] - sub);
                 }
             } else {
                 for (; j < np; j++) {
                     int16_t *dst = panel + (size_t)j * ks + ci;
                     for (k = 0; k < nc; k++) {
                         const size_t from = at + (size_t)k * in_plane + j;
-                        dst[k] = (int16_t)((es == 1 ? ((const int8_t *)xg)[from] : ((const int16_t *)xg)[from]) - zp);
+                        dst[k] = (int16_t)((es == 1 ? ((const int8_t *)xg)[from] : ((const int16_t *)xg)[from]) - sub);
                     }
                 }
             }
@@ -458,32 +545,43 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
                                 valid_range(run_len[r], iw, sw, off, &lo, &hi);
                             }
                             for (t = 0; t < lo; t++) {
-                                out[t] = 0;
+                                out[t] = fill;
                             }
                             if (es == 1) {
                                 const int8_t *src = (const int8_t *)xg + row + off;
                                 if (sw == 1) {
                                     for (t = lo; t < hi; t++) {
-                                        out[t] = (int16_t)(src[t] - zp);
+                                        out[t] = (int16_t)(src[t] - sub);
                                     }
                                 } else {
-                                    for (t = lo; t < hi; t++) {
-                                        out[t] = (int16_t)(src[t * sw] - zp);
+                                    t = lo;
+#if defined(__AVX2__)
+                                    if (sw == 2) { /* 16 outputs from 32 bytes: the even ones, sign-extended */
+                                        const __m256i s = _mm256_set1_epi16((int16_t)sub);
+                                        for (; t + 17 <= hi; t += 16) { /* reads up to src[2t + 31] <= src[2 (hi - 1)] */
+                                            const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * t));
+                                            _mm256_storeu_si256((__m256i *)(void *)(out + t),
+                                                                _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), s));
+                                        }
+                                    }
+#endif
+                                    for (; t < hi; t++) {
+                                        out[t] = (int16_t)(src[t * sw] - sub);
                                     }
                                 }
                             } else {
                                 const int16_t *src = (const int16_t *)xg + row + off;
                                 for (t = lo; t < hi; t++) {
-                                    out[t] = (int16_t)(src[t * sw] - zp);
+                                    out[t] = (int16_t)(src[t * sw] - sub);
                                 }
                             }
                             for (t = hi > lo ? hi : lo; t < run_len[r]; t++) {
-                                out[t] = 0;
+                                out[t] = fill;
                             }
                         }
-                        if (++nt == 8) {
-                            transpose_rows(rows, 8, np, panel, ks, k0);
-                            k0 += 8;
+                        if (++nt == flush) {
+                            write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
+                            k0 += nt;
                             nt = 0;
                         }
                     }
@@ -491,15 +589,15 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
             }
         }
         if (nt > 0) {
-            transpose_rows(rows, nt, np, panel, ks, k0);
+            write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
         }
     }
 }
 
 #if defined(__AVX2__)
 /* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16); k is a
- * multiple of 16. vpmaddwd sums adjacent products in int32 lanes; every lane holds a partial sum
- * of the true accumulator, so the bound of the quantize pass's proof covers it. */
+ * multiple of 16. vpmaddwd sums adjacent products exactly (|x| <= 32767 or 0 <= x <= 255 with
+ * |w| <= 128) into int32 lanes, whose sums are taken modulo 2^32 (qcc_simd.h). */
 static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
 {
     __m256i s00 = _mm256_setzero_si256(), s01 = _mm256_setzero_si256();
@@ -535,74 +633,168 @@ static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16
 static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
 {
     const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
+    uint32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0; /* modulo 2^32, as the vector paths */
     int32_t i;
     for (i = 0; i < k; i++) {
         const int32_t x0 = b0[i], x1 = b1[i];
         const int32_t a0 = w0[i], a1 = w1[i], a2 = w2[i], a3 = w3[i];
-        s00 += a0 * x0;
-        s01 += a0 * x1;
-        s10 += a1 * x0;
-        s11 += a1 * x1;
-        s20 += a2 * x0;
-        s21 += a2 * x1;
-        s30 += a3 * x0;
-        s31 += a3 * x1;
+        s00 += (uint32_t)(a0 * x0);
+        s01 += (uint32_t)(a0 * x1);
+        s10 += (uint32_t)(a1 * x0);
+        s11 += (uint32_t)(a1 * x1);
+        s20 += (uint32_t)(a2 * x0);
+        s21 += (uint32_t)(a2 * x1);
+        s30 += (uint32_t)(a3 * x0);
+        s31 += (uint32_t)(a3 * x1);
     }
-    acc[0] = s00;
-    acc[1] = s01;
-    acc[2] = s10;
-    acc[3] = s11;
-    acc[4] = s20;
-    acc[5] = s21;
-    acc[6] = s30;
-    acc[7] = s31;
+    acc[0] = qcc_wrap_i32(s00);
+    acc[1] = qcc_wrap_i32(s01);
+    acc[2] = qcc_wrap_i32(s10);
+    acc[3] = qcc_wrap_i32(s11);
+    acc[4] = qcc_wrap_i32(s20);
+    acc[5] = qcc_wrap_i32(s21);
+    acc[6] = qcc_wrap_i32(s30);
+    acc[7] = qcc_wrap_i32(s31);
 }
 #endif
+
+#if QCC_VNNI
+/* out[r][j] = sum_k u8panel[k][j] * w_r[k] for 4 weight rows (stride ldw) over kq groups of 4 taps
+ * and nv pixel vectors (a constant where it is called, so the accumulators stay in registers):
+ * one vpdpbusd per row and vector adds 4 products to each pixel's int32 lane. */
+static inline __attribute__((always_inline)) void vnni_4xn(const int8_t *w, size_t ldw, const uint8_t *panel, int32_t kq,
+                                                           size_t group_bytes, int32_t nv, int32_t out[4][QCC_MAX_PANEL])
+{
+    qcc_v_t acc[4][QCC_VMAX_NV], x[QCC_VMAX_NV];
+    int32_t g, r, v;
+    for (r = 0; r < 4; r++) {
+        for (v = 0; v < nv; v++) {
+            acc[r][v] = QCC_V_ZERO();
+        }
+    }
+    for (g = 0; g < kq; g++) {
+        const uint8_t *pg = panel + (size_t)g * group_bytes;
+        for (v = 0; v < nv; v++) {
+            x[v] = QCC_V_LOAD(pg + (size_t)v * QCC_VLANES * 4);
+        }
+        for (r = 0; r < 4; r++) {
+            const qcc_v_t wr = QCC_V_SET1(qcc_load4(w + (size_t)r * ldw + (size_t)g * 4));
+            for (v = 0; v < nv; v++) {
+                acc[r][v] = QCC_V_DPBUSD(acc[r][v], x[v], wr);
+            }
+        }
+    }
+    for (r = 0; r < 4; r++) {
+        for (v = 0; v < nv; v++) {
+            QCC_V_STORE(out[r] + v * QCC_VLANES, acc[r][v]);
+        }
+    }
+}
+
+/* acc_rows[r][0 .. npad) = the dot products of 4 weight rows with every pixel of the u8 panel. */
+static void vnni_rows(const int8_t *w, size_t ldw, const uint8_t *panel, int32_t kq, int32_t npad, int32_t acc_rows[4][QCC_MAX_PANEL])
+{
+    const int32_t nvec = npad / QCC_VLANES;
+    const size_t group_bytes = (size_t)npad * 4;
+    int32_t v0;
+    for (v0 = 0; v0 < nvec; v0 += QCC_VMAX_NV) {
+        const uint8_t *pv = panel + (size_t)v0 * QCC_VLANES * 4;
+        int32_t(*out)[QCC_MAX_PANEL] = (int32_t(*)[QCC_MAX_PANEL])(void *)(acc_rows[0] + v0 * QCC_VLANES);
+        switch (nvec - v0 < QCC_VMAX_NV ? nvec - v0 : QCC_VMAX_NV) {
+        case 1:
+            vnni_4xn(w, ldw, pv, kq, group_bytes, 1, out);
+            break;
+        case 2:
+            vnni_4xn(w, ldw, pv, kq, group_bytes, 2, out);
+            break;
+#if QCC_VMAX_NV >= 4
+        case 4:
+            vnni_4xn(w, ldw, pv, kq, group_bytes, 4, out);
+            break;
+#endif
+        default:
+            vnni_4xn(w, ldw, pv, kq, group_bytes, 3, out);
+            break;
+        }
+    }
+}
+#endif
+
+/* acc_rows[r][j] = the dot products of 4 weight rows of one group with panel pixels 0 .. np, by the
+ * path this file was compiled for: the u8 panel (VNNI) or the int16 one (AVX2 / portable). */
+static void gemm_rows_s8(const qcc_conv_t *p, const int8_t *w, const int16_t *panel, int32_t kq, int32_t np, int32_t npad,
+                         int32_t acc_rows[4][QCC_MAX_PANEL])
+{
+#if QCC_VNNI
+    (void)np;
+    vnni_rows(w, (size_t)p->k_stride, (const uint8_t *)(const void *)panel, kq, npad, acc_rows);
+#else
+    int32_t j, r;
+    (void)kq;
+    (void)npad;
+    for (j = 0; j < np; j += 2) {
+        const int16_t *b0 = panel + (size_t)j * p->k_stride;
+        const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
+        int32_t acc[8];
+        dot_4x2(w, p->k_stride, b0, b1, p->k_stride, acc);
+        for (r = 0; r < 4; r++) {
+            acc_rows[r][j] = acc[2 * r];
+            acc_rows[r][j + 1] = acc[2 * r + 1];
+        }
+    }
+#endif
+}
 
 void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
     const int32_t ktotal = cig * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int32_t kq = (ktotal + 3) / 4; /* groups of 4 taps of the u8 panel */
     const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int32_t acc_rows[4][QCC_MAX_PANEL];
-    int32_t n, g, p0, j;
-    /* columns K .. k_stride of the panel stay zero (their weights are zero too) */
+    int32_t n, g, p0;
+#if !QCC_VNNI
+    int32_t j;
+    /* columns K .. k_stride of the int16 panel stay zero (their weights are zero too) */
     for (j = 0; j < tile; j++) {
         memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
     }
+#endif
     for (n = 0; n < p->batch; n++) {
         for (g = 0; g < p->groups; g++) {
             const int8_t *xg = x + ((size_t)n * p->in_c + (size_t)g * cig) * in_plane;
             for (p0 = 0; p0 < pixels; p0 += tile) {
                 const int32_t np = pixels - p0 < tile ? pixels - p0 : tile;
                 int32_t row;
-                pack_panel(p, xg, 1, p0, np, scratch);
+#if QCC_VNNI
+                const int32_t npad = (np + QCC_VLANES - 1) / QCC_VLANES * QCC_VLANES;
+                pack_panel(p, xg, 1, p0, np, scratch, -128, (uint8_t *)(void *)scratch, npad);
+#else
+                const int32_t npad = np;
+                pack_panel(p, xg, 1, p0, np, scratch, -128, NULL, 0);
+#endif
                 for (row = 0; row < cog; row += 4) {
                     const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
                     int32_t r;
-                    for (j = 0; j < np; j += 2) {
-                        const int16_t *b0 = scratch + (size_t)j * p->k_stride;
-                        const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
-                        int32_t acc[8];
-                        dot_4x2(w, p->k_stride, b0, b1, p->k_stride, acc);
-                        for (r = 0; r < 4; r++) {
-                            acc_rows[r][j] = acc[2 * r];
-                            acc_rows[r][j + 1] = acc[2 * r + 1];
-                        }
-                    }
+                    gemm_rows_s8(p, w, scratch, kq, np, npad, acc_rows);
                     for (r = 0; r < 4 && row + r < cog; r++) {
                         const int32_t co = g * cog + row + r;
                         const int32_t c = p->rq.per_channel ? co : 0;
-                        const int32_t bias = p->bias ? p->bias[co] : 0;
-                        for (j = 0; j < np; j++) {
-                            acc_rows[r][j] += bias; /* the full accumulator: fits int32 (proven) */
+                        const uint32_t bias = p->bias ? (uint32_t)p->bias[co] : 0;
+                        int8_t *out = y + ((size_t)n * p->out_c + co) * pixels + p0;
+#if QCC_VNNI == 512
+                        qcc_requant_row16_s8(acc_rows[r], np, qcc_wrap_i32(bias), p->rq.multiplier[c], p->rq.shift[c],
+                                             p->rq.rounding, p->rq.out_zp, p->rq.qmin, p->rq.qmax, out);
+#else
+                        int32_t j;
+                        for (j = 0; j < np; j++) { /* the full accumulator: fits int32 (proven), exact modulo 2^32 */
+                            acc_rows[r][j] = qcc_wrap_i32((uint32_t)acc_rows[r][j] + bias);
                         }
                         qcc_requant_row_s8(acc_rows[r], np, p->rq.multiplier[c], p->rq.shift[c], p->rq.rounding,
-                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax,
-                                           y + ((size_t)n * p->out_c + co) * pixels + p0, 1);
+                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax, out, 1);
+#endif
                     }
                 }
             }
@@ -630,7 +822,7 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
             for (p0 = 0; p0 < pixels; p0 += tile) {
                 const int32_t np = pixels - p0 < tile ? pixels - p0 : tile;
                 int32_t row;
-                pack_panel(p, xg, 2, p0, np, scratch);
+                pack_panel(p, xg, 2, p0, np, scratch, p->in_zp, NULL, 0);
                 for (row = 0; row < cog; row += 4) {
                     const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
                     int32_t r;
@@ -716,12 +908,12 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
                                         const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
                                                           ((size_t)zi * ih + yi) * iw + xi;
                                         const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
-                                        acc += (int64_t)w * (qcc_load_elem(x, (int32_t)xo, es) - p->in_zp);
+                                        acc += (int64_t)w * (qcc_load_elem(x, xo, es) - p->in_zp);
                                     }
                                 }
                             }
                         }
-                        qcc_store_elem(y, (int32_t)(((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q), es,
+                        qcc_store_elem(y, ((size_t)n * p->out_c + co) * out_plane + ((size_t)z * oh + r) * ow + q, es,
                                    qcc_requant_one(&p->rq, co, acc));
                     }
                 }

@@ -2,18 +2,49 @@
  * qcc_gemm.c - fully connected layers (Gemm with constant weights) and products of two
  * activations (MatMul), docs/arithmetic.md 3.1 and 3.2.
  *
- *   qcc_fc_s8          int8, int32 accumulators: each row of a - zp is copied into a zero-padded
- *                      int16 scratch row, then dot products with 4 weight rows at a time (AVX2
- *                      vpmaddwd when the compiler targets AVX2, portable C otherwise).
+ *   qcc_fc_s8          int8, int32 accumulators: each row of a is shifted to x + 128 into a
+ *                      zero-padded scratch row (u8 for the VNNI paths, int16 otherwise), then dot
+ *                      products with 4 weight rows at a time: vpdpbusd (qcc_simd.h), AVX2 vpmaddwd,
+ *                      or portable C; the bias carries -(128 + zp) * sum w (see qcc_simd.h).
  *   qcc_fc_generic_*   any strides, int64 accumulators (int16 activations, or int8 whose
  *                      reduction needs 64 bits).
  *   qcc_matmul_*       (a - a_zp) @ (b - b_zp) per batch, int64 accumulators.
  */
 #include "qcc_kernels.h"
+#include "qcc_simd.h"
 
 #include <string.h>
 
-#if defined(__AVX2__)
+#if QCC_VNNI
+/* acc[r] = sum_i w_r[i] * u[i] for 4 weight rows and one u8 row; k a multiple of 16. Lanes hold
+ * partial sums over k; one horizontal sum per row at the end (all modulo 2^32). */
+static void dot_4x1_u8(const int8_t *w, int32_t ldw, const uint8_t *u, int32_t k, int32_t *acc)
+{
+    qcc_v_t s0 = QCC_V_ZERO(), s1 = QCC_V_ZERO(), s2 = QCC_V_ZERO(), s3 = QCC_V_ZERO();
+    const int32_t step = 4 * QCC_VLANES;
+    int32_t i = 0, r;
+    for (; i + step <= k; i += step) {
+        const qcc_v_t x = QCC_V_LOAD(u + i);
+        s0 = QCC_V_DPBUSD(s0, x, QCC_V_LOAD(w + i));
+        s1 = QCC_V_DPBUSD(s1, x, QCC_V_LOAD(w + ldw + i));
+        s2 = QCC_V_DPBUSD(s2, x, QCC_V_LOAD(w + 2 * ldw + i));
+        s3 = QCC_V_DPBUSD(s3, x, QCC_V_LOAD(w + 3 * ldw + i));
+    }
+    acc[0] = QCC_V_SUM(s0);
+    acc[1] = QCC_V_SUM(s1);
+    acc[2] = QCC_V_SUM(s2);
+    acc[3] = QCC_V_SUM(s3);
+    for (r = 0; r < 4; r++) { /* the last k % step values (fewer than one vector) */
+        const int8_t *wr = w + (size_t)r * ldw;
+        uint32_t t = (uint32_t)acc[r];
+        int32_t j;
+        for (j = i; j < k; j++) {
+            t += (uint32_t)(wr[j] * (int32_t)u[j]);
+        }
+        acc[r] = qcc_wrap_i32(t);
+    }
+}
+#elif defined(__AVX2__)
 #include <immintrin.h>
 
 /* acc[r] = sum_i w_r[i] * b[i] for 4 weight rows (int8) and one int16 row; k a multiple of 16. */
@@ -35,40 +66,53 @@ static void dot_4x1(const int8_t *w, int32_t ldw, const int16_t *b, int32_t k, i
     }
 }
 #else
-/* acc[r] = sum_i w_r[i] * b[i] for 4 weight rows (int8) and one int16 row. */
+/* acc[r] = sum_i w_r[i] * b[i] for 4 weight rows (int8) and one int16 row, modulo 2^32. */
 static void dot_4x1(const int8_t *w, int32_t ldw, const int16_t *b, int32_t k, int32_t *acc)
 {
     const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int32_t i;
     for (i = 0; i < k; i++) {
         const int32_t x = b[i];
-        s0 += w0[i] * x;
-        s1 += w1[i] * x;
-        s2 += w2[i] * x;
-        s3 += w3[i] * x;
+        s0 += (uint32_t)(w0[i] * x);
+        s1 += (uint32_t)(w1[i] * x);
+        s2 += (uint32_t)(w2[i] * x);
+        s3 += (uint32_t)(w3[i] * x);
     }
-    acc[0] = s0;
-    acc[1] = s1;
-    acc[2] = s2;
-    acc[3] = s3;
+    acc[0] = qcc_wrap_i32(s0);
+    acc[1] = qcc_wrap_i32(s1);
+    acc[2] = qcc_wrap_i32(s2);
+    acc[3] = qcc_wrap_i32(s3);
 }
 #endif
 
 void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch)
 {
     int32_t i, kk, j, r;
+#if QCC_VNNI
+    uint8_t *row_u8 = (uint8_t *)(void *)scratch;
+    memset(row_u8, 0, (size_t)p->k_stride);
+#else
     memset(scratch, 0, sizeof(int16_t) * (size_t)p->k_stride);
+#endif
     for (i = 0; i < p->m; i++) {
         const int8_t *row = a + (size_t)i * p->a_row_stride;
-        for (kk = 0; kk < p->k; kk++) {
-            scratch[kk] = (int16_t)(row[(size_t)kk * p->a_col_stride] - p->in_zp);
+        for (kk = 0; kk < p->k; kk++) { /* x + 128: the kernels' unsigned operand (0 .. 255) */
+#if QCC_VNNI
+            row_u8[kk] = (uint8_t)(row[(size_t)kk * p->a_col_stride] + 128);
+#else
+            scratch[kk] = (int16_t)(row[(size_t)kk * p->a_col_stride] + 128);
+#endif
         }
         for (j = 0; j < p->n; j += 4) {
             int32_t acc[4];
+#if QCC_VNNI
+            dot_4x1_u8(p->weight + (size_t)j * p->k_stride, p->k_stride, row_u8, p->k_stride, acc);
+#else
             dot_4x1(p->weight + (size_t)j * p->k_stride, p->k_stride, scratch, p->k_stride, acc);
-            for (r = 0; r < 4 && j + r < p->n; r++) {
-                const int64_t total = (int64_t)acc[r] + (p->bias ? p->bias[j + r] : 0);
+#endif
+            for (r = 0; r < 4 && j + r < p->n; r++) { /* the full accumulator fits int32 (proven): exact modulo 2^32 */
+                const int32_t total = qcc_wrap_i32((uint32_t)acc[r] + (p->bias ? (uint32_t)p->bias[j + r] : 0u));
                 y[(size_t)i * p->n + j + r] = (int8_t)qcc_requant_one(&p->rq, j + r, total);
             }
         }

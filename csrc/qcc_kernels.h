@@ -48,19 +48,31 @@ typedef struct {
     const int32_t *bias;       /* [out_c] or NULL */
     /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
      * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
-     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64). */
+     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
+     * stride-1 depthwise kernel: output rows per band); the
+     * kernel sums (x + 128) * w, so bias holds bias - (128 + in_zp) * sum_k w modulo 2^32
+     * (qcc_simd.h). */
     int32_t k_stride, rows_per_group, tile;
     qcc_requant_t rq;
 } qcc_conv_t;
 
-/* Bytes of scratch qcc_conv_gemm_s8 needs (an int16 panel). */
-#define QCC_CONV_GEMM_SCRATCH(tile, k_stride) ((size_t)2 * (size_t)(tile) * (size_t)(k_stride))
+/* Bytes of scratch qcc_conv_gemm_s8 needs: an int16 panel, or a u8 one of tile rounded up to 16
+ * pixels (the VNNI paths). */
+#define QCC_CONV_GEMM_SCRATCH(tile, k_stride) \
+    ((size_t)(k_stride) * (2 * (size_t)(tile) > ((size_t)(tile) + 15) / 16 * 16 ? 2 * (size_t)(tile) : ((size_t)(tile) + 15) / 16 * 16))
 
 void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
 void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
 void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch); /* acc32 */
+/* Bytes of scratch of the stride-1 depthwise kernel: int32 accumulators for rows output rows of
+ * the padded width pw = out_w + (kw - 1) * dilation_w (plus 8), then the input band of rows + extra
+ * rows (extra = (kh - 1) * dilation_h) of pw bytes (plus 64 for whole-vector reads). */
+#define QCC_DW_BAND_SCRATCH(rows, pw, extra) \
+    ((size_t)4 * ((size_t)(rows) * (size_t)(pw) + 8) + ((size_t)(rows) + (size_t)(extra)) * (size_t)(pw) + 64)
 void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch); /* in_zp 0, acc64 */
-void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y); /* groups == in_c, 2-D, acc32 */
+/* groups == in_c, 2-D, acc32; stride 1: scratch of QCC_DW_BAND_SCRATCH bytes for bands of tile
+ * output rows (else NULL) */
+void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch);
 /* Transposed convolution (gather form): weight rearranged to [out_c][in_c/groups][k...]; an input
  * position i feeds output o = i * stride - pad + k * dilation. */
 void qcc_conv_transpose_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);
@@ -73,7 +85,7 @@ typedef struct {
     int32_t a_row_stride, a_col_stride; /* element (i, kk) of a is a[i * a_row_stride + kk * a_col_stride] */
     int32_t in_zp;
     const int8_t *weight;       /* [n_rows][k_stride], row j = output column j; zero padded */
-    const int32_t *bias;        /* [n] or NULL */
+    const int32_t *bias;        /* [n] or NULL; qcc_fc_s8: bias - (128 + in_zp) * sum_k w modulo 2^32 */
     int32_t k_stride;           /* >= k; qcc_fc_s8: a multiple of 16 */
     int32_t n_rows;             /* qcc_fc_s8: n rounded up to a multiple of 4 */
     qcc_requant_t rq;           /* per output column */

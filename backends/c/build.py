@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,12 @@ def _native_flags(cc: list[str]) -> tuple[str, ...]:
     return ("-march=native",) if _NATIVE[key] else ()
 
 
+def _extra_flags() -> tuple[str, ...]:
+    """$QCC_EXTRA_CFLAGS, after -march=native: how the tests build the kernels' other vector paths
+    (e.g. ``-mno-avx512vnni -mno-avxvnni`` for AVX2 on a VNNI machine)."""
+    return tuple(shlex.split(os.environ.get("QCC_EXTRA_CFLAGS", "")))
+
+
 def run_compiler(cmd: list[str], cwd: Path, what: str) -> None:
     try:
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
@@ -169,7 +176,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     import cffi
 
     cc = find_compiler()
-    flags = BUILD_FLAGS + _native_flags(cc)
+    flags = BUILD_FLAGS + _native_flags(cc) + _extra_flags()
     cdef = "\n".join(m.prototypes for m in models)
     key = content_digest(
         cdef, " ".join(cc), " ".join(flags), sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "",

@@ -33,6 +33,7 @@ from qcc.backends.c.steps import (
     const_data,
     contiguous_strides,
     pad3,
+    raw,
     read,
     requant_fields,
     round_up,
@@ -44,6 +45,9 @@ from qcc.backends.c.steps import (
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
+
+CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h")  # the dot-product kernels and their compile-time vector path
+GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h")
 
 # ---- convolutions --------------------------------------------------------------------------------
 
@@ -64,6 +68,50 @@ def _conv_geometry(node: Node, transposed: bool) -> dict[str, Any]:
     }
 
 
+U8_SHIFT = 128
+"""What the int8 GEMM kernels add to every activation: x + 128 is the unsigned operand of vpdpbusd."""
+
+
+def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int) -> np.ndarray:
+    """The bias of the int8 GEMM kernels (qcc_conv_gemm_s8, qcc_fc_s8), which sum (x + 128) * w:
+    bias - (128 + zp) * sum_k w per output channel, so that the sum is bias + sum (x - zp) * w. Taken
+    modulo 2^32 (the kernels' int32 arithmetic is, and the true accumulator fits int32: proven by
+    the quantize pass), so a correction beyond int32 for a very long reduction is still exact."""
+    base = np.zeros(len(weight_rows), np.int64) if bias is None else bias.astype(np.int64)
+    folded = base - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
+    return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
+
+
+def panel_tile(k_stride: int, pixels: int) -> int:
+    """Output pixels per packed panel of qcc_conv_gemm_*: whole 16-pixel vectors (the VNNI
+    micro-kernel's unit; a tile of 14 would waste an eighth of every vector) up to MAX_PANEL, as
+    many as fit a u8 panel of 512 KB = 4 * PANEL_BYTES int16 values (64 x 4608, ResNet-50's
+    largest, stays in an L2 share), never more than the layer has (rounded up to even)."""
+    budget = 8 * PANEL_BYTES // k_stride
+    tile = min(MAX_PANEL, budget - budget % 16) if budget >= 16 else max(2, budget - budget % 2)
+    return min(tile, round_up(pixels, 2))
+
+
+def gemm_panel_bytes(tile: int, k_stride: int) -> int:
+    """Scratch of qcc_conv_gemm_*: an int16 panel of tile x k_stride (AVX2 and portable paths) or a
+    u8 one of tile rounded up to 16 pixels (the VNNI paths): whichever the build picks fits."""
+    return max(2 * tile * k_stride, round_up(tile, 16) * k_stride)
+
+
+DW_BAND_ACCUMULATORS = 2048
+"""int32 accumulators per band of the stride-1 depthwise kernel (8 KB: the band and its input stay in L1)."""
+
+
+def depthwise_band(geo: dict[str, Any]) -> tuple[int, int]:
+    """Output rows per band of the stride-1 depthwise kernel and the scratch bytes they need
+    (QCC_DW_BAND_SCRATCH in qcc_kernels.h): at least one row, however wide."""
+    oh, ow = geo["out_size"][1], geo["out_size"][2]
+    padded_width = ow + (geo["kernel"][2] - 1) * geo["dilation"][2]
+    extra = (geo["kernel"][1] - 1) * geo["dilation"][1]
+    rows = max(1, min(oh, DW_BAND_ACCUMULATORS // padded_width))
+    return rows, 4 * (rows * padded_width + 8) + (rows + extra) * padded_width + 64
+
+
 @rule("q.conv")
 def lower_conv(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
@@ -73,15 +121,24 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
     groups, cout = geo["groups"], geo["out_c"]
     cig, cog = geo["in_c"] // groups, cout // groups
     ktotal = cig * math.prod(geo["kernel"])
-    bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
-    fields = dict(geo, weight=Raw("NULL"), bias=bias, k_stride=ktotal, rows_per_group=cog, tile=0)
+    bias_values = const_data(node, node.inputs[2], "bias").reshape(-1) if len(node.inputs) > 2 else None
+    fields = dict(geo, weight=Raw("NULL"), bias=Raw("NULL"), k_stride=ktotal, rows_per_group=cog, tile=0)
     fields["rq"] = requant_fields(b, node, cout)
     acc32 = not fields["rq"]["acc64"]
     nsp = len(shape_of(x)) - 2
-    b.files("qcc_conv.c")
+    b.files(*CONV_SOURCES)
+
+    def plain_bias() -> Raw:  # every kernel's bias but the int8 GEMM's (folded, below)
+        return b.array("bias", bias_values, np.int32) if bias_values is not None else Raw("NULL")
+
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
+        fields["bias"] = plain_bias()
         fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
-        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
+        scratch = raw("NULL")
+        if geo["stride"][1:] == [1, 1]:
+            fields["tile"], b.step.scratch = depthwise_band(geo)
+            scratch = SCRATCH
+        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), scratch)
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
@@ -90,12 +147,13 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
         packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
         pixels = math.prod(geo["out_size"])
-        tile = max(2, min(MAX_PANEL, PANEL_BYTES // k_stride, round_up(pixels, 2)))
-        tile -= tile % 2
+        tile = panel_tile(k_stride, pixels)
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
-        b.step.scratch = 2 * tile * k_stride  # an int16 panel
+        fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32) if es == 1 else plain_bias()
+        b.step.scratch = gemm_panel_bytes(tile, k_stride)
         b.call(f"qcc_conv_gemm_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
         return
+    fields["bias"] = plain_bias()
     fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
     b.call(f"qcc_conv_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
 
@@ -114,7 +172,7 @@ def lower_conv_transpose(b: StepBuilder, node: Node) -> None:
     bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
     fields = dict(geo, weight=b.array("weight", rearranged.reshape(-1), np.int8), bias=bias,
                   k_stride=0, rows_per_group=0, tile=0, rq=requant_fields(b, node, geo["out_c"]))
-    b.files("qcc_conv.c")
+    b.files(*CONV_SOURCES)
     b.call(f"qcc_conv_transpose_{suffix}", b.struct("qcc_conv_t", "convt", fields), read(x), write(y))
 
 
@@ -132,18 +190,20 @@ def lower_gemm(b: StepBuilder, node: Node) -> None:
     m, n = ys
     k = wt.shape[1]
     row, col = (1, xs[1]) if a["trans_a"] else (xs[1], 1)
-    bias = b.array("bias", np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)), np.int32) if len(node.inputs) > 2 else Raw("NULL")
+    bias_values = np.broadcast_to(const_data(node, node.inputs[2], "bias").reshape(-1), (n,)) if len(node.inputs) > 2 else None
     fields: dict[str, Any] = {"m": m, "n": n, "k": k, "a_row_stride": row, "a_col_stride": col, "in_zp": int(a["in_zp"])}
     rq = requant_fields(b, node, n)
-    b.files("qcc_gemm.c")
+    b.files(*GEMM_SOURCES)
     if es == 1 and not rq["acc64"] and not b.force_generic:
         k_stride, rows = round_up(k, 16), round_up(n, 4)
         packed = np.zeros((rows, k_stride), dtype=np.int64)
         packed[:n, :k] = wt
+        bias = b.array("bias", u8_shifted_bias(bias_values, wt, int(a["in_zp"])), np.int32)
         fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), bias=bias, k_stride=k_stride, n_rows=rows, rq=rq)
-        b.step.scratch = 2 * k_stride  # an int16 row
+        b.step.scratch = 2 * k_stride  # an int16 row (or a u8 one: the VNNI paths)
         b.call("qcc_fc_s8", b.struct("qcc_fc_t", "fc", fields), read(x), write(y), SCRATCH)
         return
+    bias = b.array("bias", bias_values, np.int32) if bias_values is not None else Raw("NULL")
     fields.update(weight=b.array("weight", wt.reshape(-1), np.int8), bias=bias, k_stride=k, n_rows=n, rq=rq)
     b.call(f"qcc_fc_generic_{suffix}", b.struct("qcc_fc_t", "fc", fields), read(x), write(y))
 
@@ -169,7 +229,7 @@ def lower_matmul(b: StepBuilder, node: Node) -> None:
         "a_offset": b.array("aoff", a_index, np.int32), "b_offset": b.array("boff", b_index, np.int32),
         "a_zp": int(a["a_zp"]), "b_zp": int(a["b_zp"]), "rq": requant_fields(b, node, n),
     }
-    b.files("qcc_gemm.c")
+    b.files(*GEMM_SOURCES)
     b.call(f"qcc_matmul_{suffix}", b.struct("qcc_matmul_t", "matmul", fields), read(av), read(bv), write(y))
 
 
