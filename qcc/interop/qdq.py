@@ -228,7 +228,7 @@ def _mean(ex: QdqExporter, node: Node, hint: str) -> str:
 
 
 def _avg_pool(ex: QdqExporter, node: Node, hint: str) -> str:
-    attrs = {k: v for k, v in node.attrs.items() if k != "zp"}
+    attrs = {k: v for k, v in node.attrs.items() if k != "zp" and not (k == "dilations" and all(d == 1 for d in v))}
     return emit_float_op(ex.b, "avg_pool", attrs, [ex.real(node.inputs[0])], hint)[0]
 
 
