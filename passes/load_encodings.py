@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qcc.errors import PipelineError
-from qcc.interop.encodings import read_activation_encodings
+from qcc.calibration.encodings import read_activation_encodings
 from qcc.ir.core import Graph
 from qcc.ir.types import TensorType
-from qcc.passes.calibrate import observed_values
+from qcc.calibration.activations import observed_values
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
 
