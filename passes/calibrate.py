@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qcc.arith.params import activation_params
+from qcc.calibration.activations import observed_values
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
@@ -16,14 +17,6 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
-
-
-def observed_values(graph: Graph) -> list[Value]:
-    """Float activations: graph inputs and float node results (constants are weights, not
-    activations; integer/bool values are indices and masks)."""
-    values = [v for v in graph.inputs if v.type.dtype.is_float]
-    values += [r for n in graph.nodes for r in n.results if r.type.dtype.is_float]
-    return values
 
 
 def resolved_method(method: str, bits: int) -> str:

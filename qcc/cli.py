@@ -155,7 +155,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from qcc.recipes import DEFAULT_RECIPE, recipe_pipeline
 
     ctx = _context(args)
-    text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE)
+    text = _with_encodings(args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE), args)
     ctx.preflight = preflight_hook(ctx.target, c_backend=False)  # refuse what cannot be quantized before calibrating
     passes = parse_pipeline(text)
     ctx.log(f"pipeline: {text}")
@@ -166,6 +166,27 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         print(pm.timing_report(), file=sys.stderr)
     _write_graph(graph, args.output)
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from qcc.interop.export import export
+
+    written = export(args.model, args.output, args.format, args.float_model, _input_shapes(args))
+    print("wrote " + " and ".join(str(p) for p in written))
+    return 0
+
+
+def _with_encodings(pipeline: str, args: argparse.Namespace) -> str:
+    """--encodings: the pipeline's calibrate becomes load-encodings (ranges from the file)."""
+    if not getattr(args, "encodings", None):
+        return pipeline
+    from qcc.passes.load_encodings import LoadEncodings
+    from qcc.pipeline import format_pipeline, parse_pipeline
+
+    passes = parse_pipeline(pipeline)
+    if not any(p.name == "calibrate" for p in passes):
+        raise QccError("--encodings replaces the pipeline's calibrate pass, and this pipeline has none")
+    return format_pipeline([LoadEncodings(path=args.encodings) if p.name == "calibrate" else p for p in passes])
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -238,6 +259,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         text = args.pipeline or recipe_pipeline(args.recipe or DEFAULT_RECIPE)
     except ImportError:  # a qcc without recipes: the default pipeline of qcc quantize
         text = args.pipeline or DEFAULT_PIPELINE
+    text = _with_encodings(text, args)
     ctx.log(f"pipeline: {text}")
     log = (lambda message: print(message, file=sys.stderr)) if args.verbose else (lambda message: None)
     result = compile_model(args.model, args.output, calibration=args.calib, pipeline=text, context=ctx, verify=args.verify,
@@ -319,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="import, fold, calibrate and quantize a model to integer IR")
     p.add_argument("model", help=".onnx or .qir")
-    p.add_argument("--calib", required=True, help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy")
     p.add_argument("-o", "--output", required=True, help="the quantized IR (.qir, plus .npz)")
+    p.add_argument("--encodings", help="take activation ranges from this AIMET-style encodings file instead of calibrating")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of a recipe")
     how.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="fast (default), dfq or adaround, e.g. 'adaround{weights=4}'; see docs/recipes.md")
@@ -366,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of the default")
     how.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="a quantization recipe (see qcc quantize --help)")
+    p.add_argument("--encodings", help="take activation ranges from this AIMET-style encodings file instead of calibrating")
     p.add_argument("--verify", type=int, default=4, metavar="N", help="calibration samples checked byte for byte against the integer reference (default 4)")
     p.add_argument("--name", help="C prefix: qcc_<name>_run (default: the model file's name)")
     p.add_argument("--c-constants", choices=CONSTANT_FORMS, default=CONSTANT_FORMS[0],
@@ -376,6 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     calibration_and_target(p, calib=False)
     input_shape(p)
     p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("export", help="write a quantized .qir as QDQ ONNX or as a float ONNX model plus AIMET-style encodings")
+    p.add_argument("model", help="the quantized IR (.qir) that qcc quantize wrote")
+    p.add_argument("--format", required=True, choices=("qdq", "encodings"), help="qdq: one QDQ .onnx; encodings: .encodings JSON plus the float .onnx next to it")
+    p.add_argument("-o", "--output", required=True, help="model_qdq.onnx, or model.encodings")
+    p.add_argument("--float", dest="float_model", help="the float model it was quantized from (needed when tables replaced float functions)")
+    input_shape(p)
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("passes", help="list the available passes and their options")
     p.set_defaults(fn=cmd_passes)

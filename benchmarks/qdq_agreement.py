@@ -1,0 +1,85 @@
+"""How close onnxruntime running qcc's QDQ export comes to qcc's integer reference.
+
+For each model: export the quantized .qir as QDQ ONNX, run the test inputs through onnxruntime, the
+integer reference and the float interpreter, and print the share of output elements within one
+output LSB of the integer reference and both SQNRs against the float model.
+
+    python benchmarks/qdq_agreement.py --example            # the shipped example model
+    python benchmarks/qdq_agreement.py --zoo NAME [NAME...] # runs under ~/.cache/qcc/zoo/runs/NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from qcc.analysis.error import ErrorStats
+from qcc.backends.numpy_int.executor import run_integer_samples
+from qcc.cli import main as qcc_main
+from qcc.interop.qdq import export_qdq
+from qcc.interop.reference import float_reference
+from qcc.interp.batching import run_samples_batched
+from qcc.ir.core import Graph
+from qcc.model_io import load_graph
+
+ZOO = Path.home() / ".cache/qcc/zoo/runs"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int) -> None:
+    graph, float_graph = load_graph(qir), load_graph(float_model)
+    model = export_qdq(graph, float_reference(float_model))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    data = np.load(test)
+    feeds = {n: data[n][:limit] for n in names}
+    count = len(next(iter(feeds.values())))
+    ours = run_integer_samples(graph, feeds)
+    floats = run_samples_batched(float_graph, feeds)
+    theirs: dict[str, list[np.ndarray]] = {o.name: [] for o in session.get_outputs()}
+    for i in range(count):
+        for name, arr in zip(theirs, session.run(None, {n: feeds[n][i:i + 1] for n in names})):
+            theirs[name].append(arr)
+    for out in graph.outputs:
+        ort_out, int_out, ref = np.concatenate(theirs[out.name]), ours[out.name], floats[out.name]
+        lsb = _output_scale(graph, out.name)
+        within = float(np.mean(np.abs(ort_out.astype(np.float64) - int_out.reshape(ort_out.shape)) <= 1.001 * lsb))
+        q_err, o_err = ErrorStats(), ErrorStats()
+        q_err.add(ref, int_out)
+        o_err.add(ref, ort_out.reshape(ref.shape))
+        print(f"| {label} | {out.name} | {count} | {100 * within:.2f}% | {q_err.sqnr_db:.2f} | {o_err.sqnr_db:.2f} | {o_err.sqnr_db - q_err.sqnr_db:+.2f} |", flush=True)
+
+
+def _output_scale(graph: Graph, name: str) -> float:
+    out = next(v for v in graph.outputs if v.name == name)
+    return out.producer.inputs[0].quant.scale_value() if out.producer is not None and out.producer.op == "dequantize" else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--example", action="store_true")
+    parser.add_argument("--zoo", nargs="*", default=[])
+    parser.add_argument("--limit", type=int, default=16, help="test samples per model")
+    args = parser.parse_args()
+    print("| model | output | samples | within 1 LSB | qcc SQNR dB | onnxruntime QDQ SQNR dB | difference dB |")
+    print("|---|---|---|---|---|---|---|")
+    if args.example:
+        with tempfile.TemporaryDirectory() as tmp:
+            qir = Path(tmp) / "digits.qir"
+            qcc_main(["quantize", str(EXAMPLES / "digits_mbv2.onnx"), "--calib", str(EXAMPLES / "calib.npz"), "-o", str(qir)])
+            measure("example digits_mbv2", qir, EXAMPLES / "digits_mbv2.onnx", EXAMPLES / "test.npz", args.limit)
+    for name in args.zoo:
+        run = ZOO / name
+        try:
+            measure(name, run / "fast.qir", run / "float.qir", run / "fast_test_ir.npz", args.limit)
+        except Exception as e:  # noqa: BLE001 - one model's failure is a row, not the end of the table
+            print(f"| {name} | failed: {type(e).__name__}: {str(e).splitlines()[0][:150]} | | | | | |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Interoperability with other tools' quantization formats: QDQ ONNX and AIMET-style encodings
+out (``qcc export``), encodings in (``--encodings``)."""

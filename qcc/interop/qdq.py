@@ -1,0 +1,257 @@
+"""A quantized qcc graph as a standard QDQ ONNX model (``qcc export --format qdq``).
+
+Every integer op becomes the float ONNX op it stands for between DequantizeLinear on its inputs and
+QuantizeLinear on its output, carrying qcc's scales and zero points; weights are the integers qcc
+computed (CLE, AdaRound and bias correction included) as int8/int4 initializers behind a
+per-channel DequantizeLinear, biases int32 with scale ``s_in * s_w``. A table (``q.lut``) or an op
+whose float parameters the quantized graph no longer holds (``q.prelu``, ``q.layer_norm``, ...) is
+written as the float node of the same name in ``reference``: the float graph before ``quantize``
+(``qcc.interop.reference``). The opset is the lowest that carries the types and ops used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from qcc.arith.fixedpoint import activation_range
+from qcc.interop.onnx_builder import ExportError, OnnxBuilder, emit_float_op, onnx_dtype
+from qcc.ir.core import Graph, Node, Value
+from qcc.ir.types import DType, QuantParams
+
+# Ops whose float form is read from the reference graph: their integer form dropped the float function or parameters.
+FROM_REFERENCE = frozenset({"q.lut", "q.lut2", "q.prelu", "q.layer_norm", "q.lrn", "q.resize", "q.from_int"})
+_BINARY = {"q.mul": "Mul", "q.div": "Div", "q.max": "Max", "q.min": "Min", "q.matmul": "MatMul"}
+_Q_TYPES = {4: TensorProto.INT4, 8: TensorProto.INT8, 16: TensorProto.INT16, 32: TensorProto.INT32}
+
+
+def choose_opset(graph: Graph) -> int:
+    """13 (per-axis DequantizeLinear), 17 when a layer norm is exported as LayerNormalization,
+    21 when any tensor is int16 or int4 (QuantizeLinear carries those types from opset 21)."""
+    quants = [v.type.quant for v in graph.values() if v.type.quant is not None]
+    if any(q.bits in (4, 16) for q in quants):
+        return 21
+    if any(n.op in ("q.layer_norm", "layer_norm") for n in graph.nodes):
+        return 17
+    return 13
+
+
+class QdqExporter:
+    """Walks the quantized graph once, in order, emitting ONNX nodes into one builder."""
+
+    def __init__(self, graph: Graph, reference: Graph | None) -> None:
+        self.graph = graph
+        self.reference = {r.name: n for n in reference.nodes for r in n.results} if reference is not None else None
+        self.b = OnnxBuilder(choose_opset(graph))
+        self.int_names: dict[int, str] = {}  # quantized value -> its integer tensor
+        self.float_names: dict[int, str] = {}  # any value -> its real-valued (or plain integer) tensor
+
+    # ---- tensors --------------------------------------------------------------------------------
+
+    def _qparams(self, q: QuantParams, hint: str, zp_type: int) -> tuple[str, str]:
+        if q.axis is None:
+            scale = np.float32(q.scale_value())
+            zp = np.asarray(q.zero_point_value())
+        else:
+            scale = np.asarray(q.scale, np.float32)
+            zp = np.broadcast_to(np.asarray(q.zero_point), scale.shape)
+        zp_name = self.b.initializer(np.asarray(zp), f"{hint}_zero_point", zp_type) if zp_type == TensorProto.INT4 else \
+            self.b.initializer(np.asarray(zp).astype(helper.tensor_dtype_to_np_dtype(zp_type)), f"{hint}_zero_point")
+        return self.b.initializer(scale, f"{hint}_scale"), zp_name
+
+    def dequantize(self, int_name: str, q: QuantParams, hint: str, output: str | None = None) -> str:
+        scale, zp = self._qparams(q, hint, _Q_TYPES[q.bits])
+        return self.b.node("DequantizeLinear", [int_name, scale, zp], f"{hint}_dequantized", output=output, axis=q.axis)[0]
+
+    def quantize(self, float_name: str, q: QuantParams, hint: str) -> str:
+        if q.axis is not None:
+            raise ExportError(f"value '{hint}': per-axis activation quantization has no QuantizeLinear export here")
+        scale, zp = self._qparams(q, hint, _Q_TYPES[q.bits])
+        return self.b.node("QuantizeLinear", [float_name, scale, zp], f"{hint}_quantized")[0]
+
+    def real(self, value: Value) -> str:
+        """The tensor holding ``value``'s real numbers (DequantizeLinear of its integers when quantized)."""
+        key = id(value)
+        if key in self.float_names:
+            return self.float_names[key]
+        if value.is_const:
+            data = value.const_array
+            q = value.type.quant
+            if q is None:
+                name = self.b.initializer(data, value.name)
+            else:
+                stored = self.b.initializer(data.astype(np.int32 if q.bits == 32 else np.int8 if q.bits <= 8 else np.int16), value.name, _Q_TYPES[q.bits])
+                self.int_names[key] = stored
+                name = self.dequantize(stored, q, value.name)
+        elif value.type.quant is not None:
+            name = self.dequantize(self.int_names[key], value.quant, value.name)
+        else:
+            raise ExportError(f"value '{value.name}' is used before it is defined")
+        self.float_names[key] = name
+        return name
+
+    def bias(self, node: Node, x: Value, w: Value, b: Value) -> str:
+        """An int32 bias with the standard scale ``s_in * s_w`` (per channel), behind DequantizeLinear."""
+        s_w = np.asarray(w.quant.scale, np.float64)
+        scales = x.quant.scale_value() * s_w
+        q = QuantParams(tuple(float(s) for s in scales), 0, 0, 32) if scales.ndim else QuantParams(float(scales), 0, None, 32)
+        stored = self.b.initializer(b.const_array.astype(np.int32), b.name)
+        return self.dequantize(stored, q, b.name)
+
+    # ---- nodes ----------------------------------------------------------------------------------
+
+    def run(self) -> onnx.ModelProto:
+        inputs = []
+        for v in self.graph.inputs:
+            self.float_names[id(v)] = self.b.reserve(v.name)
+            inputs.append(helper.make_tensor_value_info(v.name, onnx_dtype(v.type.dtype), list(v.type.shape)))
+        outputs = [helper.make_tensor_value_info(self.b.reserve(v.name), onnx_dtype(v.type.dtype), list(v.type.shape)) for v in self.graph.outputs]
+        for node in self.graph.nodes:
+            self.node(node)
+        for v in self.graph.outputs:
+            if self.float_names.get(id(v)) != v.name:
+                raise ExportError(f"graph output '{v.name}' is not produced by a dequantize or float node")
+        graph = helper.make_graph(self.b.nodes, self.graph.name, inputs, outputs, self.b.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.b.opset)], producer_name="qcc")
+        model.ir_version = 10 if self.b.opset >= 21 else 8
+        return model
+
+    def node(self, node: Node) -> None:
+        if node.op == "quantize":
+            (x,) = node.inputs
+            self.int_names[id(node.result)] = self.quantize(self.real(x), node.result.quant, node.result.name)
+            return
+        if node.op == "dequantize":
+            (x,) = node.inputs
+            is_output = node.result in self.graph.outputs
+            name = self.dequantize(self.int_names[id(x)], x.quant, node.result.name, output=node.result.name if is_output else None)
+            self.float_names[id(node.result)] = name
+            return
+        emit = _Q_EMITTERS.get(node.op)
+        hint = node.results[0].name
+        if emit is not None:
+            outs = [emit(self, node, hint)]
+        elif node.op in FROM_REFERENCE:
+            outs = self.from_reference(node, hint)
+        elif node.op.startswith("q."):
+            raise ExportError(f"node '{node.name}': integer op '{node.op}' has no QDQ export yet")
+        else:
+            outs = self.same_op(node, hint)
+        for result, out in zip(node.results, outs):
+            self.finish(result, out)
+
+    def finish(self, result: Value, out: str) -> None:
+        is_output = result in self.graph.outputs
+        if result.type.quant is None:
+            if is_output and out != result.name:
+                out = self.b.node("Identity", [out], result.name, output=result.name)[0]
+            self.float_names[id(result)] = out
+            return
+        self.int_names[id(result)] = self.quantize(out, result.quant, result.name)
+
+    def clamp(self, node: Node, out: str, hint: str) -> str:
+        """A fused ReLU/Clip: the node's integer clamp bounds, when narrower than its type's range."""
+        q = node.result.quant
+        lo, hi = activation_range(q.bits) if q.bits != 16 else (-32768, 32767)
+        qmin, qmax = node.attrs.get("qmin"), node.attrs.get("qmax")
+        qmin = lo if qmin is None else qmin
+        qmax = hi if qmax is None else qmax
+        if qmin <= lo and qmax >= hi:
+            return out
+        s, zp = q.scale_value(), q.zero_point_value()
+        return self.b.clip(out, (qmin - zp) * s if qmin > lo else None, (qmax - zp) * s if qmax < hi else None, f"{hint}_clamp")
+
+    def from_reference(self, node: Node, hint: str) -> list[str]:
+        if self.reference is None:
+            raise ExportError(f"node '{node.name}' ({node.op}) lost its float function in quantization: pass the float model with --float")
+        ref = self.reference.get(node.results[0].name)
+        if ref is None:
+            raise ExportError(f"node '{node.name}' ({node.op}): the float model has no node with this result name (was it quantized from another model?)")
+        activations = iter(v for v in node.inputs if not v.is_const)
+        args: list[str] = []
+        for v in ref.inputs:
+            if v.is_const:
+                args.append(self.b.initializer(v.const_array, v.name))
+            else:
+                operand = next(activations, None)
+                if operand is None:
+                    raise ExportError(f"node '{node.name}': the float model's node has more operands than the quantized one")
+                args.append(self.real(operand))
+        outs = emit_float_op(self.b, ref.op, dict(ref.attrs), args, hint, n_out=len(ref.results))
+        return [self.clamp(node, outs[0], hint)] if node.op != "q.from_int" else outs
+
+    def same_op(self, node: Node, hint: str) -> list[str]:
+        """A data-movement or float op: the same op on real numbers (bounds of an integer clip converted)."""
+        attrs = dict(node.attrs)
+        x = node.inputs[0] if node.inputs else None
+        if node.op == "clip" and x is not None and x.type.quant is not None:
+            s, zp = x.quant.scale_value(), x.quant.zero_point_value()
+            for key in ("min", "max"):
+                if attrs.get(key) is not None:
+                    attrs[key] = (attrs[key] - zp) * s
+        if node.op == "pad" and x is not None and x.type.quant is not None and attrs.get("value") is not None:
+            attrs["value"] = (attrs["value"] - x.quant.zero_point_value()) * x.quant.scale_value()
+        return emit_float_op(self.b, node.op, attrs, [self.real(v) for v in node.inputs], hint, n_out=len(node.results))
+
+
+def _conv(ex: QdqExporter, node: Node, hint: str) -> str:
+    x, w, *rest = node.inputs
+    args = [ex.real(x), ex.real(w)] + ([ex.bias(node, x, w, rest[0])] if rest else [])
+    keys = ("strides", "pads", "dilations", "group") + (("output_padding",) if node.op == "q.conv_transpose" else ())
+    attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in node.attrs.items() if k in keys}
+    out = ex.b.node("Conv" if node.op == "q.conv" else "ConvTranspose", args, hint, **attrs)[0]
+    return ex.clamp(node, out, hint)
+
+
+def _gemm(ex: QdqExporter, node: Node, hint: str) -> str:
+    x, w, *rest = node.inputs
+    args = [ex.real(x), ex.real(w)] + ([ex.bias(node, x, w, rest[0])] if rest else [])
+    out = ex.b.node("Gemm", args, hint, transA=int(node.attrs.get("trans_a", False)), transB=int(node.attrs.get("trans_b", False)))[0]
+    return ex.clamp(node, out, hint)
+
+
+def _add(ex: QdqExporter, node: Node, hint: str) -> str:
+    op = "Sub" if node.attrs.get("subtract") else "Add"
+    return ex.clamp(node, ex.b.node(op, [ex.real(v) for v in node.inputs], hint)[0], hint)
+
+
+def _binary(ex: QdqExporter, node: Node, hint: str) -> str:
+    return ex.clamp(node, ex.b.node(_BINARY[node.op], [ex.real(v) for v in node.inputs], hint)[0], hint)
+
+
+def _mean(ex: QdqExporter, node: Node, hint: str) -> str:
+    attrs = {"axes": list(node.attr("axes")), "keepdims": node.attrs.get("keepdims", True)}
+    return ex.clamp(node, emit_float_op(ex.b, "reduce_mean", attrs, [ex.real(node.inputs[0])], hint)[0], hint)
+
+
+def _avg_pool(ex: QdqExporter, node: Node, hint: str) -> str:
+    attrs = {k: v for k, v in node.attrs.items() if k != "zp" and not (k == "dilations" and all(d == 1 for d in v))}
+    return emit_float_op(ex.b, "avg_pool", attrs, [ex.real(node.inputs[0])], hint)[0]
+
+
+def _softmax(ex: QdqExporter, node: Node, hint: str) -> str:
+    return ex.b.node("Softmax", [ex.real(node.inputs[0])], hint, axis=node.attr("axis"))[0]
+
+
+def _requantize(ex: QdqExporter, node: Node, hint: str) -> str:
+    return ex.clamp(node, ex.real(node.inputs[0]), hint)
+
+
+_Q_EMITTERS: dict[str, Callable[[QdqExporter, Node, str], str]] = {
+    "q.conv": _conv, "q.conv_transpose": _conv, "q.gemm": _gemm, "q.add": _add, "q.mean": _mean, "q.avg_pool": _avg_pool,
+    "q.softmax": _softmax, "q.requantize": _requantize, "q.requantize_axis": _requantize,
+    **{op: _binary for op in _BINARY},
+}
+
+
+def export_qdq(quantized: Graph, reference: Graph | None = None) -> onnx.ModelProto:
+    """The QDQ ONNX model of ``quantized`` (checked by onnx.checker before it is returned)."""
+    model = QdqExporter(quantized, reference).run()
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise ExportError(f"the QDQ export of '{quantized.name}' fails onnx.checker: {str(e).splitlines()[0]}") from None
+    return model

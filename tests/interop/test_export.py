@@ -1,0 +1,124 @@
+"""qcc export: the QDQ ONNX model agrees with the integer reference, the encodings file reproduces
+the quantized graph when imported, and bad input is one line naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from qcc.backends.numpy_int.executor import run_integer_samples
+from qcc.cli import main
+from qcc.model_io import load_graph
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _silu_model(path: Path) -> None:
+    """conv -> x*sigmoid(x) (a table after quantize) -> global pool -> gemm: every export path."""
+    rng = np.random.default_rng(0)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2, 3, 3], rng.normal(0, 0.4, 72).astype(np.float32).tolist())
+    b = helper.make_tensor("b", TensorProto.FLOAT, [4], rng.normal(0, 0.1, 4).astype(np.float32).tolist())
+    fw = helper.make_tensor("fw", TensorProto.FLOAT, [3, 4], rng.normal(0, 0.5, 12).astype(np.float32).tolist())
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c"], ["s"]),
+        helper.make_node("Mul", ["c", "s"], ["a"]),
+        helper.make_node("GlobalAveragePool", ["a"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(nodes, "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w, b, fw])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+@pytest.fixture(scope="module")
+def silu(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("silu")
+    model, calib, qir = tmp / "silu.onnx", tmp / "calib.npz", tmp / "silu.qir"
+    _silu_model(model)
+    np.savez(calib, x=np.random.default_rng(1).normal(0, 1, (16, 2, 8, 8)).astype(np.float32))
+    assert main(["quantize", str(model), "--calib", str(calib), "-o", str(qir)]) == 0
+    return {"model": model, "calib": calib, "qir": qir, "tmp": tmp}
+
+
+def _lsb_agreement(qir: Path, qdq: Path, feeds: dict[str, np.ndarray]) -> float:
+    graph = load_graph(qir)
+    ours = run_integer_samples(graph, feeds)
+    session = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"])
+    (name,) = [v.name for v in graph.outputs]
+    theirs = np.concatenate([session.run(None, {"x": feeds["x"][i:i + 1]})[0] for i in range(len(feeds["x"]))])
+    lsb = graph.outputs[0].producer.inputs[0].quant.scale_value()
+    return float(np.mean(np.abs(theirs - ours[name].reshape(theirs.shape)) <= 1.001 * lsb))
+
+
+def test_qdq_export_is_checked_onnx_within_one_lsb(silu: dict[str, Path]) -> None:
+    out = silu["tmp"] / "silu_qdq.onnx"
+    assert main(["export", str(silu["qir"]), "--format", "qdq", "-o", str(out), "--float", str(silu["model"])]) == 0
+    model = onnx.load(out)
+    onnx.checker.check_model(model, full_check=True)
+    ops = [n.op_type for n in model.graph.node]
+    assert "Sigmoid" in ops and "Mul" in ops  # the table became the float ops it came from
+    weight_dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "w"]
+    assert weight_dq and any(a.name == "axis" and a.i == 0 for a in weight_dq[0].attribute)
+    feeds = {"x": np.random.default_rng(2).normal(0, 1, (8, 2, 8, 8)).astype(np.float32)}
+    assert _lsb_agreement(silu["qir"], out, feeds) >= 0.99
+
+
+def test_table_without_float_model_is_one_line_error(silu: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(silu["qir"]), "--format", "qdq", "-o", str(silu["tmp"] / "no.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "q.lut" in err and "--float" in err
+
+
+def test_encodings_round_trip_gives_identical_graph(silu: dict[str, Path]) -> None:
+    enc = silu["tmp"] / "silu_out.encodings"
+    assert main(["export", str(silu["qir"]), "--format", "encodings", "-o", str(enc), "--float", str(silu["model"])]) == 0
+    doc = json.loads(enc.read_text())
+    assert doc["version"] == "0.6.1" and {"x", "c", "y"} <= set(doc["activation_encodings"])
+    assert len(doc["param_encodings"]["w"]) == 4  # per channel
+    float_model = onnx.load(enc.with_suffix(".onnx"))
+    assert not [n for n in float_model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    again = silu["tmp"] / "again.qir"
+    assert main(["quantize", str(silu["model"]), "--encodings", str(enc), "-o", str(again)]) == 0
+    assert again.read_text() == silu["qir"].read_text()
+
+
+def test_encodings_missing_tensor_is_named(silu: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    enc = silu["tmp"] / "partial.encodings"
+    assert main(["export", str(silu["qir"]), "--format", "encodings", "-o", str(enc), "--float", str(silu["model"])]) == 0
+    doc = json.loads(enc.read_text())
+    del doc["activation_encodings"]["c"]
+    enc.write_text(json.dumps(doc))
+    assert main(["quantize", str(silu["model"]), "--encodings", str(enc), "-o", str(silu["tmp"] / "x.qir")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no encoding for tensor 'c'" in err
+
+
+def test_encodings_bitwidth_mismatch_is_named(silu: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    enc = silu["tmp"] / "wide.encodings"
+    assert main(["export", str(silu["qir"]), "--format", "encodings", "-o", str(enc), "--float", str(silu["model"])]) == 0
+    doc = json.loads(enc.read_text())
+    doc["activation_encodings"]["c"][0].update(bitwidth=16, offset=-32768)
+    enc.write_text(json.dumps(doc))
+    assert main(["quantize", str(silu["model"]), "--encodings", str(enc), "-o", str(silu["tmp"] / "x.qir")]) == 2
+    assert "tensor 'c' has a 16-bit encoding" in capsys.readouterr().err
+
+
+def test_example_model_qdq_export(tmp_path: Path) -> None:
+    qir, out = tmp_path / "digits.qir", tmp_path / "digits_qdq.onnx"
+    assert main(["quantize", str(EXAMPLES / "digits_mbv2.onnx"), "--calib", str(EXAMPLES / "calib.npz"), "-o", str(qir)]) == 0
+    assert main(["export", str(qir), "--format", "qdq", "-o", str(out)]) == 0
+    test = dict(np.load(EXAMPLES / "test.npz"))
+    graph = load_graph(qir)
+    ours = run_integer_samples(graph, {"input": test["input"][:16]})["logits"]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    theirs = np.concatenate([session.run(None, {"input": test["input"][i:i + 1]})[0] for i in range(16)])
+    lsb = graph.outputs[0].producer.inputs[0].quant.scale_value()
+    assert np.mean(np.abs(theirs - ours) <= 1.001 * lsb) >= 0.99
