@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -134,12 +134,19 @@ def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndar
 DEFAULT_PIPELINE = "fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,calibrate,quantize"
 
 
+def _data(args: argparse.Namespace, option: str) -> Any:
+    """The data behind --calib/--data: the path itself, or a folder of images read with --preprocess."""
+    from qcc.calibration.images import data_source
+
+    return data_source(getattr(args, option.lstrip("-"), None), getattr(args, "preprocess", None), option)
+
+
 def _context(args: argparse.Namespace):  # -> PassContext
     from qcc.pipeline import PassContext, Progress
     from qcc.targets import get_target
 
     return PassContext(
-        calibration=getattr(args, "calib", None),
+        calibration=_data(args, "--calib"),
         # no --target: the graph's own scheme decides, else the default target (qcc.quant.scheme)
         target=get_target(args.target) if getattr(args, "target", None) else None,
         seed=getattr(args, "seed", 0),
@@ -175,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     float_graph = load_graph(args.float_model, _input_shapes(args))
     quant_graph = load_graph(args.quant_model)
     report = evaluate_quantized(
-        float_graph, quant_graph, args.data, quant_evaluator=integer_node, per_layer=args.per_layer, limit=args.limit,
+        float_graph, quant_graph, _data(args, "--data"), quant_evaluator=integer_node, per_layer=args.per_layer, limit=args.limit,
         progress=lambda it, total: Progress().bar(it, total=total, desc="eval"),
     )
     print(report.render())
@@ -215,7 +222,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         text = args.pipeline or DEFAULT_PIPELINE
     ctx.log(f"pipeline: {text}")
     log = (lambda message: print(message, file=sys.stderr)) if args.verbose else (lambda message: None)
-    result = compile_model(args.model, args.output, calibration=args.calib, pipeline=text, context=ctx, verify=args.verify,
+    result = compile_model(args.model, args.output, calibration=ctx.calibration, pipeline=text, context=ctx, verify=args.verify,
                            input_shapes=_input_shapes(args), name=args.name, log=log)
     plan = result.program.plan
     print(f"wrote {result.out}/: {len(result.program.steps)} steps, arena {plan.arena_size} bytes "
@@ -265,9 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     def calibration_and_target(p: argparse.ArgumentParser, calib: bool = True) -> None:
         if calib:
             p.add_argument("--calib", help="calibration data for calibrate and data-driven passes")
+        preprocess(p)
         p.add_argument("--target", help="integer target (see qcc targets; default: the graph's own scheme, else generic-int8)")
         p.add_argument("--seed", type=int, default=0, help="seed for passes that draw random numbers")
         p.add_argument("-v", "--verbose", action="store_true", help="print what passes do")
+
+    def preprocess(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preprocess", metavar="SPEC", help="how images in a data folder become inputs, e.g. "
+                       "'resize=256,crop=224,scale=1/255,mean=0.485,0.456,0.406,std=0.229,0.224,0.225' (docs/data.md)")
 
     def input_shape(p: argparse.ArgumentParser) -> None:
         p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="fix symbolic input dims (repeatable)")
@@ -291,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="import, fold, calibrate and quantize a model to integer IR")
     p.add_argument("model", help=".onnx or .qir")
-    p.add_argument("--calib", required=True, help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("--calib", required=True, help="calibration data: .npz keyed by input name, or a folder of .npy or of images (see --preprocess)")
     p.add_argument("-o", "--output", required=True, help="the quantized IR (.qir, plus .npz)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of a recipe")
@@ -304,9 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy of a quantized model (integer reference) against its float model")
     p.add_argument("float_model", help="the float model (.onnx or .qir)")
     p.add_argument("quant_model", help="the quantized model (.qir)")
-    p.add_argument("--data", required=True, help=".npz keyed by input name (a 'label' array gives top-1), or a folder of .npy")
+    p.add_argument("--data", required=True, help=".npz keyed by input name (a 'label' array gives top-1), or a folder of .npy or of images")
     p.add_argument("--per-layer", action="store_true", help="also print the SQNR of every layer")
     p.add_argument("--limit", type=int, help="use at most this many samples")
+    preprocess(p)
     input_shape(p)
     p.set_defaults(fn=cmd_eval)
 
@@ -323,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="quantize a model, generate C, build it and check it bit for bit against the integer reference")
     p.add_argument("model", help=".onnx (or an already quantized .qir)")
-    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy or of images (see --preprocess)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (model.c, model.h, kernels, main.c, Makefile, model.qir, report.md)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of the default")
