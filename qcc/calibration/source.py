@@ -27,6 +27,8 @@ from qcc.interp.interpreter import check_array
 from qcc.ir.core import Graph
 
 Feeds = dict[str, np.ndarray]
+# what calibration= (PassContext, compile_model) and evaluation data may be
+DataSource = str | os.PathLike[str] | ImageSource | Iterable[Mapping[str, Any] | np.ndarray]
 
 
 @dataclass
@@ -66,7 +68,7 @@ def _open_npy(file: IO[bytes], where: str) -> _NpyStream:
 class CalibrationSet:
     """A re-iterable stream of single-sample feed dicts for a graph, validated as it goes."""
 
-    def __init__(self, graph: Graph, source: str | os.PathLike[str] | Iterable[Mapping[str, Any]], limit: int | None = None) -> None:
+    def __init__(self, graph: Graph, source: DataSource, limit: int | None = None) -> None:
         self.graph = graph
         self.source = source
         self.limit = limit
