@@ -134,8 +134,12 @@ def data_source(path: str | None, preprocess: str | None, option: str) -> Any:
 
 
 def _decode(image_module: Any, file: Path) -> Any:
-    """The file's first frame, fully read now so a truncated file fails here, naming the file."""
+    """The file's first frame, fully read now so a truncated file fails here, naming the file.
+    ``verify`` first: Pillow decodes a PNG cut after its pixel data without complaint, while its
+    checksums and end chunk show the damage."""
     try:
+        with image_module.open(file) as opened:
+            opened.verify()
         with image_module.open(file) as opened:
             opened.load()
             return opened.copy()

@@ -63,6 +63,8 @@ def parse_preprocess(text: str) -> Preprocess:
     fields: dict[str, list[str]] = {}
     last: str | None = None
     for token in (t.strip() for t in text.split(",")):
+        if not token:  # an empty spec, or a stray comma
+            continue
         if "=" in token:
             key, _, value = token.partition("=")
             key = key.strip()
@@ -72,7 +74,7 @@ def parse_preprocess(text: str) -> Preprocess:
                 raise InputError(f"--preprocess: '{key}' is given twice")
             fields[key] = [value.strip()]
             last = key
-        elif last in LIST_KEYS and token:
+        elif last in LIST_KEYS:
             fields[last].append(token)
         else:
             raise InputError(f"--preprocess: '{token}' is not key=value (after '{last}')" if last else f"--preprocess: '{token}' is not key=value")
