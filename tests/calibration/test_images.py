@@ -91,7 +91,8 @@ def test_bgr_and_channels_last_are_the_same_pixels_reordered(tmp_path: Path) -> 
 
 def test_the_example_model_from_16_bit_pngs_gets_the_npz_ranges(tmp_path: Path) -> None:
     """calib.npz holds k/256 for k in 0..256; 16-bit grey PNGs of k with scale=1/256 invert the
-    writing exactly, so quantize writes the same bytes and eval prints the same report."""
+    writing exactly, so quantize writes the same bytes, eval prints the same report, and compile
+    checks its C on the images."""
     digits = np.load(CALIB)["input"]
     write_images(tmp_path / "digits", [np.round(d[0] * 256).astype(np.uint16) for d in digits], ".png")
     for name, data in (("npz", [CALIB]), ("png", [tmp_path / "digits", "--preprocess", "scale=1/256"])):
@@ -102,6 +103,9 @@ def test_the_example_model_from_16_bit_pngs_gets_the_npz_ranges(tmp_path: Path) 
     reports = [qcc("eval", MODEL, tmp_path / "png.qir", "--data", *data, "--limit", "16").stdout
                for data in ([CALIB], [tmp_path / "digits", "--preprocess", "scale=1/256"])]
     assert reports[0] == reports[1] and "SQNR" in reports[0]
+    proc = qcc("compile", MODEL, "--calib", tmp_path / "digits", "--preprocess", "scale=1/256", "-o", tmp_path / "out", "--verify", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "byte-equal to the integer reference on 3 calibration sample(s)" in proc.stdout  # the C checked on decoded images
 
 
 def test_files_are_read_in_name_order_and_pillow_images_and_arrays_read_the_same(tmp_path: Path) -> None:
