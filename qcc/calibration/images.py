@@ -10,7 +10,7 @@ images. The steps a spec describes are in docs/data.md. Pillow is an optional ex
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ class ImageSource:
     def labelled_images(self) -> Iterator[tuple[str, Any]]:
         raise NotImplementedError
 
+    def count(self) -> int | None:
+        """Number of images if known without decoding them (None for a plain iterator)."""
+        raise NotImplementedError
+
     def feeds(self, graph: Graph) -> Iterator[Feeds]:
         """One feed dict per image, for the graph input the spec names (or the graph's only input)."""
         target = bind(self.preprocess, graph)
@@ -70,7 +74,7 @@ class ImageFolder(ImageSource):
         if not self.files:
             raise InputError(f"folder '{self.path}' holds no .npy files and no images")
 
-    def __len__(self) -> int:
+    def count(self) -> int:
         return len(self.files)
 
     def __str__(self) -> str:
@@ -90,8 +94,8 @@ class ImageIterable(ImageSource):
         super().__init__(preprocess)
         self.items = items
 
-    def __len__(self) -> int:
-        return len(self.items)  # type: ignore[arg-type]  # only asked when the items are Sized
+    def count(self) -> int | None:
+        return len(self.items) if isinstance(self.items, Sized) else None
 
     def __str__(self) -> str:
         return "<images>"

@@ -80,6 +80,10 @@ class CalibrationSet:
         if self._count is None:
             if isinstance(self.source, (str, os.PathLike)):
                 self._count = self._file_count(Path(self.source))
+            elif isinstance(self.source, ImageSource):
+                self._count = self.source.count()
+                if self._count is None:
+                    return None
             elif isinstance(self.source, Sized):
                 self._count = len(self.source)
             else:
@@ -142,7 +146,7 @@ class CalibrationSet:
         if not path.is_dir():
             return self._npz_count(path)
         if not self._npy_files(path):
-            return len(ImageFolder(path))
+            return ImageFolder(path).count()
         name = self.graph.inputs[0].name
         total = 0
         for file in self._folder_files(path):

@@ -120,6 +120,8 @@ def test_files_are_read_in_name_order_and_pillow_images_and_arrays_read_the_same
     assert np.array_equal(stacked(graph, images([np.full((4, 4), v, np.uint8) for v in (10, 20, 30)], "scale=1/10")), from_folder)
     assert np.array_equal(stacked(graph, list(from_folder[:, None])), from_folder)  # ready arrays need no preprocessing
     assert CalibrationSet(graph, image_folder(tmp_path)).count() == 3
+    streamed = CalibrationSet(graph, images(iter(pillow), "scale=1/10"))  # a one-pass iterator: count unknown, read once
+    assert streamed.count() is None and np.array_equal(np.concatenate([f["x"] for f in streamed]), from_folder)
     assert CalibrationSet(graph, str(tmp_path)).count() == 3  # a plain path to an image folder: default preprocessing
 
 
