@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qcc.errors import PipelineError
+from qcc.calibration.activations import observed_values
 from qcc.calibration.encodings import read_activation_encodings
+from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.ir.types import TensorType
-from qcc.calibration.activations import observed_values
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
 
@@ -40,7 +40,8 @@ class LoadEncodings(Pass):
         for value in values:
             q = table[value.name]
             if q.bits != bits:
-                raise PipelineError(f"--encodings '{self.path}': tensor '{value.name}' has a {q.bits}-bit encoding but the scheme quantizes activations to {bits} bits")
+                raise PipelineError(f"--encodings '{self.path}': tensor '{value.name}' has a {q.bits}-bit encoding "
+                                    f"but the scheme quantizes activations to {bits} bits")
             value.type = TensorType(value.type.dtype, value.type.shape, q)
         ctx.log(f"load-encodings: {len(values)} activations from {self.path}")
         return PassResult(graph, True)

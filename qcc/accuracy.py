@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qcc.analysis.error import ErrorStats
-from qcc.calibration.source import CalibrationSet
+from qcc.calibration.source import CalibrationSet, DataSource
 from qcc.data import LABEL_KEYS, load_arrays
 from qcc.errors import InputError
 from qcc.interp.interpreter import NodeEvaluator, float_node, run
@@ -77,7 +77,7 @@ def _dequantized(value: Value, array: np.ndarray) -> np.ndarray | None:
 def evaluate_quantized(
     float_graph: Graph,
     quant_graph: Graph,
-    data: str | os.PathLike[str] | Iterable[Mapping[str, np.ndarray]],
+    data: DataSource,
     *,
     quant_evaluator: NodeEvaluator,
     per_layer: bool = False,

@@ -11,7 +11,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -135,12 +135,19 @@ def _compare_with_onnxruntime(model: str, graph: Graph, feeds: dict[str, np.ndar
 DEFAULT_PIPELINE = "fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,calibrate,quantize"
 
 
+def _data(args: argparse.Namespace, option: str) -> Any:
+    """The data behind --calib/--data: the path itself, or a folder of images read with --preprocess."""
+    from qcc.calibration.images import data_source
+
+    return data_source(getattr(args, option.lstrip("-"), None), getattr(args, "preprocess", None), option)
+
+
 def _context(args: argparse.Namespace):  # -> PassContext
     from qcc.pipeline import PassContext, Progress
     from qcc.targets import get_target
 
     return PassContext(
-        calibration=getattr(args, "calib", None),
+        calibration=_data(args, "--calib"),
         # no --target: the graph's own scheme decides, else the default target (qcc.quant.scheme)
         target=get_target(args.target) if getattr(args, "target", None) else None,
         seed=getattr(args, "seed", 0),
@@ -181,12 +188,12 @@ def _with_encodings(pipeline: str, args: argparse.Namespace) -> str:
     if not getattr(args, "encodings", None):
         return pipeline
     from qcc.passes.load_encodings import LoadEncodings
-    from qcc.pipeline import format_pipeline, parse_pipeline
+    from qcc.pipeline import Pass, format_pipeline, parse_pipeline
 
     passes = parse_pipeline(pipeline)
-    if not any(p.name == "calibrate" for p in passes):
+    if not any(isinstance(p, Pass) and p.name == "calibrate" for p in passes):
         raise QccError("--encodings replaces the pipeline's calibrate pass, and this pipeline has none")
-    return format_pipeline([LoadEncodings(path=args.encodings) if p.name == "calibrate" else p for p in passes])
+    return format_pipeline([LoadEncodings(path=args.encodings) if isinstance(p, Pass) and p.name == "calibrate" else p for p in passes])
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -197,7 +204,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     float_graph = load_graph(args.float_model, _input_shapes(args))
     quant_graph = load_graph(args.quant_model)
     report = evaluate_quantized(
-        float_graph, quant_graph, args.data, quant_evaluator=integer_node, per_layer=args.per_layer, limit=args.limit,
+        float_graph, quant_graph, _data(args, "--data"), quant_evaluator=integer_node, per_layer=args.per_layer, limit=args.limit,
         progress=lambda it, total: Progress().bar(it, total=total, desc="eval"),
     )
     print(report.render())
@@ -211,7 +218,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     check_output_directory(args.output)  # before minutes of work
     if args.calib is None:
         raise QccError("qcc analyze needs --calib (the data calibrate chooses ranges from)")
-    report = analyze(args.model, _context(args), data=args.data, recipe=args.recipe or DEFAULT_RECIPE,
+    report = analyze(args.model, _context(args), data=_data(args, "--data"), recipe=args.recipe or DEFAULT_RECIPE,
                      samples=DEFAULT_SAMPLES if args.samples is None else args.samples, input_shapes=_input_shapes(args))
     names = write_report(report, args.output)
     print(f"output SQNR of the fake-quantized network: {report['output_sqnr_db']:.2f} dB on {report['samples']} samples" if report["output_sqnr_db"] is not None
@@ -262,7 +269,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     text = _with_encodings(text, args)
     ctx.log(f"pipeline: {text}")
     log = (lambda message: print(message, file=sys.stderr)) if args.verbose else (lambda message: None)
-    result = compile_model(args.model, args.output, calibration=args.calib, pipeline=text, context=ctx, verify=args.verify,
+    result = compile_model(args.model, args.output, calibration=ctx.calibration, pipeline=text, context=ctx, verify=args.verify,
                            input_shapes=_input_shapes(args), name=args.name, log=log, constant_form=args.c_constants,
                            stack_compiler=_command_words(args.stack_compiler, "--stack-compiler"))
     plan = result.program.plan
@@ -315,9 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     def calibration_and_target(p: argparse.ArgumentParser, calib: bool = True) -> None:
         if calib:
             p.add_argument("--calib", help="calibration data for calibrate and data-driven passes")
+        preprocess(p)
         p.add_argument("--target", help="integer target (see qcc targets; default: the graph's own scheme, else generic-int8)")
         p.add_argument("--seed", type=int, default=0, help="seed for passes that draw random numbers")
         p.add_argument("-v", "--verbose", action="store_true", help="print what passes do")
+
+    def preprocess(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preprocess", metavar="SPEC", help="how images in a data folder become inputs, e.g. "
+                       "'resize=256,crop=224,scale=1/255,mean=0.485,0.456,0.406,std=0.229,0.224,0.225' (docs/data.md)")
 
     def input_shape(p: argparse.ArgumentParser) -> None:
         p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="fix symbolic input dims (repeatable)")
@@ -341,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="import, fold, calibrate and quantize a model to integer IR")
     p.add_argument("model", help=".onnx or .qir")
-    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy or of images (see --preprocess)")
     p.add_argument("-o", "--output", required=True, help="the quantized IR (.qir, plus .npz)")
     p.add_argument("--encodings", help="take activation ranges from this AIMET-style encodings file instead of calibrating")
     how = p.add_mutually_exclusive_group()
@@ -355,9 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy of a quantized model (integer reference) against its float model")
     p.add_argument("float_model", help="the float model (.onnx or .qir)")
     p.add_argument("quant_model", help="the quantized model (.qir)")
-    p.add_argument("--data", required=True, help=".npz keyed by input name (a 'label' array gives top-1), or a folder of .npy")
+    p.add_argument("--data", required=True, help=".npz keyed by input name (a 'label' array gives top-1), or a folder of .npy or of images")
     p.add_argument("--per-layer", action="store_true", help="also print the SQNR of every layer")
     p.add_argument("--limit", type=int, help="use at most this many samples")
+    preprocess(p)
     input_shape(p)
     p.set_defaults(fn=cmd_eval)
 
@@ -384,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="quantize a model, generate C, build it and check it bit for bit against the integer reference")
     p.add_argument("model", help=".onnx (or an already quantized .qir)")
-    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy")
+    p.add_argument("--calib", help="calibration data: .npz keyed by input name, or a folder of .npy or of images (see --preprocess)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (model.c, model.h, kernels, main.c, Makefile, model.qir, report.md)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of the default")
@@ -403,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a quantized .qir as QDQ ONNX or as a float ONNX model plus AIMET-style encodings")
     p.add_argument("model", help="the quantized IR (.qir) that qcc quantize wrote")
-    p.add_argument("--format", required=True, choices=("qdq", "encodings"), help="qdq: one QDQ .onnx; encodings: .encodings JSON plus the float .onnx next to it")
+    p.add_argument("--format", required=True, choices=("qdq", "encodings"),
+                   help="qdq: one QDQ .onnx; encodings: .encodings JSON plus the float .onnx next to it")
     p.add_argument("-o", "--output", required=True, help="model_qdq.onnx, or model.encodings")
     p.add_argument("--float", dest="float_model", help="the float model it was quantized from (needed when tables replaced float functions)")
     input_shape(p)

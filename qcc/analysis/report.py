@@ -49,7 +49,7 @@ def calibrated_graph(model: str | os.PathLike[str], ctx: PassContext, recipe: st
 def analyze(
     model: str | os.PathLike[str],
     ctx: PassContext,
-    data: str | os.PathLike[str] | None = None,
+    data: Any = None,
     recipe: str = DEFAULT_RECIPE,
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,

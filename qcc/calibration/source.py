@@ -3,7 +3,9 @@ are (onnxruntime#10503 is what happens otherwise).
 
 Sources: an ``.npz`` keyed by input name with samples stacked on the batch axis (read straight from
 the zip member, sample by sample, never the whole array), a folder of ``.npy`` files (one sample or
-a stack of samples each; single-input models), or any Python iterable of feed dicts.
+a stack of samples each; single-input models), a folder of images or an ``ImageSource``
+(``qcc.calibration.images``: decoded and preprocessed one image at a time), or any Python iterable of
+feed dicts (or of bare arrays, for a single-input model).
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from typing import IO, Any
 
 import numpy as np
 
+from qcc.calibration.images import ImageFolder, ImageSource
 from qcc.data import LABEL_KEYS
 from qcc.errors import InputError, PipelineError
 from qcc.interp.interpreter import check_array
 from qcc.ir.core import Graph
 
 Feeds = dict[str, np.ndarray]
+# what calibration= (PassContext, compile_model) and evaluation data may be
+DataSource = str | os.PathLike[str] | ImageSource | Iterable[Mapping[str, Any] | np.ndarray]
 
 
 @dataclass
@@ -75,7 +80,7 @@ def _damaged_archive(path: Path) -> Iterator[None]:
 class CalibrationSet:
     """A re-iterable stream of single-sample feed dicts for a graph, validated as it goes."""
 
-    def __init__(self, graph: Graph, source: str | os.PathLike[str] | Iterable[Mapping[str, Any]], limit: int | None = None) -> None:
+    def __init__(self, graph: Graph, source: DataSource, limit: int | None = None) -> None:
         self.graph = graph
         self.source = source
         self.limit = limit
@@ -87,6 +92,10 @@ class CalibrationSet:
         if self._count is None:
             if isinstance(self.source, (str, os.PathLike)):
                 self._count = self._file_count(Path(self.source))
+            elif isinstance(self.source, ImageSource):
+                self._count = self.source.count()
+                if self._count is None:
+                    return None
             elif isinstance(self.source, Sized):
                 self._count = len(self.source)
             else:
@@ -105,8 +114,12 @@ class CalibrationSet:
 
     # ---- validation --------------------------------------------------------------------------
 
-    def _check(self, index: int, feeds: Mapping[str, Any]) -> Feeds:
+    def _check(self, index: int, feeds: Mapping[str, Any] | np.ndarray) -> Feeds:
         names = [v.name for v in self.graph.inputs]
+        if isinstance(feeds, np.ndarray):
+            if len(names) != 1:
+                raise InputError(f"calibration sample {index} is a bare array but the model has inputs {', '.join(names)}: give dicts keyed by input name")
+            feeds = {names[0]: feeds}
         out: Feeds = {}
         for key in feeds:
             if key not in names:
@@ -122,7 +135,7 @@ class CalibrationSet:
         return out
 
     def _describe(self) -> str:
-        return str(self.source) if isinstance(self.source, (str, os.PathLike)) else "<iterable>"
+        return str(self.source) if isinstance(self.source, (str, os.PathLike, ImageSource)) else "<iterable>"
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -144,6 +157,8 @@ class CalibrationSet:
         """Count samples from the array headers alone."""
         if not path.is_dir():
             return self._npz_count(path)
+        if not self._npy_files(path):
+            return ImageFolder(path).count()
         name = self.graph.inputs[0].name
         total = 0
         for file in self._folder_files(path):
@@ -182,13 +197,18 @@ class CalibrationSet:
                 raise InputError(f"calibration data '{path}' has no array for input '{n}'")
         return names
 
-    def _raw(self) -> Iterator[Mapping[str, Any]]:
+    def _raw(self) -> Iterator[Mapping[str, Any] | np.ndarray]:
         source = self.source
+        if isinstance(source, ImageSource):
+            yield from source.feeds(self.graph)
+            return
         if not isinstance(source, (str, os.PathLike)):
             yield from source
             return
         path = Path(source)
-        if path.is_dir():
+        if path.is_dir() and not self._npy_files(path):  # a folder of images, default preprocessing
+            yield from ImageFolder(path).feeds(self.graph)
+        elif path.is_dir():
             yield from self._read_folder(path)
         elif path.suffix == ".npz" or path.is_file():
             yield from self._read_npz(path)
@@ -211,13 +231,15 @@ class CalibrationSet:
                 for f in files.values():
                     f.close()
 
+    @staticmethod
+    def _npy_files(path: Path) -> list[Path]:
+        """A folder's .npy files; a folder without any is read as images."""
+        return sorted(path.glob("*.npy"))
+
     def _folder_files(self, path: Path) -> list[Path]:
         if len(self.graph.inputs) != 1:
             raise InputError(f"a folder of .npy files feeds single-input models only; '{path}' has {len(self.graph.inputs)} inputs: use an .npz")
-        files = sorted(path.glob("*.npy"))
-        if not files:
-            raise InputError(f"calibration folder '{path}' holds no .npy files")
-        return files
+        return self._npy_files(path)
 
     def _read_folder(self, path: Path) -> Iterator[Feeds]:
         name = self.graph.inputs[0].name

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import onnx
 
+from qcc.calibration.encodings import write_encodings
 from qcc.compile import is_quantized
 from qcc.errors import InputError
 from qcc.fileio import atomic_files
-from qcc.calibration.encodings import write_encodings
 from qcc.interop.float_model import strip_qdq
 from qcc.interop.qdq import FROM_REFERENCE, export_qdq
 from qcc.interop.reference import float_reference

@@ -60,8 +60,9 @@ class OnnxBuilder:
         self._names.add(name)
         return name
 
-    def initializer(self, array: np.ndarray, hint: str, onnx_type: int | None = None) -> str:
+    def initializer(self, value: np.ndarray | np.generic, hint: str, onnx_type: int | None = None) -> str:
         name = self.fresh(hint)
+        array = np.asarray(value)
         if onnx_type == TensorProto.INT4:
             tensor = helper.make_tensor(name, TensorProto.INT4, array.shape, np.asarray(array, np.int8).reshape(-1).tolist())
         else:

@@ -12,6 +12,7 @@ written as the float node of the same name in ``reference``: the float graph bef
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -20,7 +21,7 @@ from onnx import TensorProto, helper
 from qcc.arith.fixedpoint import activation_range
 from qcc.interop.onnx_builder import ExportError, OnnxBuilder, emit_float_op, onnx_dtype
 from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import DType, QuantParams
+from qcc.ir.types import QuantParams
 
 # Ops whose float form is read from the reference graph: their integer form dropped the float function or parameters.
 FROM_REFERENCE = frozenset({"q.lut", "q.lut2", "q.prelu", "q.layer_norm", "q.lrn", "q.resize", "q.from_int"})
@@ -53,7 +54,7 @@ class QdqExporter:
 
     def _qparams(self, q: QuantParams, hint: str, zp_type: int) -> tuple[str, str]:
         if q.axis is None:
-            scale = np.float32(q.scale_value())
+            scale = np.asarray(q.scale_value(), np.float32)
             zp = np.asarray(q.zero_point_value())
         else:
             scale = np.asarray(q.scale, np.float32)
@@ -201,7 +202,7 @@ def _conv(ex: QdqExporter, node: Node, hint: str) -> str:
     x, w, *rest = node.inputs
     args = [ex.real(x), ex.real(w)] + ([ex.bias(node, x, w, rest[0])] if rest else [])
     keys = ("strides", "pads", "dilations", "group") + (("output_padding",) if node.op == "q.conv_transpose" else ())
-    attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in node.attrs.items() if k in keys}
+    attrs: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in node.attrs.items() if k in keys}
     out = ex.b.node("Conv" if node.op == "q.conv" else "ConvTranspose", args, hint, **attrs)[0]
     return ex.clamp(node, out, hint)
 
