@@ -16,6 +16,7 @@ from qcc.data import load_feeds
 from qcc.errors import InputError
 from qcc.ir.core import Graph
 from qcc.model_io import load_graph
+from tests.damaged_zip import DAMAGES, damage_first_member
 
 
 @pytest.fixture
@@ -86,3 +87,12 @@ def test_no_samples_in_an_npy_is_an_error(graph: Graph, tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", samples(0))
     with pytest.raises(InputError, match="x.npy' holds no samples"):
         load_feeds(tmp_path / "x.npy", graph)
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_member_zipfile_cannot_open_is_a_one_line_error(graph: Graph, tmp_path: Path, damage: str) -> None:
+    # found by the long fuzz run: NotImplementedError / RuntimeError from zipfile escaped as internal errors
+    path = _npz(tmp_path, x=samples(2))
+    damage_first_member(path, damage)
+    with pytest.raises(InputError, match="cannot read '.*d.npz'"):
+        load_feeds(path, graph)
