@@ -1,14 +1,18 @@
 """Models the fuzzing suite (tests/fuzz/) found crashing the importer: each now ends in one
-``ModelImportError`` naming what is wrong."""
+``ModelImportError`` (or ``LimitExceeded``) naming what is wrong."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from qcc.errors import ModelImportError
+from qcc.limits import LimitExceeded
 from qcc.onnx.importer import import_model
 from tests.conftest_models import relu_add_model
 
@@ -39,3 +43,49 @@ def test_an_attribute_without_a_type_is_refused() -> None:
     model.graph.output[0].name = "z"
     with pytest.raises(ModelImportError, match=r"node 'elu' \(Elu\): attribute 'alpha' has type UNDEFINED"):
         import_model(model, input_shapes={"x": (1, 4)})
+
+
+def _constant_model(nodes: list, initializers: list, output: str) -> onnx.ModelProto:
+    """A model whose output ``output`` is made from constants alone (x is there to be an input)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info(output, TensorProto.FLOAT, None)
+    return helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializers), opset_imports=[helper.make_opsetid("", 13)])
+
+
+def _int64s(name: str, values: list[int]) -> TensorProto:
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ([1] * 34848, r"node 'fill' \(ConstantOfShape\): the result has 34,848 dims; tensors have at most 64"),  # the fuzz case
+        ([65536, 65536], r"the result \[65536, 65536\] has 4,294,967,296 elements; the C kernels index tensors with int32"),
+    ],
+)
+def test_constant_of_shape_past_the_limits_is_refused_before_it_is_made(shape: list[int], message: str) -> None:
+    node = helper.make_node("ConstantOfShape", ["s"], ["c"], name="fill")
+    with pytest.raises(LimitExceeded, match=message):
+        import_model(_constant_model([node], [_int64s("s", shape)], "c"))
+
+
+@pytest.mark.parametrize(
+    ("limit", "error", "message"),
+    [
+        (2**40, LimitExceeded, r"node 'r' \(Range\): the result \[1099511627776\] has 1,099,511,627,776 elements"),
+        (math.inf, ModelImportError, r"node 'r' \(Range\): .*must be finite"),
+    ],
+)
+def test_a_range_past_the_limits_is_refused_before_it_is_made(limit: float, error: type[Exception], message: str) -> None:
+    dtype = np.int64 if isinstance(limit, int) else np.float32
+    bounds = [numpy_helper.from_array(np.array(v, dtype), n) for n, v in (("lo", 0), ("hi", limit), ("step", 1))]
+    node = helper.make_node("Range", ["lo", "hi", "step"], ["c"], name="r")
+    with pytest.raises(error, match=message):
+        import_model(_constant_model([node], bounds, "c"))
+
+
+def test_folding_a_constant_past_the_limits_is_refused_before_it_is_made() -> None:
+    value = numpy_helper.from_array(np.ones(1, np.float32), "v")
+    node = helper.make_node("Expand", ["v", "s"], ["c"], name="grow")
+    with pytest.raises(LimitExceeded, match=r"node 'grow' \(Expand\): result 'c' \[65536, 65536\] has 4,294,967,296 elements"):
+        import_model(_constant_model([node], [value, _int64s("s", [65536, 65536])], "c"))

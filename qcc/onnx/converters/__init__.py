@@ -21,6 +21,7 @@ from qcc.errors import ModelImportError, UnsupportedOpError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import DType
+from qcc.limits import check_shape
 from qcc.registry import Registry
 
 ConverterFn = Callable[["NodeContext"], Sequence[Value]]
@@ -181,6 +182,9 @@ class NodeContext:
     ) -> list[Value]:
         node = self.graph.create_node(op, inputs, attrs, names=list(names))
         if all(v.is_const for v in inputs):
+            for result in node.results:  # before folding makes the array
+                if result.type.is_static:
+                    check_shape(result.type.static_shape, f"{self.where}: result '{result.name}'")
             try:
                 arrays = evaluate(op, [v.const_array for v in inputs], node.attrs)
             except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:

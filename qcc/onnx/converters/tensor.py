@@ -22,6 +22,7 @@ from qcc.errors import ModelImportError
 from qcc.ir.core import Value
 from qcc.ir.ops import broadcast_shapes, normalize_axis
 from qcc.ir.types import DType
+from qcc.limits import check_shape
 from qcc.onnx.converters import NodeContext, converter, dtype_from_onnx
 from qcc.ops.tensor import COORDINATE_MODES, NEAREST_MODES, PAD_MODES, RESIZE_MODES, resize_axis_is_identity
 
@@ -116,6 +117,7 @@ def constant_of_shape(ctx: NodeContext) -> Sequence[Value]:
     shape = _ints(_required(ctx, 0, "shape"))
     if any(d < 0 for d in shape):
         raise _invalid(ctx, f"shape {shape} has a negative dim")
+    check_shape(shape, f"{ctx.where}: the result")
     value = _constant_array(ctx, "value")
     if value is None:
         value = np.zeros(1, np.float32)
@@ -155,6 +157,9 @@ def range_(ctx: NodeContext) -> Sequence[Value]:
         work = np.float64
     bounds: list[float] = [np.asarray(v).astype(work).item() for v in (start, limit, delta)]  # python ints for integer work
     lo, hi, step = bounds
+    if not all(math.isfinite(b) for b in bounds):
+        raise _invalid(ctx, f"start, limit and delta must be finite (got {lo}, {hi}, {step})")
+    check_shape((max(math.ceil((hi - lo) / step), 0),), f"{ctx.where}: the result")
     return [ctx.const(np.arange(lo, hi, step, dtype=work).astype(dtype), _out(ctx))]
 
 
