@@ -23,7 +23,7 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
 from qcc.onnx.constant_nodes import can_fold, fold_constant_node
-from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
+from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx, node_label
 from qcc.onnx.wellformed import check_text_fields
 
 MIN_OPSET = 9
@@ -201,20 +201,21 @@ class _Importer:
                 if name in producer and producer[name] != i:
                     dag.add_edge(producer[name], i)
                 elif name in producer:
-                    raise ModelImportError(f"node '{n.name or n.output[0]}' ({n.op_type}) consumes its own output '{name}'")
+                    raise ModelImportError(f"node '{node_label(n)}' ({n.op_type}) consumes its own output '{name}'")
         try:
             order = list(nx.lexicographical_topological_sort(dag))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(dag)
             first = nodes[cycle[0][0]]
-            path = " -> ".join(f"'{nodes[a].name or nodes[a].output[0]}'" for a, _ in cycle)
-            raise ModelImportError(f"graph has a cycle through node '{first.name or first.output[0]}' ({first.op_type}): {path}") from None
+            path = " -> ".join(f"'{node_label(nodes[a])}'" for a, _ in cycle)
+            raise ModelImportError(f"graph has a cycle through node '{node_label(first)}' ({first.op_type}): {path}") from None
         return [nodes[i] for i in order]
 
     def _convert(self, proto: onnx.NodeProto) -> None:
         ctx = NodeContext(proto, self.opset, self.graph, self.values)
         if proto.domain not in ("", "ai.onnx"):
             raise UnsupportedOpError(f"{ctx.where}: op domain '{proto.domain}' is not supported")
+        ctx.check_outputs()
         for name in proto.input:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")

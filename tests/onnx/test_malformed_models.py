@@ -89,3 +89,27 @@ def test_folding_a_constant_past_the_limits_is_refused_before_it_is_made() -> No
     node = helper.make_node("Expand", ["v", "s"], ["c"], name="grow")
     with pytest.raises(LimitExceeded, match=r"node 'grow' \(Expand\): result 'c' \[65536, 65536\] has 4,294,967,296 elements"):
         import_model(_constant_model([node], [value, _int64s("s", [65536, 65536])], "c"))
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ([], r"node 'relu0' \(Relu\): has 0 outputs; the op has 1$"),  # the fuzz case (a Conv): IndexError
+        (["r", "extra"], r"node 'relu0' \(Relu\): has 2 outputs; the op has 1$"),
+        ([""], r"node 'relu0' \(Relu\): output 0 is required but has no name"),
+    ],
+)
+def test_a_node_with_the_wrong_outputs_is_refused(outputs: list[str], message: str) -> None:
+    model = relu_add_model()
+    del model.graph.node[0].output[:]
+    model.graph.node[0].output.extend(outputs)
+    with pytest.raises(ModelImportError, match=message):
+        import_model(model, input_shapes={"x": (1, 4)})
+
+
+def test_a_cycle_through_a_node_without_a_name_is_reported() -> None:
+    model = relu_add_model()
+    model.graph.node[0].name = ""
+    model.graph.node[0].input[0] = "y"  # relu reads add's output, add reads relu's
+    with pytest.raises(ModelImportError, match=r"graph has a cycle through node '(r|add0)'"):
+        import_model(model, input_shapes={"x": (1, 4)})

@@ -77,6 +77,22 @@ def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
     return {name: int(attribute.type) for name, attribute in schema.attributes.items()}
 
 
+@functools.cache
+def declared_output_counts(op_type: str, opset: int) -> tuple[int, int] | None:
+    """(fewest, most) outputs a default-domain op at ``opset`` may have (None for an op the installed
+    onnx does not know)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return None
+    return schema.min_output, schema.max_output
+
+
+def node_label(proto: onnx.NodeProto) -> str:
+    """How errors name a node: its name, else its first output, else its op type."""
+    return proto.name or (proto.output[0] if proto.output else proto.op_type)
+
+
 class NodeContext:
     """What a converter sees of one ONNX node and the graph being built."""
 
@@ -85,7 +101,7 @@ class NodeContext:
         self.opset = opset
         self.graph = graph
         self._values = values
-        self.name = proto.name or (proto.output[0] if proto.output else proto.op_type)
+        self.name = node_label(proto)
         self.where = f"node '{self.name}' ({proto.op_type})"
 
     # ---- operands ----------------------------------------------------------------------------
@@ -161,6 +177,20 @@ class NodeContext:
             got = onnx.AttributeProto.AttributeType.Name(attribute.type) if known else str(attribute.type)
             expected = onnx.AttributeProto.AttributeType.Name(declared)
             raise ModelImportError(f"{self.where}: attribute '{attribute.name}' has type {got}, but the op declares {expected}")
+
+    def check_outputs(self) -> None:
+        """Refuse a node with fewer or more outputs than its op declares, or a required output
+        left unnamed: converters name their results after the node's outputs."""
+        counts = declared_output_counts(self.proto.op_type, self.opset)
+        if counts is None:
+            return
+        fewest, most = counts
+        if not fewest <= len(self.proto.output) <= most:
+            expected = str(fewest) if fewest == most else f"{fewest} to {most}"
+            raise ModelImportError(f"{self.where}: has {len(self.proto.output)} outputs; the op has {expected}")
+        for index in range(fewest):
+            if not self.proto.output[index]:
+                raise ModelImportError(f"{self.where}: output {index} is required but has no name")
 
     def require_attr(self, name: str) -> Any:
         value = self.attr(name)
