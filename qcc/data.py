@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qcc.errors import InputError
-from qcc.fileio import ARCHIVE_ERRORS
+from qcc.fileio import NPZ_LOAD_ERRORS
 from qcc.interp.interpreter import sample_count
 from qcc.ir.core import Graph
 
@@ -30,7 +30,7 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
         return {"": np.load(path, allow_pickle=False)}
-    except (ValueError, *ARCHIVE_ERRORS) as e:
+    except NPZ_LOAD_ERRORS as e:
         raise InputError(f"cannot read '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 

@@ -22,6 +22,8 @@ or compressed stream; and, when a flipped byte lands in a member's flags, versio
 method, ``RuntimeError`` (``zipfile`` takes the member for encrypted) or its subclass
 ``NotImplementedError`` (a zip version, compression method or flag it does not support). Every
 reader of user ``.npz`` files turns these into one line naming the file."""
+NPZ_LOAD_ERRORS: tuple[type[Exception], ...] = (ValueError, *ARCHIVE_ERRORS)
+"""``ARCHIVE_ERRORS`` plus what ``np.load`` raises for a file that is no array file at all."""
 
 
 @contextlib.contextmanager

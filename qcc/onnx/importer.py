@@ -16,14 +16,13 @@ import networkx as nx
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 
 from qcc.errors import IRError, ModelImportError, UnsupportedOpError
 from qcc.ir.core import Graph, Value
 from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
 from qcc.onnx.constant_nodes import can_fold, fold_constant_node
-from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx, node_label
+from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx, node_label, read_tensor
 from qcc.onnx.wellformed import check_text_fields
 
 MIN_OPSET = 9
@@ -135,12 +134,7 @@ class _Importer:
     def run(self) -> Graph:
         g = self.model.graph
         for tensor in g.initializer:
-            where = f"initializer '{tensor.name}'"
-            dtype_from_onnx(tensor.data_type, where)
-            try:
-                array = numpy_helper.to_array(tensor)
-            except (ValueError, TypeError) as e:
-                raise ModelImportError(f"{where}: cannot read its data ({e})") from None
+            array = read_tensor(tensor, f"initializer '{tensor.name}'")
             self.values[tensor.name] = self.graph.add_const(array, tensor.name)
         for name in self.input_shapes:
             if name not in {i.name for i in g.input}:

@@ -113,3 +113,11 @@ def test_a_cycle_through_a_node_without_a_name_is_reported() -> None:
     model.graph.node[0].input[0] = "y"  # relu reads add's output, add reads relu's
     with pytest.raises(ModelImportError, match=r"graph has a cycle through node '(r|add0)'"):
         import_model(model, input_shapes={"x": (1, 4)})
+
+
+def test_a_tensor_attribute_whose_data_does_not_fill_its_dims_is_refused() -> None:
+    # the fuzz case: ConstantOfShape's value had dims [1, 0] and one element (numpy ValueError)
+    value = TensorProto(name="value", data_type=TensorProto.FLOAT, dims=[1, 0], float_data=[1.0])  # make_tensor would refuse it
+    node = helper.make_node("ConstantOfShape", ["s"], ["c"], name="fill", value=value)
+    with pytest.raises(ModelImportError, match=r"node 'fill' \(ConstantOfShape\): attribute 'value': cannot read its data"):
+        import_model(_constant_model([node], [_int64s("s", [2])], "c"))

@@ -66,6 +66,16 @@ def dtype_from_onnx(elem_type: int, where: str) -> DType:
         raise UnsupportedOpError(f"{where}: element type {name} is not supported") from None
 
 
+def read_tensor(proto: onnx.TensorProto, where: str) -> np.ndarray:
+    """A TensorProto's data as an array of an element type the IR holds; a damaged one (data that
+    does not fill its dims, a raw buffer of the wrong length) is one error naming ``where``."""
+    dtype_from_onnx(proto.data_type, where)
+    try:
+        return numpy_helper.to_array(proto)
+    except (ValueError, TypeError) as e:
+        raise ModelImportError(f"{where}: cannot read its data ({e})") from None
+
+
 @functools.cache
 def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
     """Attribute name -> ``AttributeProto`` type for a default-domain op at ``opset`` (empty for an
@@ -157,7 +167,7 @@ class NodeContext:
             if a.name == name:
                 self._check_attr_type(a)
                 if a.type == onnx.AttributeProto.TENSOR:
-                    return numpy_helper.to_array(a.t)
+                    return read_tensor(a.t, f"{self.where}: attribute '{name}'")
                 if a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
                     raise self.unsupported(f"attribute '{name}' holds a subgraph")
                 value = helper.get_attribute_value(a)

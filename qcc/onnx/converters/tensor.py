@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from qcc.errors import ModelImportError
 from qcc.ir.core import Value
 from qcc.ir.ops import broadcast_shapes, normalize_axis
 from qcc.ir.types import DType
 from qcc.limits import check_shape
-from qcc.onnx.converters import NodeContext, converter, dtype_from_onnx
+from qcc.onnx.converters import NodeContext, converter, dtype_from_onnx, read_tensor
 from qcc.ops.tensor import COORDINATE_MODES, NEAREST_MODES, PAD_MODES, RESIZE_MODES, resize_axis_is_identity
 
 # ---- shared helpers ----------------------------------------------------------------------------
@@ -89,8 +88,7 @@ def _constant_array(ctx: NodeContext, name: str) -> np.ndarray | None:
         if a.name == name:
             if a.type != onnx.AttributeProto.TENSOR:
                 raise _invalid(ctx, f"attribute '{name}' must be a tensor")
-            dtype_from_onnx(a.t.data_type, ctx.where)
-            return numpy_helper.to_array(a.t)
+            return read_tensor(a.t, f"{ctx.where}: attribute '{name}'")
     return None
 
 
