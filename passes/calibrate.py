@@ -14,6 +14,7 @@ from qcc.errors import PipelineError
 from qcc.interp.batching import batch_size, batches, plan_batching, run_batch, stack_samples
 from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph, Value
+from qcc.ir.printer import value_ref
 from qcc.ir.types import TensorType
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.scheme import scheme_of
@@ -61,7 +62,7 @@ class Calibrate(Pass):
         method = resolved_method(scheme.calibration, bits)
         data = calibration_set(graph, ctx, self.samples or None)
         values = observed_values(graph)
-        observers = {id(v): HistogramObserver(histogram=method != "minmax") for v in values}
+        observers = {id(v): HistogramObserver(histogram=method != "minmax", what=f"activation {value_ref(v.name)}") for v in values}
         plan = plan_batching(graph)
         size = batch_size(graph, plan, self.memory_mb << 20)
         if not plan.ok:

@@ -8,13 +8,13 @@ labels, not inputs.
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from qcc.errors import InputError
+from qcc.fileio import NPZ_LOAD_ERRORS
+from qcc.interp.interpreter import sample_count
 from qcc.ir.core import Graph
 
 LABEL_KEYS = ("label", "labels")
@@ -30,20 +30,43 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
         return {"": np.load(path, allow_pickle=False)}
-    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as e:
+    except NPZ_LOAD_ERRORS as e:
         raise InputError(f"cannot read '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def load_feeds(path: str | os.PathLike[str], graph: Graph) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """The model's input arrays from a file, plus labels if the file holds them."""
+    """The model's input arrays from a file, plus its labels (flat, one per sample) if it holds them.
+
+    The sample count is checked here, before anything runs, so that an empty data set or a label
+    array of the wrong length is the user's error, not a failed reshape in the accuracy report."""
     arrays = load_arrays(path)
     names = [v.name for v in graph.inputs]
     if "" in arrays:
         if len(names) != 1:
             raise InputError(f"'{path}' holds one array but the model has {len(names)} inputs ({', '.join(names)}); use an .npz keyed by input name")
-        return {names[0]: arrays[""]}, None
-    labels = next((arrays.pop(k) for k in LABEL_KEYS if k in arrays), None)
+        feeds = {names[0]: arrays[""]}
+        _sample_count(path, graph, feeds)
+        return feeds, None
+    labelled = next(((k, arrays.pop(k)) for k in LABEL_KEYS if k in arrays), None)
     for key in arrays:
         if key not in names:
             raise InputError(f"'{path}' has an array '{key}' that is not a model input (inputs: {', '.join(names)})")
-    return arrays, labels
+    count = _sample_count(path, graph, arrays)
+    return arrays, None if labelled is None else _checked_labels(path, *labelled, count)
+
+
+def _sample_count(path: str | os.PathLike[str], graph: Graph, feeds: dict[str, np.ndarray]) -> int:
+    count = sample_count(graph, feeds)
+    if count == 0:
+        raise InputError(f"'{path}' holds no samples")
+    return count
+
+
+def _checked_labels(path: str | os.PathLike[str], key: str, labels: np.ndarray, count: int) -> np.ndarray:
+    """One class number per sample, flat; top-1 accuracy compares them with each output's argmax."""
+    if labels.dtype.kind not in "biuf":
+        raise InputError(f"'{path}': '{key}' holds {labels.dtype} values; labels are class numbers (integers)")
+    if labels.size != count:
+        plural = "" if count == 1 else "s"
+        raise InputError(f"'{path}': '{key}' holds {labels.size} values for {count} sample{plural}; give one label per sample")
+    return labels.reshape(-1)

@@ -4,14 +4,26 @@ into place only when everything succeeded, so a failed run leaves nothing half-w
 from __future__ import annotations
 
 import contextlib
+import lzma
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+ARCHIVE_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError)
+"""What reading a damaged ``.npz`` raises besides ``ValueError``: a bad directory, member header, CRC
+or compressed stream; and, when a flipped byte lands in a member's flags, version or compression
+method, ``RuntimeError`` (``zipfile`` takes the member for encrypted) or its subclass
+``NotImplementedError`` (a zip version, compression method or flag it does not support). Every
+reader of user ``.npz`` files turns these into one line naming the file."""
+NPZ_LOAD_ERRORS: tuple[type[Exception], ...] = (ValueError, *ARCHIVE_ERRORS)
+"""``ARCHIVE_ERRORS`` plus what ``np.load`` raises for a file that is no array file at all."""
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from qcc.arith.params import activation_params, activation_range, weight_range
+from qcc.errors import InputError
 
 BINS = 2048
 
@@ -20,8 +21,9 @@ BINS = 2048
 class HistogramObserver:
     """Exact running min/max and a mergeable histogram of one tensor's values."""
 
-    def __init__(self, bins: int = BINS, histogram: bool = True) -> None:
+    def __init__(self, bins: int = BINS, histogram: bool = True, what: str = "a tensor") -> None:
         self.bins = bins
+        self.what = what  # how errors name the observed tensor
         self.histogram = histogram  # minmax needs none; skipping it makes calibration ~2x faster
         self.min = math.inf
         self.max = -math.inf
@@ -36,6 +38,10 @@ class HistogramObserver:
             return
         self.samples += 1
         mn, mx = float(x.min()), float(x.max())
+        if not (math.isfinite(mn) and math.isfinite(mx)):  # min/max propagate NaN, so this sees every value
+            # no range can be chosen, and an infinite span would never stop widening the histogram
+            bad = "NaN" if math.isnan(mn) or math.isnan(mx) else "Inf"
+            raise InputError(f"calibration: {self.what} reached {bad} (float32 overflow) on the calibration data; check its scale")
         if not self.histogram:
             self.min, self.max = min(self.min, mn), max(self.max, mx)
             return

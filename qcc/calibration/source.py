@@ -14,7 +14,6 @@ import contextlib
 import math
 import os
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from qcc.calibration.images import ImageFolder, ImageSource
 from qcc.data import LABEL_KEYS
 from qcc.errors import InputError, PipelineError
+from qcc.fileio import ARCHIVE_ERRORS
 from qcc.interp.interpreter import check_array
 from qcc.ir.core import Graph
 
@@ -70,10 +70,11 @@ def _open_npy(file: IO[bytes], where: str) -> _NpyStream:
 @contextlib.contextmanager
 def _damaged_archive(path: Path) -> Iterator[None]:
     """Turn what a damaged .npz raises while its members are opened and read (a bad member header,
-    a CRC mismatch, a broken deflate stream, a short member) into one line naming the file."""
+    a CRC mismatch, a broken deflate stream, a short member, a member zipfile cannot open) into one
+    line naming the file."""
     try:
         yield
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+    except ARCHIVE_ERRORS as e:
         raise InputError(f"cannot read calibration data '{path}': {e}") from None
 
 
@@ -182,7 +183,7 @@ class CalibrationSet:
             raise InputError(f"calibration data '{path}' does not exist")
         try:
             return zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as e:
+        except ARCHIVE_ERRORS as e:
             raise InputError(f"cannot read calibration data '{path}': {e}") from None
 
     def _npz_members(self, zf: zipfile.ZipFile, path: Path) -> list[str]:

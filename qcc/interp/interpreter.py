@@ -118,9 +118,9 @@ def _last_uses(graph: Graph) -> dict[int, int]:
     return last
 
 
-def split_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-    """Yield one feed dict per sample when N samples are stacked on the batch axis of a batch-1
-    model (how users pass a data set); a feed that already fits is yielded as is."""
+def sample_count(graph: Graph, feeds: Mapping[str, np.ndarray]) -> int:
+    """How many samples the feeds hold: N when N samples are stacked on the batch axis of a batch-1
+    model (how users pass a data set), 1 when every feed already fits (shape errors raise here)."""
     counts = set()
     for value in graph.inputs:
         arr = feeds.get(value.name)
@@ -137,7 +137,12 @@ def split_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> Iterator[dic
             check_feeds(graph, {k: np.asarray(v) for k, v in feeds.items()})  # raises the shape error
     if len(counts) > 1:
         raise InputError(f"inputs hold different numbers of samples: {sorted(counts)}")
-    n = counts.pop() if counts else 1
+    return counts.pop() if counts else 1
+
+
+def split_samples(graph: Graph, feeds: Mapping[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+    """Yield one feed dict per sample (see ``sample_count``); a feed that already fits is yielded as is."""
+    n = sample_count(graph, feeds)
     if n == 1:
         yield {k: np.asarray(v) for k, v in feeds.items()}
         return

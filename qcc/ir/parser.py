@@ -18,6 +18,7 @@ import lark
 import numpy as np
 
 from qcc.errors import IRError, ParseError
+from qcc.fileio import NPZ_LOAD_ERRORS
 from qcc.ir.core import Graph, Value
 from qcc.ir.ops import Tensor, coerce_attr, get_op
 from qcc.ir.printer import format_type
@@ -74,7 +75,7 @@ def load(path: str | os.PathLike[str]) -> Graph:
         try:
             with np.load(sidecar, allow_pickle=False) as npz:
                 blobs = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as e:
+        except NPZ_LOAD_ERRORS as e:
             raise ParseError(f"cannot read constants sidecar '{sidecar}': {e}") from None
     return parse(text, blobs, str(path))
 

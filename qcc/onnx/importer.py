@@ -16,15 +16,14 @@ import networkx as nx
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 
 from qcc.errors import IRError, ModelImportError, UnsupportedOpError
 from qcc.ir.core import Graph, Value
 from qcc.ir.rewrite import remove_dead_code
 from qcc.ir.types import TensorType
 from qcc.onnx.constant_nodes import can_fold, fold_constant_node
-from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx
-from qcc.onnx.wellformed import arity_problem, check_text_fields
+from qcc.onnx.converters import CONVERTERS, NodeContext, dtype_from_onnx, node_label, read_tensor
+from qcc.onnx.wellformed import check_text_fields
 
 MIN_OPSET = 9
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -135,12 +134,7 @@ class _Importer:
     def run(self) -> Graph:
         g = self.model.graph
         for tensor in g.initializer:
-            where = f"initializer '{tensor.name}'"
-            dtype_from_onnx(tensor.data_type, where)
-            try:
-                array = numpy_helper.to_array(tensor)
-            except (ValueError, TypeError) as e:
-                raise ModelImportError(f"{where}: cannot read its data ({e})") from None
+            array = read_tensor(tensor, f"initializer '{tensor.name}'")
             self.values[tensor.name] = self.graph.add_const(array, tensor.name)
         for name in self.input_shapes:
             if name not in {i.name for i in g.input}:
@@ -201,32 +195,30 @@ class _Importer:
                 if name in producer and producer[name] != i:
                     dag.add_edge(producer[name], i)
                 elif name in producer:
-                    raise ModelImportError(f"node '{_label(n)}' ({n.op_type}) consumes its own output '{name}'")
+                    raise ModelImportError(f"node '{node_label(n)}' ({n.op_type}) consumes its own output '{name}'")
         try:
             order = list(nx.lexicographical_topological_sort(dag))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(dag)
             first = nodes[cycle[0][0]]
-            path = " -> ".join(f"'{_label(nodes[a])}'" for a, _ in cycle)
-            raise ModelImportError(f"graph has a cycle through node '{_label(first)}' ({first.op_type}): {path}") from None
+            path = " -> ".join(f"'{node_label(nodes[a])}'" for a, _ in cycle)
+            raise ModelImportError(f"graph has a cycle through node '{node_label(first)}' ({first.op_type}): {path}") from None
         return [nodes[i] for i in order]
 
     def _convert(self, proto: onnx.NodeProto) -> None:
         ctx = NodeContext(proto, self.opset, self.graph, self.values)
         if proto.domain not in ("", "ai.onnx"):
             raise UnsupportedOpError(f"{ctx.where}: op domain '{proto.domain}' is not supported")
+        ctx.check_outputs()
         for name in proto.input:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
         fn = CONVERTERS.get(proto.op_type)
-        if fn is None and not (can_fold(proto) and self._all_operands_constant(proto)):
-            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
-        problem = arity_problem(proto, self.opset)
-        if problem:
-            raise ModelImportError(f"{ctx.where} {problem}")
-        if fn is None:  # every operand is a constant: the ONNX reference computes it once, here
+        if fn is None and can_fold(proto) and self._all_operands_constant(proto):
             self._fold_unconverted(proto, ctx)
             return
+        if fn is None:
+            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
         try:
             outputs = fn(ctx)
         except ModelImportError:
@@ -261,7 +253,3 @@ class _Importer:
         self.graph.outputs = outs
 
 
-def _label(proto: onnx.NodeProto) -> str:
-    """A node's name for messages: its name, else its first output, else its op (a damaged model
-    can have neither)."""
-    return proto.name or (proto.output[0] if proto.output else proto.op_type)

@@ -3,14 +3,11 @@
 ONNX is a proto2 schema, and proto2 does not require ``string`` fields to hold UTF-8: a byte-flipped
 model decodes, and the Python protobuf runtime then hands out ``bytes`` where every caller expects
 ``str`` (a node name, an op type, an input name). Nothing downstream should have to defend against
-that, so the importer refuses such a model once, right after decoding, naming the field. Likewise a
-node whose input or output count its op's schema does not allow is refused before any converter
-indexes into those lists.
+that, so the importer refuses such a model once, right after decoding, naming the field.
 """
 
 from __future__ import annotations
 
-import onnx
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -43,23 +40,3 @@ def check_text_fields(message: Message, source: str) -> None:
     if found is not None:
         raise ModelImportError(f"'{source}' is not a valid ONNX model (text field {found} is not valid UTF-8)")
 
-
-def arity_problem(proto: onnx.NodeProto, opset: int) -> str | None:
-    """Why ``proto`` has a number of inputs or outputs its op's schema does not allow (None if it fits
-    or the op has no schema here): a damaged model can list a node with no outputs at all."""
-    try:
-        schema = onnx.defs.get_schema(proto.op_type, opset, proto.domain or "")
-    except onnx.defs.SchemaError:
-        return None
-    n_in, n_out = len(proto.input), len(proto.output)
-    if n_in < schema.min_input or n_in > schema.max_input:
-        return f"has {n_in} inputs; {proto.op_type} takes {_bounds(schema.min_input, schema.max_input)}"
-    if n_out < schema.min_output or n_out > schema.max_output:
-        return f"has {n_out} outputs; {proto.op_type} gives {_bounds(schema.min_output, schema.max_output)}"
-    return None
-
-
-def _bounds(lo: int, hi: int) -> str:
-    if lo == hi:
-        return str(lo)
-    return f"at least {lo}" if hi >= 2**31 - 1 else f"{lo} to {hi}"

@@ -14,6 +14,7 @@ import pytest
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError
 from qcc.ir import DType, Graph, TensorType
+from tests.damaged_zip import DAMAGES, damage_first_member
 
 
 def graph_with_input(shape=(1, 2, 3), name: str = "x") -> Graph:
@@ -123,5 +124,15 @@ def test_a_damaged_npz_member_is_a_one_line_input_error(tmp_path: Path, damage: 
     else:
         data[60:80] = bytes(20)  # inside the deflate stream
     path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cannot read calibration data"):
+        list(CalibrationSet(graph_with_input(), path))
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_member_zipfile_cannot_open_is_a_one_line_input_error(tmp_path: Path, damage: str) -> None:
+    # found by the long fuzz run: a flipped flag/version/method byte raised NotImplementedError or RuntimeError
+    path = tmp_path / "c.npz"
+    np.savez(path, x=np.arange(60, dtype=np.float32).reshape(10, 1, 2, 3))
+    damage_first_member(path, damage)
     with pytest.raises(InputError, match="cannot read calibration data"):
         list(CalibrationSet(graph_with_input(), path))

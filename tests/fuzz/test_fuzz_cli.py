@@ -46,7 +46,8 @@ def _cli(argv: list[str]) -> None:
         (folder / "dir").mkdir()
         (folder / "m.txt").write_text("not a model")
         paths = {name: str(folder / name) for name in FILES if name not in ("", "-")}
-        check_case("cli " + argv[0], [paths.get(a, a) for a in argv], folder, outputs=["out.qir", "out", "y.npz"])
+        asked = [value for option, value in zip(argv, argv[1:]) if option == "-o"]  # e.g. -o missing.qir: a new file
+        check_case("cli " + argv[0], [paths.get(a, a) for a in argv], folder, outputs=["out.qir", "out", "y.npz", *asked])
 
 
 test_command_lines, test_command_lines_long = _cli

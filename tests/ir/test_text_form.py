@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from qcc.errors import ParseError
 from qcc.ir import DType, Graph, QuantParams, TensorType, load, parse, print_graph, save, to_text
+from tests.damaged_zip import DAMAGES, damage_first_member
 
 SMALL = """\
 graph @g(%x: f32[1,3], %s: i8[1,3] q(scale=0.5, zp=-3)) -> (%y: f32[1,3]) {
@@ -44,6 +45,19 @@ def test_large_constants_go_to_the_sidecar_and_come_back(tmp_path) -> None:
     loaded = load(tmp_path / "big.qir")
     assert to_text(loaded) == text
     assert np.array_equal(loaded.value("w").data, w.data)
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_sidecar_is_a_parse_error_naming_it(tmp_path, damage: str) -> None:
+    # the fuzz run found zipfile's NotImplementedError/RuntimeError escaping the .npz readers
+    g = Graph("big")
+    x = g.add_input("x", TensorType(DType.F32, (1, 64)))
+    g.add_node("add", [x, g.add_const(np.arange(64, dtype=np.float32) / 7, "w")], names="y")
+    g.outputs = [g.nodes[-1].result]
+    save(g, tmp_path / "big.qir")
+    damage_first_member(tmp_path / "big.npz", damage)
+    with pytest.raises(ParseError, match="cannot read constants sidecar '.*big.npz'"):
+        load(tmp_path / "big.qir")
 
 
 def test_large_uniform_constant_prints_as_splat() -> None:

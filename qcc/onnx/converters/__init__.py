@@ -21,6 +21,7 @@ from qcc.errors import ModelImportError, UnsupportedOpError
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Graph, Value
 from qcc.ir.types import DType
+from qcc.limits import check_shape
 from qcc.registry import Registry
 
 ConverterFn = Callable[["NodeContext"], Sequence[Value]]
@@ -65,6 +66,16 @@ def dtype_from_onnx(elem_type: int, where: str) -> DType:
         raise UnsupportedOpError(f"{where}: element type {name} is not supported") from None
 
 
+def read_tensor(proto: onnx.TensorProto, where: str) -> np.ndarray:
+    """A TensorProto's data as an array of an element type the IR holds; a damaged one (data that
+    does not fill its dims, a raw buffer of the wrong length) is one error naming ``where``."""
+    dtype_from_onnx(proto.data_type, where)
+    try:
+        return numpy_helper.to_array(proto)
+    except (ValueError, TypeError) as e:
+        raise ModelImportError(f"{where}: cannot read its data ({e})") from None
+
+
 @functools.cache
 def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
     """Attribute name -> ``AttributeProto`` type for a default-domain op at ``opset`` (empty for an
@@ -77,6 +88,22 @@ def declared_attr_types(op_type: str, opset: int) -> Mapping[str, int]:
     return {name: int(cast(SupportsInt, attribute.type)) for name, attribute in schema.attributes.items()}
 
 
+@functools.cache
+def declared_output_counts(op_type: str, opset: int) -> tuple[int, int] | None:
+    """(fewest, most) outputs a default-domain op at ``opset`` may have (None for an op the installed
+    onnx does not know)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return None
+    return schema.min_output, schema.max_output
+
+
+def node_label(proto: onnx.NodeProto) -> str:
+    """How errors name a node: its name, else its first output, else its op type."""
+    return proto.name or (proto.output[0] if proto.output else proto.op_type)
+
+
 class NodeContext:
     """What a converter sees of one ONNX node and the graph being built."""
 
@@ -85,7 +112,7 @@ class NodeContext:
         self.opset = opset
         self.graph = graph
         self._values = values
-        self.name = proto.name or (proto.output[0] if proto.output else proto.op_type)
+        self.name = node_label(proto)
         self.where = f"node '{self.name}' ({proto.op_type})"
 
     # ---- operands ----------------------------------------------------------------------------
@@ -141,7 +168,7 @@ class NodeContext:
             if a.name == name:
                 self._check_attr_type(a)
                 if a.type == onnx.AttributeProto.TENSOR:
-                    return numpy_helper.to_array(a.t)
+                    return read_tensor(a.t, f"{self.where}: attribute '{name}'")
                 if a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
                     raise self.unsupported(f"attribute '{name}' holds a subgraph")
                 value = helper.get_attribute_value(a)
@@ -161,6 +188,20 @@ class NodeContext:
             got = onnx.AttributeProto.AttributeType.Name(attribute.type) if known else str(attribute.type)
             expected = onnx.AttributeProto.AttributeType.Name(declared)
             raise ModelImportError(f"{self.where}: attribute '{attribute.name}' has type {got}, but the op declares {expected}")
+
+    def check_outputs(self) -> None:
+        """Refuse a node with fewer or more outputs than its op declares, or a required output
+        left unnamed: converters name their results after the node's outputs."""
+        counts = declared_output_counts(self.proto.op_type, self.opset)
+        if counts is None:
+            return
+        fewest, most = counts
+        if not fewest <= len(self.proto.output) <= most:
+            expected = str(fewest) if fewest == most else f"{fewest} to {most}"
+            raise ModelImportError(f"{self.where}: has {len(self.proto.output)} outputs; the op has {expected}")
+        for index in range(fewest):
+            if not self.proto.output[index]:
+                raise ModelImportError(f"{self.where}: output {index} is required but has no name")
 
     def require_attr(self, name: str) -> Any:
         value = self.attr(name)
@@ -182,6 +223,9 @@ class NodeContext:
     ) -> list[Value]:
         node = self.graph.create_node(op, inputs, attrs, names=list(names))
         if all(v.is_const for v in inputs):
+            for result in node.results:  # before folding makes the array
+                if result.type.is_static:
+                    check_shape(result.type.static_shape, f"{self.where}: result '{result.name}'")
             try:
                 arrays = evaluate(op, [v.const_array for v in inputs], node.attrs)
             except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:

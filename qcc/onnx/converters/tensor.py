@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from qcc.errors import ModelImportError
 from qcc.ir.core import Value
 from qcc.ir.ops import broadcast_shapes, normalize_axis
 from qcc.ir.types import DType
-from qcc.onnx.converters import NodeContext, converter, dtype_from_onnx
+from qcc.limits import check_shape
+from qcc.onnx.converters import NodeContext, converter, dtype_from_onnx, read_tensor
 from qcc.ops.tensor import COORDINATE_MODES, NEAREST_MODES, PAD_MODES, RESIZE_MODES, resize_axis_is_identity
 
 # ---- shared helpers ----------------------------------------------------------------------------
@@ -88,8 +88,7 @@ def _constant_array(ctx: NodeContext, name: str) -> np.ndarray | None:
         if a.name == name:
             if a.type != onnx.AttributeProto.TENSOR:
                 raise _invalid(ctx, f"attribute '{name}' must be a tensor")
-            dtype_from_onnx(a.t.data_type, ctx.where)
-            return numpy_helper.to_array(a.t)
+            return read_tensor(a.t, f"{ctx.where}: attribute '{name}'")
     return None
 
 
@@ -116,6 +115,7 @@ def constant_of_shape(ctx: NodeContext) -> Sequence[Value]:
     shape = _ints(_required(ctx, 0, "shape"))
     if any(d < 0 for d in shape):
         raise _invalid(ctx, f"shape {shape} has a negative dim")
+    check_shape(shape, f"{ctx.where}: the result")
     value = _constant_array(ctx, "value")
     if value is None:
         value = np.zeros(1, np.float32)
@@ -155,6 +155,9 @@ def range_(ctx: NodeContext) -> Sequence[Value]:
         work = np.float64
     bounds: list[float] = [np.asarray(v).astype(work).item() for v in (start, limit, delta)]  # python ints for integer work
     lo, hi, step = bounds
+    if not all(math.isfinite(b) for b in bounds):
+        raise _invalid(ctx, f"start, limit and delta must be finite (got {lo}, {hi}, {step})")
+    check_shape((max(math.ceil((hi - lo) / step), 0),), f"{ctx.where}: the result")
     return [ctx.const(np.arange(lo, hi, step, dtype=work).astype(dtype), _out(ctx))]
 
 
