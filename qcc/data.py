@@ -46,3 +46,11 @@ def load_feeds(path: str | os.PathLike[str], graph: Graph) -> tuple[dict[str, np
         if key not in names:
             raise InputError(f"'{path}' has an array '{key}' that is not a model input (inputs: {', '.join(names)})")
     return arrays, labels
+
+
+def load_labels(path: str | os.PathLike[str] | None) -> np.ndarray | None:
+    """The labels an .npz data file holds (under a LABEL_KEYS name), flattened; None without."""
+    if path is None or Path(path).suffix != ".npz":
+        return None
+    arrays = load_arrays(path)
+    return next((arrays[k].reshape(-1) for k in LABEL_KEYS if k in arrays), None)
