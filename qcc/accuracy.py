@@ -82,8 +82,11 @@ def evaluate_quantized(
     labels = load_labels(data) if isinstance(data, (str, os.PathLike)) else None
     report.labelled = labels is not None
     samples = CalibrationSet(float_graph, data, limit)
-    float_names = {v.name for v in float_graph.values()}
-    watched = {id(v): v for n in quant_graph.nodes for v in n.results if per_layer and v.name in float_names and v.type.quant is not None}
+    # a layer is compared when the float model has a value of that name and shape (compression
+    # passes keep names but may change a layer's channel count)
+    float_shapes = {v.name: tuple(v.type.shape) for v in float_graph.values()}
+    watched = {id(v): v for n in quant_graph.nodes for v in n.results
+               if per_layer and float_shapes.get(v.name) == tuple(v.type.shape) and v.type.quant is not None}
     for v in watched.values():
         report.layer_info[v.name] = (v.producer.op if v.producer else "", str(v.type))
     stream = progress(samples, samples.count()) if progress else samples
