@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -12,8 +13,9 @@ from qcc.analysis.macs import graph_macs, node_macs
 from qcc.calibration.source import calibration_set
 from qcc.compression.candidates import Candidate, pruning_macs_saved
 from qcc.compression.channel_path import find_channel_path
-from qcc.compression.greedy import Selection, frontier, select
+from qcc.compression.greedy import MacCount, Selection, frontier, select
 from qcc.compression.layer_lookup import find_conv
+from qcc.compression.mac_budget import selection_macs
 from qcc.compression.prune import prune_conv_inputs
 from qcc.compression.reconstruct import kept_count
 from qcc.compression.sampling import model_outputs, sample_patches
@@ -67,9 +69,10 @@ class Compress(Pass):
             raise PipelineError("compress: no conv can be compressed (none is a k x k group=1 conv or has a prunable input path)")
         self._score(graph, columns, samples, scorer, ctx)
         total = graph_macs(graph)
-        selection = select(columns, total, int(self.macs * total))
+        macs_of = partial(selection_macs, graph)
+        selection = select(columns, macs_of, total, int(self.macs * total))
         ctx.log(_table(columns, selection, scorer.unit))
-        ctx.log(_curve(columns, total, scorer.unit))
+        ctx.log(_curve(columns, macs_of, total, scorer.unit))
         for candidate in selection.chosen:
             self._apply(graph, candidate, samples, ctx)
         final = scorer(model_outputs(graph, samples))
@@ -161,11 +164,11 @@ def _table(columns: list[list[Candidate]], selection: Selection, unit: str) -> s
     return "\n".join(lines)
 
 
-def _curve(columns: list[list[Candidate]], total: int, unit: str) -> str:
+def _curve(columns: list[list[Candidate]], macs_of: MacCount, total: int, unit: str) -> str:
     """The greedy frontier: MACs left against the per-layer score threshold."""
     lines = [f"compress: MACs left vs threshold ({unit}, the worst single-layer score allowed)"]
     seen: set[int] = set()
-    for selection in frontier(columns, total):
+    for selection in frontier(columns, macs_of):
         if selection.macs not in seen:
             seen.add(selection.macs)
             lines.append(f"  {selection.macs / total:6.1%}  {selection.threshold:8.2f}")

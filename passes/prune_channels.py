@@ -22,7 +22,7 @@ class PruneChannels(Pass):
     Neural Networks", ICCV 2017): the conv `layer` (ONNX output or weight name, group=1, 2-d) keeps
     round(`keep` * C_in) of its input channels, and the conv producing them loses the same output
     channels, as does every channel-wise node between the two (activations, batch norms, depthwise
-    convs, element-wise ops with a per-channel or scalar constant). A path where a value has
+    convs, pooling, element-wise ops with a per-channel or scalar constant). A path where a value has
     other users, or through a node that mixes channels, is refused in one line naming that node.
 
     Channels are ranked by the L1 norm of their weight slice times the RMS of their input (so a

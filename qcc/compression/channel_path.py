@@ -1,6 +1,6 @@
 """The path along which a convolution's input channels can be removed: back from the consumer
-through channel-wise nodes (activations, batch norms, depthwise convolutions, element-wise ops with a
-per-channel or scalar constant) to the convolution that produces those channels.
+through channel-wise nodes (activations, batch norms, depthwise convolutions, pooling, element-wise
+ops with a per-channel or scalar constant) to the convolution that produces those channels.
 
 Removing input channel c of the consumer is only free if nothing else reads channel c: every value
 on the path must have the next node as its one user and must not be a graph output, and every node
@@ -20,6 +20,8 @@ from qcc.ops.elementwise import UNARY_OPS
 # element-wise binary ops applied channel by channel when their constant operand is per channel
 # (or a scalar): y[c] = f(x[c], k[c])
 PER_CHANNEL_BINARY_OPS = frozenset({"add", "sub", "mul", "div", "max", "min", "prelu"})
+# pooling reduces each channel over space on its own
+POOLING_OPS = frozenset({"max_pool", "avg_pool", "global_avg_pool", "global_max_pool"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def constant_channel_axis(node: Node) -> int | None:
 
 def why_not_channelwise(node: Node) -> str:
     """Empty if output channel c of ``node`` depends on input channel c only, else the reason."""
-    if node.op in UNARY_OPS and len(node.inputs) == 1:
+    if (node.op in UNARY_OPS or node.op in POOLING_OPS) and len(node.inputs) == 1:
         return ""
     if node.op == "batch_norm":
         return "" if _consts_are_const(node) else "its statistics are not constants"

@@ -90,15 +90,20 @@ def split_conv(graph: Graph, node: Node, rank: int, pass_name: str) -> tuple[Nod
 
 
 def split_macs(node: Node, rank: int) -> int:
-    """MACs of the two convolutions ``split_conv`` would make, counted by the one MAC counter on a
-    scratch graph (the model's graph is not touched)."""
+    """MACs of the two convolutions ``split_conv`` would make."""
+    return sum(split_macs_parts(node, rank))
+
+
+def split_macs_parts(node: Node, rank: int) -> tuple[int, int]:
+    """MACs of the k_h x 1 and of the 1 x k_w convolution ``split_conv`` would make, counted by the
+    one MAC counter on a scratch graph (the model's graph is not touched)."""
     scratch = Graph("svd_probe")
     x = scratch.add_input("x", node.inputs[0].type)
     first_shape, second_shape = split_shapes(node, rank)
     first_attrs, second_attrs = split_attrs(node)
     first = scratch.add_node("conv", [x, scratch.add_const(np.zeros(first_shape, np.float32))], first_attrs)
     second = scratch.add_node("conv", [first.result, scratch.add_const(np.zeros(second_shape, np.float32))], second_attrs)
-    return node_macs(first) + node_macs(second)
+    return node_macs(first), node_macs(second)
 
 
 def split_shapes(node: Node, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
