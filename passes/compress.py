@@ -76,7 +76,8 @@ class Compress(Pass):
         for candidate in selection.chosen:
             self._apply(graph, candidate, samples, ctx)
         final = scorer(model_outputs(graph, samples))
-        ctx.log(f"compress: MACs {total:,} -> {graph_macs(graph):,} ({graph_macs(graph) / total:.1%}); "
+        after = graph_macs(graph)
+        ctx.log(f"compress: MACs {total:,} -> {after:,} ({after / total:.1%}, selection predicted {selection.macs:,}); "
                 f"{scorer.unit} on {len(samples)} calibration samples: {final:.2f}")
         return PassResult(graph, bool(selection.chosen))
 
