@@ -104,7 +104,7 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     """Pipeline text of a recipe: its scheme options in a leading ``quant-scheme`` pass (left out when
     the recipe gives none, so the target's defaults apply), then its passes. Passes written before
     the recipe (``compress{macs=0.5},adaround``) run first, on the float model."""
-    *before, last = split_items(text)
+    *before, last = split_items(text) if "," in text else [text]
     if before:
         return format_pipeline(parse_pipeline(",".join([*before, recipe_pipeline(last)])))
     recipe, options = parse_recipe(text)
