@@ -83,8 +83,8 @@ def _only_reader(graph: Graph, value: Value, reader: Node) -> bool:
 def find_channel_path(graph: Graph, consumer: Node, pass_name: str) -> ChannelPath:
     """The path feeding ``consumer``'s input channels, or a one-line PipelineError saying why not."""
     where = f"{pass_name}: layer '{consumer.name}'"
-    if consumer.op != "conv" or consumer.attr("group") != 1 or not _consts_are_const(consumer):
-        raise PipelineError(f"{where}: only a group=1 conv with constant weights can lose input channels")
+    if consumer.op != "conv" or consumer.attr("group") != 1 or not _consts_are_const(consumer) or consumer.inputs[1].type.rank != 4:
+        raise PipelineError(f"{where}: only a 2-d group=1 conv with constant weights can lose input channels")
     value, reader, between = consumer.inputs[0], consumer, []
     while True:
         if not _only_reader(graph, value, reader):
