@@ -96,12 +96,12 @@ class Compress(Pass):
         """One column of candidates per compressible conv, in graph order."""
         columns = []
         for node in graph.find_nodes("conv"):
-            column = self._svd_candidates(node, ctx) + self._prune_candidates(graph, node, ctx)
+            column = self._svd_candidates(node) + self._prune_candidates(graph, node, ctx)
             if column:
                 columns.append(column)
         return columns
 
-    def _svd_candidates(self, node: Node, ctx: PassContext) -> list[Candidate]:
+    def _svd_candidates(self, node: Node) -> list[Candidate]:
         if "svd" not in self.methods:
             return []
         try:
@@ -119,13 +119,13 @@ class Compress(Pass):
         try:
             path = find_channel_path(graph, node, self.name)
         except PipelineError as e:
-            ctx.log(f"compress: no pruning for {e}".replace("compress: no pruning for compress: ", "compress: no pruning: "))
+            ctx.log(f"compress: no pruning: {str(e).removeprefix(f'{self.name}: ')}")
             return []
         channels = node.inputs[0].type.static_dim(1)
         kept = sorted({kept_count(channels, r) for r in self.ratios} - {channels})
         return [Candidate(node, "prune", k, channels, pruning_macs_saved(path, k), path) for k in kept]
 
-    def _score(self, graph: Graph, columns: list[list[Candidate]], samples: list[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> None:
+    def _score(self, graph: Graph, columns: list[list[Candidate]], samples: Sequence[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> None:
         """Score every candidate with only its layer compressed."""
         pruned = [column[0].layer for column in columns if any(c.method == "prune" for c in column)]
         patches = sample_patches(graph, pruned, samples, self.positions, ctx.seed)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from qcc.analysis.macs import node_macs
 from qcc.compression.layer_lookup import find_conv
-from qcc.compression.spatial_svd import full_rank, split_conv
+from qcc.compression.spatial_svd import check_splittable, full_rank, split_conv
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
@@ -34,7 +34,8 @@ class SpatialSvd(Pass):
             raise PipelineError(f"spatial-svd: give layer=NAME and rank=R >= 1 (got layer='{self.layer}' rank={self.rank})")
         node = find_conv(graph, self.layer, self.name)
         before = node_macs(node)
-        top = full_rank(node) if node.inputs[1].type.rank == 4 else 0
+        check_splittable(node, self.name)
+        top = full_rank(node)
         first, second = split_conv(graph, node, self.rank, self.name)
         after = node_macs(first) + node_macs(second)
         ctx.log(f"spatial-svd: {self.layer}: rank {self.rank} of {top}, MACs {before:,} -> {after:,}")

@@ -1,7 +1,8 @@
 """Per-layer compression candidates: for one conv, one way to shrink it (spatial SVD to a rank, or
 channel pruning to a number of kept inputs), with the MACs it saves, a stand-in evaluator that
 computes the compressed layer inside an otherwise unchanged float graph (how a candidate is scored
-without copying the model), and the rewrite that applies it.
+without copying the model). The compress pass applies the chosen ones with the passes' own
+rewrites, on the graph as compressed so far.
 
 A pruning candidate's stand-in computes conv(x[:, kept], W', b'): upstream, the pruned path drops
 exactly the channels the consumer no longer reads, and channel-wise nodes compute each kept channel
@@ -17,11 +18,11 @@ import numpy as np
 
 from qcc.analysis.macs import node_macs
 from qcc.compression.channel_path import ChannelPath
-from qcc.compression.prune import consumer_bias, prune_path
+from qcc.compression.prune import consumer_bias
 from qcc.compression.reconstruct import pruned_layer
-from qcc.compression.spatial_svd import split_attrs, split_conv, svd_factors
+from qcc.compression.spatial_svd import split_attrs, svd_factors
 from qcc.interp.interpreter import evaluate
-from qcc.ir.core import Graph, Node
+from qcc.ir.core import Node
 
 
 @dataclass
@@ -61,15 +62,6 @@ class Candidate:
             return evaluate("conv", [middle, second_w, *operands[2:]], second_attrs)
         kept, weight, bias = self._arrays
         return evaluate("conv", [x[:, kept], weight, bias], attrs)
-
-    def apply(self, graph: Graph, pass_name: str) -> None:
-        """Rewrite the graph (the current one: weights are recomputed by the caller for pruning)."""
-        if self.method == "svd":
-            split_conv(graph, self.layer, self.size, pass_name)
-        else:
-            assert self.path is not None
-            kept, weight, bias = self._arrays
-            prune_path(graph, self.path, kept, weight, bias)
 
 
 def pruning_macs_saved(path: ChannelPath, kept: int) -> int:

@@ -85,7 +85,8 @@ def find_channel_path(graph: Graph, consumer: Node, pass_name: str) -> ChannelPa
     where = f"{pass_name}: layer '{consumer.name}'"
     if consumer.op != "conv" or consumer.attr("group") != 1 or not _consts_are_const(consumer) or consumer.inputs[1].type.rank != 4:
         raise PipelineError(f"{where}: only a 2-d group=1 conv with constant weights can lose input channels")
-    value, reader, between = consumer.inputs[0], consumer, []
+    value, reader = consumer.inputs[0], consumer
+    between: list[Node] = []
     while True:
         if not _only_reader(graph, value, reader):
             users = len(value.uses) + sum(o is value for o in graph.outputs)

@@ -12,6 +12,7 @@ from qcc.analysis.macs import graph_macs
 from qcc.compression.spatial_svd import full_rank, svd_factors
 from qcc.interp.interpreter import run
 from qcc.ir.core import Graph
+from qcc.ir.types import DType, TensorType
 from qcc.pipeline import run_pipeline
 
 
@@ -25,9 +26,7 @@ def conv_graph(weight: np.ndarray, strides: list[int], pads: list[int], dilation
     return graph
 
 
-def _type(channels: int, size: int):  # noqa: ANN202
-    from qcc.ir.types import DType, TensorType
-
+def _type(channels: int, size: int) -> TensorType:
     return TensorType(DType.F32, (1, channels, size, size))
 
 
