@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from qcc.analysis.error import ErrorStats
 from qcc.calibration.source import CalibrationSet, DataSource
-from qcc.data import LABEL_KEYS, load_arrays
+from qcc.data import load_labels
 from qcc.errors import InputError
 from qcc.interp.interpreter import NodeEvaluator, float_node, run
 from qcc.ir.core import Graph, Value
@@ -60,13 +59,6 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def _labels(data: str | os.PathLike[str] | None) -> np.ndarray | None:
-    if data is None or Path(data).suffix != ".npz":
-        return None
-    arrays = load_arrays(data)
-    return next((arrays[k].reshape(-1) for k in LABEL_KEYS if k in arrays), None)
-
-
 def _dequantized(value: Value, array: np.ndarray) -> np.ndarray | None:
     q = value.type.quant
     if q is None or q.axis is not None or value.type.dtype.is_float:
@@ -87,11 +79,14 @@ def evaluate_quantized(
     """Compare the integer execution of ``quant_graph`` with the float execution of
     ``float_graph`` on the same samples."""
     report = EvalReport()
-    labels = _labels(data) if isinstance(data, (str, os.PathLike)) else None
+    labels = load_labels(data) if isinstance(data, (str, os.PathLike)) else None
     report.labelled = labels is not None
     samples = CalibrationSet(float_graph, data, limit)
-    float_names = {v.name for v in float_graph.values()}
-    watched = {id(v): v for n in quant_graph.nodes for v in n.results if per_layer and v.name in float_names and v.type.quant is not None}
+    # a layer is compared when the float model has a value of that name and shape (compression
+    # passes keep names but may change a layer's channel count)
+    float_shapes = {v.name: tuple(v.type.shape) for v in float_graph.values()}
+    watched = {id(v): v for n in quant_graph.nodes for v in n.results
+               if per_layer and float_shapes.get(v.name) == tuple(v.type.shape) and v.type.quant is not None}
     for v in watched.values():
         report.layer_info[v.name] = (v.producer.op if v.producer else "", str(v.type))
     stream = progress(samples, samples.count()) if progress else samples

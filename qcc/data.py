@@ -70,3 +70,11 @@ def _checked_labels(path: str | os.PathLike[str], key: str, labels: np.ndarray, 
         plural = "" if count == 1 else "s"
         raise InputError(f"'{path}': '{key}' holds {labels.size} values for {count} sample{plural}; give one label per sample")
     return labels.reshape(-1)
+
+
+def load_labels(path: str | os.PathLike[str] | None) -> np.ndarray | None:
+    """The labels an .npz data file holds (under a LABEL_KEYS name), flattened; None without."""
+    if path is None or Path(path).suffix != ".npz":
+        return None
+    arrays = load_arrays(path)
+    return next((arrays[k].reshape(-1) for k in LABEL_KEYS if k in arrays), None)

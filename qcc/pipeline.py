@@ -168,6 +168,11 @@ def parse_pipeline(text: str) -> list[Pipeline]:
     return [_parse_item(item, text) for item in items]
 
 
+def split_items(text: str) -> list[str]:
+    """The top-level items of pipeline text (split on commas outside braces and parentheses)."""
+    return _split_top(text.strip(), text)
+
+
 def format_pipeline(passes: Sequence[Pipeline]) -> str:
     return ",".join(str(p) for p in passes)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from qcc.errors import PipelineError
 from qcc.ir.types import CALIBRATION_METHODS
-from qcc.pipeline import format_pipeline, parse_pipeline
+from qcc.pipeline import format_pipeline, parse_pipeline, split_items
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
 # docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
@@ -102,7 +102,11 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
 
 def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     """Pipeline text of a recipe: its scheme options in a leading ``quant-scheme`` pass (left out when
-    the recipe gives none, so the target's defaults apply), then its passes."""
+    the recipe gives none, so the target's defaults apply), then its passes. Passes written before
+    the recipe (``compress{macs=0.5},adaround``) run first, on the float model."""
+    *before, last = split_items(text) if "," in text else [text]
+    if before:
+        return format_pipeline(parse_pipeline(",".join([*before, recipe_pipeline(last)])))
     recipe, options = parse_recipe(text)
     scheme = []
     if options.get("weights"):

@@ -1,0 +1,127 @@
+"""Compression before quantization, measured (what docs/compression.md shows).
+
+    pip install -e ".[bench]"
+    python benchmarks/compression.py [--targets 0.3,0.5,0.7] [--zoo-samples 32] [--runs 50]
+
+The example model (examples/digits_mbv2.onnx): for each MAC target, `compress{macs=M}` on the
+256 calibration samples (SQNR-scored: examples/calib.npz has no labels), then the `fast` recipe
+(W8A8 per-channel, generic-int8); top-1 on the 360 labelled digits of examples/test.npz, of the
+compressed float model (float interpreter) and of the compressed integer model (integer reference).
+
+The zoo's mtcnn-onet (real weights; zoo cache, see benchmarks/zoo.py) at 50% MACs: output SQNR
+against the uncompressed float model on held-out crops, float and after W8A8, and the latency of
+the generated C (one inference, median of --runs) next to the uncompressed model's C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from c_vs_onnxruntime import _median_seconds  # noqa: E402  (the latency timer of the C benchmark)
+from zoo_data import samples as zoo_samples  # noqa: E402
+from zoo_models import DEFAULT_CACHE, ZooModel, fetch, select  # noqa: E402
+
+from qcc import PassContext, import_model, run_pipeline  # noqa: E402
+from qcc.accuracy import evaluate_quantized  # noqa: E402
+from qcc.analysis.macs import graph_macs  # noqa: E402
+from qcc.backends.numpy_int.executor import integer_node  # noqa: E402
+from qcc.compile import compile_model  # noqa: E402
+from qcc.interp.interpreter import float_node  # noqa: E402
+from qcc.ir import parse, print_graph  # noqa: E402
+from qcc.ir.parser import load  # noqa: E402
+from qcc.recipes import recipe_pipeline  # noqa: E402
+from qcc.targets import get_target  # noqa: E402
+
+MODEL = ROOT / "examples" / "digits_mbv2.onnx"
+CALIB = ROOT / "examples" / "calib.npz"
+TEST = ROOT / "examples" / "test.npz"
+TARGET = "generic-int8"
+
+
+def _copy(graph):  # noqa: ANN001, ANN202
+    return parse(*print_graph(graph))
+
+
+def example_rows(targets: list[float]) -> list[str]:
+    float_graph = import_model(MODEL)
+    total = graph_macs(float_graph)
+    ctx = lambda: PassContext(calibration=str(CALIB), target=get_target(TARGET))  # noqa: E731
+    baseline = evaluate_quantized(float_graph, run_pipeline(import_model(MODEL), recipe_pipeline("fast"), ctx()), TEST, quant_evaluator=integer_node)
+    rows = [f"| 100% (uncompressed) | {total:,} | {100 * baseline.float_top1:.2f} | — | {100 * baseline.quant_top1:.2f} | — |"]
+    for target in targets:
+        start = time.perf_counter()
+        compressed = run_pipeline(import_model(MODEL), f"compress{{macs={target}}}", ctx())
+        seconds = time.perf_counter() - start
+        as_float = evaluate_quantized(float_graph, compressed, TEST, quant_evaluator=float_node)
+        quantized = run_pipeline(_copy(compressed), recipe_pipeline("fast"), ctx())
+        as_int = evaluate_quantized(float_graph, quantized, TEST, quant_evaluator=integer_node)
+        macs = graph_macs(compressed)
+        rows.append(f"| {target:.0%} | {macs:,} ({macs / total:.1%}) | {100 * as_float.quant_top1:.2f} | "
+                    f"{as_float.outputs['logits'].sqnr_db:.1f} dB | {100 * as_int.quant_top1:.2f} | {seconds:.0f} s |")
+        print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def zoo_rows(name: str, target: float, count: int, runs: int, work: Path) -> list[str]:
+    model: ZooModel = select(name)[0]
+    path = fetch(model, DEFAULT_CACHE)
+    (input_name, shape), = model.inputs
+    calib, test = (zoo_samples(model.preparation, shape, split, count) for split in ("calib", "test"))
+    np.savez(work / "calib.npz", **{input_name: calib})
+    np.savez(work / "test.npz", **{input_name: test})
+    calib_file, test_file = str(work / "calib.npz"), str(work / "test.npz")
+    float_graph = import_model(path)
+    rows = []
+    for label, pipeline in (("uncompressed", recipe_pipeline("fast")), (f"compress{{macs={target}}}", recipe_pipeline(f"compress{{macs={target}}},fast"))):
+        ctx = PassContext(calibration=calib_file, target=get_target(TARGET))
+        result = compile_model(path, work / label, calibration=calib_file, pipeline=pipeline, context=ctx, verify=4)
+        quantized = load(result.out / "model.qir")
+        x = test[:1]
+        ints = result.model.quantize_inputs([x])
+        latency = _median_seconds(lambda: result.model.run(ints), runs)  # noqa: B023
+        int_report = evaluate_quantized(float_graph, quantized, test_file, quant_evaluator=integer_node)
+        float_sqnr = "—"
+        if label != "uncompressed":
+            compressed = run_pipeline(import_model(path), f"compress{{macs={target}}}", PassContext(calibration=calib_file))
+            float_report = evaluate_quantized(float_graph, compressed, test_file, quant_evaluator=float_node)
+            float_sqnr = " / ".join(f"{s.sqnr_db:.1f}" for s in float_report.outputs.values())
+        int_sqnr = " / ".join(f"{s.sqnr_db:.1f}" for s in int_report.outputs.values())
+        macs = graph_macs(quantized)
+        rows.append(f"| {label} | {macs:,} | {float_sqnr} | {int_sqnr} | {1e3 * latency:.3f} ms |")
+        print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="0.3,0.5,0.7")
+    parser.add_argument("--zoo-model", default="mtcnn-onet")
+    parser.add_argument("--zoo-samples", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    print("## Example model (digits_mbv2)\n")
+    print("| MAC target | MACs | top-1 float (%) | logits SQNR vs float | top-1 W8A8 (%) | compress time |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in example_rows([float(t) for t in args.targets.split(",")]):
+        print(row)
+    with tempfile.TemporaryDirectory(prefix="qcc-compress-bench-") as tmp:
+        print(f"\n## {args.zoo_model} at 50% MACs\n")
+        print("| model | MACs | output SQNR vs float, compressed float (dB) | output SQNR vs float, W8A8 C (dB) | C latency |")
+        print("|---|---:|---:|---:|---:|")
+        for row in zoo_rows(args.zoo_model, 0.5, args.zoo_samples, args.runs, Path(tmp)):
+            print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

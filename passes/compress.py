@@ -1,0 +1,176 @@
+"""compress: spatial SVD and channel pruning per layer, ratios chosen greedily to meet a MAC budget."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from qcc.analysis.macs import graph_macs, node_macs
+from qcc.calibration.source import calibration_set
+from qcc.compression.candidates import Candidate, pruning_macs_saved
+from qcc.compression.channel_path import find_channel_path
+from qcc.compression.greedy import MacCount, Selection, frontier, select
+from qcc.compression.layer_lookup import find_conv
+from qcc.compression.mac_budget import selection_macs
+from qcc.compression.prune import prune_conv_inputs
+from qcc.compression.reconstruct import kept_count
+from qcc.compression.sampling import model_outputs, sample_patches
+from qcc.compression.scoring import Scorer
+from qcc.compression.spatial_svd import check_splittable, full_rank, split_conv, split_macs
+from qcc.data import load_labels
+from qcc.errors import PipelineError
+from qcc.interp.interpreter import float_node
+from qcc.ir.core import Graph, Node
+from qcc.pipeline import Pass, PassContext, PassResult, register_pass
+
+METHODS = ("svd", "prune")
+DEFAULT_RATIOS = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
+
+
+@register_pass
+@dataclass(frozen=True)
+class Compress(Pass):
+    """Compress the float model to `macs` times its multiply-accumulates (0.5 = half) with the
+    least measured loss, as AIMET's greedy compression-ratio selection does. Per conv, candidates
+    are spatial SVD (`svd`, k x k convs with group=1: rank = ratio * full rank) and channel pruning
+    with least-squares reconstruction (`prune`, convs whose input channels come from another conv
+    through channel-wise nodes only: keep = ratio * C_in), for each ratio in `ratios`. Every
+    candidate is scored alone (that layer compressed, the rest original) on the first `samples`
+    calibration samples: top-1 when the calibration .npz holds labels, else output SQNR against the
+    uncompressed model. The highest score threshold at which each layer's cheapest candidate above
+    it fits the budget is taken; the layers are then compressed in graph order (pruning
+    reconstructs from the graph as compressed so far, `positions` patches per sample). The log
+    shows the per-layer table, the score/MAC curve and the final measured score. No fine-tuning:
+    reconstruction is the recovery. Run first, on the float model (before fold-batchnorm or after)."""
+
+    name = "compress"
+    reads_data = True
+    forbids_ops = frozenset({"quantize", "dequantize"})
+    macs: float = 0.5
+    ratios: tuple[float, ...] = DEFAULT_RATIOS
+    methods: tuple[str, ...] = METHODS
+    samples: int = 64
+    positions: int = 16
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        self._check_options()
+        if self.macs >= 1.0:
+            ctx.log("compress: macs >= 1, nothing to do")
+            return PassResult(graph, False)
+        samples = list(calibration_set(graph, ctx, self.samples or None))
+        source = ctx.calibration if isinstance(ctx.calibration, (str, os.PathLike)) else None
+        scorer = Scorer(model_outputs(graph, samples), load_labels(source))
+        columns = self._candidates(graph, ctx)
+        if not columns:
+            raise PipelineError("compress: no conv can be compressed (none is a k x k group=1 conv or has a prunable input path)")
+        self._score(graph, columns, samples, scorer, ctx)
+        total = graph_macs(graph)
+        macs_of = partial(selection_macs, graph)
+        selection = select(columns, macs_of, total, int(self.macs * total))
+        ctx.log(_table(columns, selection, scorer.unit))
+        ctx.log(_curve(columns, macs_of, total, scorer.unit))
+        for candidate in selection.chosen:
+            self._apply(graph, candidate, samples, ctx)
+        final = scorer(model_outputs(graph, samples))
+        after = graph_macs(graph)
+        ctx.log(f"compress: MACs {total:,} -> {after:,} ({after / total:.1%}, selection predicted {selection.macs:,}); "
+                f"{scorer.unit} on {len(samples)} calibration samples: {final:.2f}")
+        return PassResult(graph, bool(selection.chosen))
+
+    def _check_options(self) -> None:
+        if self.macs <= 0.0:
+            raise PipelineError(f"compress: macs={self.macs} must be > 0 (the fraction of the model's MACs to keep)")
+        if not self.ratios or not all(0.0 < r < 1.0 for r in self.ratios):
+            raise PipelineError(f"compress: ratios={','.join(map(str, self.ratios))} must be fractions in (0, 1)")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise PipelineError(f"compress: unknown method '{unknown[0] if unknown else ''}' (methods: {', '.join(METHODS)})")
+        if self.samples < 0 or self.positions < 1:
+            raise PipelineError(f"compress: samples={self.samples} must be >= 0 and positions={self.positions} >= 1")
+
+    def _candidates(self, graph: Graph, ctx: PassContext) -> list[list[Candidate]]:
+        """One column of candidates per compressible conv, in graph order."""
+        columns = []
+        for node in graph.find_nodes("conv"):
+            column = self._svd_candidates(node) + self._prune_candidates(graph, node, ctx)
+            if column:
+                columns.append(column)
+        return columns
+
+    def _svd_candidates(self, node: Node) -> list[Candidate]:
+        if "svd" not in self.methods:
+            return []
+        try:
+            check_splittable(node, self.name)
+        except PipelineError:
+            return []  # 1x1 and grouped convs: nothing to factor, not worth a log line each
+        top, macs = full_rank(node), node_macs(node)
+        ranks = sorted({max(1, round(r * top)) for r in self.ratios})
+        saved = {rank: macs - split_macs(node, rank) for rank in ranks}
+        return [Candidate(node, "svd", rank, top, saved[rank]) for rank in ranks if saved[rank] > 0]
+
+    def _prune_candidates(self, graph: Graph, node: Node, ctx: PassContext) -> list[Candidate]:
+        if "prune" not in self.methods or node.attr("group") != 1:
+            return []
+        try:
+            path = find_channel_path(graph, node, self.name)
+        except PipelineError as e:
+            ctx.log(f"compress: no pruning: {str(e).removeprefix(f'{self.name}: ')}")
+            return []
+        channels = node.inputs[0].type.static_dim(1)
+        kept = sorted({kept_count(channels, r) for r in self.ratios} - {channels})
+        return [Candidate(node, "prune", k, channels, pruning_macs_saved(path, k), path) for k in kept]
+
+    def _score(self, graph: Graph, columns: list[list[Candidate]], samples: Sequence[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> None:
+        """Score every candidate with only its layer compressed."""
+        pruned = [column[0].layer for column in columns if any(c.method == "prune" for c in column)]
+        patches = sample_patches(graph, pruned, samples, self.positions, ctx.seed)
+        everything = [c for column in columns for c in column]
+        for candidate in ctx.progress.bar(everything, total=len(everything), desc="compress: scoring candidates"):
+            candidate.prepare(patches.get(id(candidate.layer)))
+            candidate.score = scorer(model_outputs(graph, samples, _standing_in(candidate)))
+
+    def _apply(self, graph: Graph, candidate: Candidate, samples: Sequence[Mapping[str, np.ndarray]], ctx: PassContext) -> None:
+        """Compress the chosen layer in the graph as it is now (earlier choices may have rebuilt it)."""
+        node = find_conv(graph, candidate.layer.name, self.name)
+        if candidate.method == "svd":
+            split_conv(graph, node, candidate.size, self.name)
+        else:
+            prune_conv_inputs(graph, node, candidate.size, samples, self.positions, ctx.seed, self.name)
+
+
+def _standing_in(candidate: Candidate) -> Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]:
+    """The float evaluator with the candidate's compressed layer in place of its layer."""
+
+    def evaluate_node(node: Node, operands: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+        return candidate.evaluate(operands) if node is candidate.layer else float_node(node, operands)
+
+    return evaluate_node
+
+
+def _table(columns: list[list[Candidate]], selection: Selection, unit: str) -> str:
+    """Per layer: every candidate's score alone, and the choice."""
+    chosen = {id(c.layer): c for c in selection.chosen}
+    lines = [f"compress: per-layer candidates ({unit} with only that layer compressed; * = chosen at threshold {selection.threshold:.2f})"]
+    for column in columns:
+        layer = column[0].layer
+        pick = chosen.get(id(layer))
+        cells = ", ".join(f"{'*' if c is pick else ''}{c.label} {c.score:.2f}" for c in column)
+        result = f"{pick.label}, -{pick.macs_saved:,} MACs" if pick else "kept"
+        lines.append(f"  {layer.name} ({node_macs(layer):,} MACs): {result} | {cells}")
+    return "\n".join(lines)
+
+
+def _curve(columns: list[list[Candidate]], macs_of: MacCount, total: int, unit: str) -> str:
+    """The greedy frontier: MACs left against the per-layer score threshold."""
+    lines = [f"compress: MACs left vs threshold ({unit}, the worst single-layer score allowed)"]
+    seen: set[int] = set()
+    for selection in frontier(columns, macs_of):
+        if selection.macs not in seen:
+            seen.add(selection.macs)
+            lines.append(f"  {selection.macs / total:6.1%}  {selection.threshold:8.2f}")
+    return "\n".join(lines)
