@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_mutually_exclusive_group()
     how.add_argument("-p", "--pipeline", help="a pass pipeline instead of a recipe")
     how.add_argument("--recipe", metavar="NAME[{OPTIONS}]",
-                     help="fast (default), dfq or adaround, e.g. 'adaround{weights=4}', optionally after passes: 'compress{macs=0.5},fast'; see docs/recipes.md")
+                     help="fast (default), dfq or adaround, e.g. 'adaround{weights=4}', optionally after passes: "
+                          "'compress{macs=0.5},fast'; see docs/recipes.md")
     p.add_argument("--timing", action="store_true", help="print per-pass times to stderr")
     calibration_and_target(p, calib=False)
     input_shape(p)
