@@ -19,9 +19,13 @@
  *   qcc_conv_transpose_*   transposed convolution written as a gather over the taps that reach
  *                          each output.
  *
+ * With weight_bits == 4 the weights are packed two per byte (qcc_int4.h): the row kernels read each
+ * weight by index, the GEMM kernels unpack 4 weight rows at a time into their scratch.
+ *
  * Bit-exactness does not depend on the summation order: every partial sum is bounded by the
  * quantize pass's accumulator proof (|x - zp| <= X, |w| <= W, at most K terms).
  */
+#include "qcc_int4.h"
 #include "qcc_kernels.h"
 #include "qcc_simd.h"
 
@@ -65,7 +69,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int32_t g = co / cog;
-            const int8_t *wc = p->weight + (size_t)co * cig * ktaps;
+            const size_t wc = (size_t)co * cig * ktaps; /* this channel's first weight */
             const int64_t bias = p->bias ? p->bias[co] : 0;
             for (z = 0; z < od; z++) {
                 for (r = 0; r < oh; r++) {
@@ -88,7 +92,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                                         continue;
                                     }
                                     for (c = 0; c < kw; c++) {
-                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(((ci * kd + a) * kh + b) * kw + c));
                                         const int32_t off = c * p->dilation[2] - p->pad[2] + x0 * p->stride[2];
                                         const size_t row = xbase + ((size_t)zi * ih + yi) * iw;
                                         int32_t lo, hi;
@@ -153,12 +157,12 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
         for (co = 0; co < p->out_c; co++) {
             const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
             int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
-            const int8_t *wc = p->weight + (size_t)co * kh * kw;
+            const size_t wc = (size_t)co * kh * kw; /* this channel's first weight */
             const int32_t bias = p->bias ? p->bias[co] : 0;
             const int32_t q = p->rq.per_channel ? co : 0;
             int32_t r0, wsum = 0, t;
             for (t = 0; t < kh * kw; t++) {
-                wsum += wc[t];
+                wsum += qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)t);
             }
             for (r0 = 0; r0 < oh; r0 += nr_max) {
                 const int32_t nr = oh - r0 < nr_max ? oh - r0 : nr_max;
@@ -184,8 +188,13 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
                 }
                 if (kh == 3 && kw == 3) { /* the common case: all nine taps per output, in registers */
                     const int8_t *s0 = band, *s3 = band + (size_t)dh * pw, *s6 = band + (size_t)2 * dh * pw;
-                    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
-                                  w8 = wc[8];
+                    const int8_t *wp = p->weight;
+                    const int32_t bits = p->weight_bits;
+                    const int32_t w0 = qcc_weight_at(wp, bits, wc), w1 = qcc_weight_at(wp, bits, wc + 1),
+                                  w2 = qcc_weight_at(wp, bits, wc + 2), w3 = qcc_weight_at(wp, bits, wc + 3),
+                                  w4 = qcc_weight_at(wp, bits, wc + 4), w5 = qcc_weight_at(wp, bits, wc + 5),
+                                  w6 = qcc_weight_at(wp, bits, wc + 6), w7 = qcc_weight_at(wp, bits, wc + 7),
+                                  w8 = qcc_weight_at(wp, bits, wc + 8);
                     for (o = 0; o < span8; o++) {
                         acc[o] = base + w0 * s0[o] + w1 * s0[o + dw] + w2 * s0[o + 2 * dw] + w3 * s3[o] + w4 * s3[o + dw] +
                                  w5 * s3[o + 2 * dw] + w6 * s6[o] + w7 * s6[o + dw] + w8 * s6[o + 2 * dw];
@@ -196,7 +205,7 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
                     }
                     for (b = 0; b < kh; b++) {
                         for (k = 0; k < kw; k++) {
-                            const int32_t w = wc[b * kw + k];
+                            const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(b * kw + k));
                             const int8_t *src = band + (size_t)b * dh * pw + (size_t)k * dw;
                             for (o = 0; o < span8; o++) {
                                 acc[o] += w * src[o];
@@ -241,7 +250,7 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int1
             for (co = 0; co < p->out_c; co++) {
                 const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
                 int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
-                const int8_t *wc = p->weight + (size_t)co * kh * kw;
+                const size_t wc = (size_t)co * kh * kw; /* this channel's first weight */
                 const int32_t bias = p->bias ? p->bias[co] : 0;
                 const int32_t q = p->rq.per_channel ? co : 0;
                 int32_t r0;
@@ -261,7 +270,7 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int1
                             }
                             row = plane + (size_t)yi * iw;
                             for (k = 0; k < kw; k++) {
-                                const int32_t w = wc[b * kw + k];
+                                const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(b * kw + k));
                                 const int32_t off = k * p->dilation[2] - p->pad[2] + x0 * sw;
                                 int32_t a, e;
                                 if (k < QCC_DW_MAX_KW) {
@@ -754,6 +763,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int32_t acc_rows[4][QCC_MAX_PANEL];
+    int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0;
 #if !QCC_VNNI
     int32_t j;
@@ -776,7 +786,8 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
                 pack_panel(p, xg, 1, p0, np, scratch, -128, NULL, 0);
 #endif
                 for (row = 0; row < cog; row += 4) {
-                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    const int8_t *w = qcc_weight_run(p->weight, p->weight_bits, ((size_t)g * p->rows_per_group + row) * p->k_stride,
+                                                     QCC_W4_BLOCK(p->k_stride), wbuf);
                     int32_t r;
                     gemm_rows_s8(p, w, scratch, kq, np, npad, acc_rows);
                     for (r = 0; r < 4 && row + r < cog; r++) {
@@ -812,6 +823,7 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int64_t acc_rows[4][QCC_MAX_PANEL];
+    int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0, j;
     for (j = 0; j < tile; j++) {
         memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
@@ -824,7 +836,8 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
                 int32_t row;
                 pack_panel(p, xg, 2, p0, np, scratch, p->in_zp, NULL, 0);
                 for (row = 0; row < cog; row += 4) {
-                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    const int8_t *w = qcc_weight_run(p->weight, p->weight_bits, ((size_t)g * p->rows_per_group + row) * p->k_stride,
+                                                     QCC_W4_BLOCK(p->k_stride), wbuf);
                     int32_t r;
                     for (j = 0; j < np; j += 2) {
                         const int16_t *b0 = scratch + (size_t)j * p->k_stride;
@@ -883,7 +896,7 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int32_t g = co / cog;
-            const int8_t *wc = p->weight + (size_t)co * cig * kd * kh * kw;
+            const size_t wc = (size_t)co * cig * kd * kh * kw; /* this channel's first weight */
             for (z = 0; z < od; z++) {
                 for (r = 0; r < oh; r++) {
                     for (q = 0; q < ow; q++) {
@@ -907,7 +920,7 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
                                     for (ci = 0; ci < cig; ci++) {
                                         const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
                                                           ((size_t)zi * ih + yi) * iw + xi;
-                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(((ci * kd + a) * kh + b) * kw + c));
                                         acc += (int64_t)w * (qcc_load_elem(x, xo, es) - p->in_zp);
                                     }
                                 }
