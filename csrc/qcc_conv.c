@@ -9,8 +9,9 @@
  *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
  *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
  *                          same path (their panel is a transpose).
- *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
- *                          int32 lane sums widened to int64 every 256 products.
+ *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the int16 panel and a 4x2 dot-product
+ *                          micro-kernel (vpdpwssd on the AVX-512 VNNI and AVX-VNNI paths, vpmaddwd on
+ *                          AVX2, portable C), the int32 sums widened to int64 every 512 products.
  *   qcc_conv_depthwise_s8  int8, groups == in_c: stride 1 in bands of output rows over a padded copy
  *                          of the input rows (both in the arena's scratch), else per output row,
  *                          one pass per tap over a contiguous row of int32 accumulators.
@@ -603,7 +604,19 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     }
 }
 
-#if defined(__AVX2__)
+#if QCC_VNNI == 512
+/* no dot_4x2: the int8 kernel uses vnni_rows, the int16 one dot_4x2_s16 (below) */
+#elif defined(__AVX2__)
+/* lanes of s += the two adjacent int16 products of a and x: one vpdpwssd on the AVX-VNNI and
+ * AVX-512 VL paths, else vpmaddwd then vpaddd (the same int32 sums, modulo 2^32) */
+#if QCC_VNNI == 256 && defined(__AVXVNNI__)
+#define QCC_MADD_ACC(s, a, x) _mm256_dpwssd_avx_epi32((s), (a), (x))
+#elif QCC_VNNI == 256
+#define QCC_MADD_ACC(s, a, x) _mm256_dpwssd_epi32((s), (a), (x))
+#else
+#define QCC_MADD_ACC(s, a, x) _mm256_add_epi32((s), _mm256_madd_epi16((a), (x)))
+#endif
+
 /* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16); k is a
  * multiple of 16. vpmaddwd sums adjacent products exactly (|x| <= 32767 or 0 <= x <= 255 with
  * |w| <= 128) into int32 lanes, whose sums are taken modulo 2^32 (qcc_simd.h). */
@@ -618,17 +631,17 @@ static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16
         const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(b0 + i));
         const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(b1 + i));
         __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
-        s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(a, x0));
-        s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(a, x1));
+        s00 = QCC_MADD_ACC(s00, a, x0);
+        s01 = QCC_MADD_ACC(s01, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + ldw + i)));
-        s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(a, x0));
-        s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(a, x1));
+        s10 = QCC_MADD_ACC(s10, a, x0);
+        s11 = QCC_MADD_ACC(s11, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 2 * ldw + i)));
-        s20 = _mm256_add_epi32(s20, _mm256_madd_epi16(a, x0));
-        s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(a, x1));
+        s20 = QCC_MADD_ACC(s20, a, x0);
+        s21 = QCC_MADD_ACC(s21, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 3 * ldw + i)));
-        s30 = _mm256_add_epi32(s30, _mm256_madd_epi16(a, x0));
-        s31 = _mm256_add_epi32(s31, _mm256_madd_epi16(a, x1));
+        s30 = QCC_MADD_ACC(s30, a, x0);
+        s31 = QCC_MADD_ACC(s31, a, x1);
     }
     {
         const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s00, s01), _mm256_hadd_epi32(s10, s11));
@@ -664,6 +677,46 @@ static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16
     acc[5] = qcc_wrap_i32(s21);
     acc[6] = qcc_wrap_i32(s30);
     acc[7] = qcc_wrap_i32(s31);
+}
+#endif
+
+#if QCC_VNNI == 512
+/* dot_4x2 on 512-bit vectors with vpdpwssd (32 int16 products per step, two per int32 lane): the
+ * int16 kernel's dot products on the AVX-512 VNNI path. k is a multiple of 16; a final half vector
+ * is loaded under a mask (zeros beyond k). Each accumulator is folded to 256 bits and the eight
+ * reduced together as in dot_4x2; all sums modulo 2^32, exact for a chunk (QCC_S16_CHUNK). */
+static void dot_4x2_s16(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    __m512i s[8];
+    __m256i h[8];
+    int32_t i, r;
+    for (r = 0; r < 8; r++) {
+        s[r] = _mm512_setzero_si512();
+    }
+    for (i = 0; i < k; i += 32) {
+        const __mmask32 live = k - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)0xFFFFu; /* k - i is 16 at the end */
+        const __m512i x0 = _mm512_maskz_loadu_epi16(live, b0 + i), x1 = _mm512_maskz_loadu_epi16(live, b1 + i);
+        for (r = 0; r < 4; r++) {
+            const __m512i a = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(_mm512_maskz_loadu_epi8((__mmask64)live, w + (size_t)r * ldw + i)));
+            s[2 * r] = _mm512_dpwssd_epi32(s[2 * r], a, x0);
+            s[2 * r + 1] = _mm512_dpwssd_epi32(s[2 * r + 1], a, x1);
+        }
+    }
+    for (r = 0; r < 8; r++) {
+        h[r] = _mm256_add_epi32(_mm512_castsi512_si256(s[r]), _mm512_extracti64x4_epi64(s[r], 1));
+    }
+    {
+        const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[0], h[1]), _mm256_hadd_epi32(h[2], h[3]));
+        const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[4], h[5]), _mm256_hadd_epi32(h[6], h[7]));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(_mm256_castsi256_si128(u0), _mm256_extracti128_si256(u0, 1)));
+        _mm_storeu_si128((__m128i *)(void *)(acc + 4), _mm_add_epi32(_mm256_castsi256_si128(u1), _mm256_extracti128_si256(u1, 1)));
+    }
+}
+#else
+/* the int16 kernel's dot products: vpdpwssd inside dot_4x2 on the AVX-VNNI path, else vpmaddwd or C */
+static void dot_4x2_s16(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    dot_4x2(w, ldw, b0, b1, k, acc);
 }
 #endif
 
@@ -813,7 +866,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     }
 }
 
-#define QCC_S16_CHUNK 256 /* int16 x int8 products summed in int32 lanes before widening */
+#define QCC_S16_CHUNK 512 /* int16 x int8 products summed in int32 before widening: 512 * 32767 * 128 < 2^31 */
 
 void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch)
 {
@@ -844,11 +897,11 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
                         const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
                         int64_t sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                         int32_t k0, i;
-                        /* |x| <= 32767, |w| <= 127: a chunk of 256 products stays below 2^31 */
+                        /* |x| <= 32767, |w| <= 128: the sum of a chunk of 512 products stays below 2^31 */
                         for (k0 = 0; k0 < p->k_stride; k0 += QCC_S16_CHUNK) {
                             const int32_t len = p->k_stride - k0 < QCC_S16_CHUNK ? p->k_stride - k0 : QCC_S16_CHUNK;
                             int32_t acc[8];
-                            dot_4x2(w + k0, p->k_stride, b0 + k0, b1 + k0, len, acc);
+                            dot_4x2_s16(w + k0, p->k_stride, b0 + k0, b1 + k0, len, acc);
                             for (i = 0; i < 8; i++) {
                                 sums[i] += acc[i];
                             }
