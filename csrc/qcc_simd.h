@@ -63,7 +63,7 @@ static inline void qcc_requant_row16_s8(const int32_t *acc, int32_t n, int32_t b
     const __m512i m = _mm512_set1_epi32(multiplier), b = _mm512_set1_epi32(bias), zp = _mm512_set1_epi32(out_zp);
     int32_t j;
     for (j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)(((uint32_t)1 << (n - j)) - 1u);
         const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, acc + j), b);
         __m512i v;
         if (rounding == QCC_ROUND_SINGLE) { /* (a * m + 2^(t-1)) >> t, clamped, in 64-bit lanes */
@@ -116,7 +116,7 @@ static inline void qcc_requant_row16_s8(const int32_t *acc, int32_t n, int32_t b
     const __m512i m = _mm512_set1_epi32(multiplier), b = _mm512_set1_epi32(bias), zp = _mm512_set1_epi32(out_zp);
     int32_t j;
     for (j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)(((uint32_t)1 << (n - j)) - 1u);
         const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, acc + j), b);
         __m512i v;
         if (rounding == QCC_ROUND_SINGLE) { /* (a * m + 2^(t-1)) >> t, clamped, in 64-bit lanes */
@@ -175,7 +175,7 @@ static inline void qcc_requant_row16_s8(const int32_t *acc, int32_t n, int32_t b
     const __m512i m = _mm512_set1_epi32(multiplier), b = _mm512_set1_epi32(bias), zp = _mm512_set1_epi32(out_zp);
     int32_t j;
     for (j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)(((uint32_t)1 << (n - j)) - 1u);
         const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, acc + j), b);
         __m512i v;
         if (rounding == QCC_ROUND_SINGLE) { /* (a * m + 2^(t-1)) >> t, clamped, in 64-bit lanes */
