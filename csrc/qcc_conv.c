@@ -9,8 +9,9 @@
  *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
  *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
  *                          same path (their panel is a transpose).
- *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the same panel and micro-kernel, the
- *                          int32 lane sums widened to int64 every 256 products.
+ *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the int16 panel and a 4x2 dot-product
+ *                          micro-kernel (vpdpwssd on the AVX-512 VNNI and AVX-VNNI paths, vpmaddwd on
+ *                          AVX2, portable C), the int32 sums widened to int64 every 512 products.
  *   qcc_conv_depthwise_s8  int8, groups == in_c: stride 1 in bands of output rows over a padded copy
  *                          of the input rows (both in the arena's scratch), else per output row,
  *                          one pass per tap over a contiguous row of int32 accumulators.
@@ -19,9 +20,13 @@
  *   qcc_conv_transpose_*   transposed convolution written as a gather over the taps that reach
  *                          each output.
  *
+ * With weight_bits == 4 the weights are packed two per byte (qcc_int4.h): the row kernels read each
+ * weight by index, the GEMM kernels unpack 4 weight rows at a time into their scratch.
+ *
  * Bit-exactness does not depend on the summation order: every partial sum is bounded by the
  * quantize pass's accumulator proof (|x - zp| <= X, |w| <= W, at most K terms).
  */
+#include "qcc_int4.h"
 #include "qcc_kernels.h"
 #include "qcc_simd.h"
 
@@ -65,7 +70,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int32_t g = co / cog;
-            const int8_t *wc = p->weight + (size_t)co * cig * ktaps;
+            const size_t wc = (size_t)co * cig * ktaps; /* this channel's first weight */
             const int64_t bias = p->bias ? p->bias[co] : 0;
             for (z = 0; z < od; z++) {
                 for (r = 0; r < oh; r++) {
@@ -88,7 +93,7 @@ static void conv_generic(const qcc_conv_t *p, const void *x, void *y, int32_t es
                                         continue;
                                     }
                                     for (c = 0; c < kw; c++) {
-                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(((ci * kd + a) * kh + b) * kw + c));
                                         const int32_t off = c * p->dilation[2] - p->pad[2] + x0 * p->stride[2];
                                         const size_t row = xbase + ((size_t)zi * ih + yi) * iw;
                                         int32_t lo, hi;
@@ -153,12 +158,12 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
         for (co = 0; co < p->out_c; co++) {
             const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
             int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
-            const int8_t *wc = p->weight + (size_t)co * kh * kw;
+            const size_t wc = (size_t)co * kh * kw; /* this channel's first weight */
             const int32_t bias = p->bias ? p->bias[co] : 0;
             const int32_t q = p->rq.per_channel ? co : 0;
             int32_t r0, wsum = 0, t;
             for (t = 0; t < kh * kw; t++) {
-                wsum += wc[t];
+                wsum += qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)t);
             }
             for (r0 = 0; r0 < oh; r0 += nr_max) {
                 const int32_t nr = oh - r0 < nr_max ? oh - r0 : nr_max;
@@ -184,8 +189,13 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
                 }
                 if (kh == 3 && kw == 3) { /* the common case: all nine taps per output, in registers */
                     const int8_t *s0 = band, *s3 = band + (size_t)dh * pw, *s6 = band + (size_t)2 * dh * pw;
-                    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
-                                  w8 = wc[8];
+                    const int8_t *wp = p->weight;
+                    const int32_t bits = p->weight_bits;
+                    const int32_t w0 = qcc_weight_at(wp, bits, wc), w1 = qcc_weight_at(wp, bits, wc + 1),
+                                  w2 = qcc_weight_at(wp, bits, wc + 2), w3 = qcc_weight_at(wp, bits, wc + 3),
+                                  w4 = qcc_weight_at(wp, bits, wc + 4), w5 = qcc_weight_at(wp, bits, wc + 5),
+                                  w6 = qcc_weight_at(wp, bits, wc + 6), w7 = qcc_weight_at(wp, bits, wc + 7),
+                                  w8 = qcc_weight_at(wp, bits, wc + 8);
                     for (o = 0; o < span8; o++) {
                         acc[o] = base + w0 * s0[o] + w1 * s0[o + dw] + w2 * s0[o + 2 * dw] + w3 * s3[o] + w4 * s3[o + dw] +
                                  w5 * s3[o + 2 * dw] + w6 * s6[o] + w7 * s6[o + dw] + w8 * s6[o + 2 * dw];
@@ -196,7 +206,7 @@ static void depthwise_band_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, i
                     }
                     for (b = 0; b < kh; b++) {
                         for (k = 0; k < kw; k++) {
-                            const int32_t w = wc[b * kw + k];
+                            const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(b * kw + k));
                             const int8_t *src = band + (size_t)b * dh * pw + (size_t)k * dw;
                             for (o = 0; o < span8; o++) {
                                 acc[o] += w * src[o];
@@ -241,7 +251,7 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int1
             for (co = 0; co < p->out_c; co++) {
                 const int8_t *plane = x + ((size_t)n * p->in_c + co / mult) * ih * iw;
                 int8_t *out = y + ((size_t)n * p->out_c + co) * oh * ow;
-                const int8_t *wc = p->weight + (size_t)co * kh * kw;
+                const size_t wc = (size_t)co * kh * kw; /* this channel's first weight */
                 const int32_t bias = p->bias ? p->bias[co] : 0;
                 const int32_t q = p->rq.per_channel ? co : 0;
                 int32_t r0;
@@ -261,7 +271,7 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int1
                             }
                             row = plane + (size_t)yi * iw;
                             for (k = 0; k < kw; k++) {
-                                const int32_t w = wc[b * kw + k];
+                                const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(b * kw + k));
                                 const int32_t off = k * p->dilation[2] - p->pad[2] + x0 * sw;
                                 int32_t a, e;
                                 if (k < QCC_DW_MAX_KW) {
@@ -594,7 +604,19 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     }
 }
 
-#if defined(__AVX2__)
+#if QCC_VNNI == 512
+/* no dot_4x2: the int8 kernel uses vnni_rows, the int16 one dot_4x2_s16 (below) */
+#elif defined(__AVX2__)
+/* lanes of s += the two adjacent int16 products of a and x: one vpdpwssd on the AVX-VNNI and
+ * AVX-512 VL paths, else vpmaddwd then vpaddd (the same int32 sums, modulo 2^32) */
+#if QCC_VNNI == 256 && defined(__AVXVNNI__)
+#define QCC_MADD_ACC(s, a, x) _mm256_dpwssd_avx_epi32((s), (a), (x))
+#elif QCC_VNNI == 256
+#define QCC_MADD_ACC(s, a, x) _mm256_dpwssd_epi32((s), (a), (x))
+#else
+#define QCC_MADD_ACC(s, a, x) _mm256_add_epi32((s), _mm256_madd_epi16((a), (x)))
+#endif
+
 /* acc[2r + c] = sum_i w_r[i] * b_c[i] for 4 weight rows (int8) and 2 panel rows (int16); k is a
  * multiple of 16. vpmaddwd sums adjacent products exactly (|x| <= 32767 or 0 <= x <= 255 with
  * |w| <= 128) into int32 lanes, whose sums are taken modulo 2^32 (qcc_simd.h). */
@@ -609,17 +631,17 @@ static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16
         const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(b0 + i));
         const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(b1 + i));
         __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
-        s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(a, x0));
-        s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(a, x1));
+        s00 = QCC_MADD_ACC(s00, a, x0);
+        s01 = QCC_MADD_ACC(s01, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + ldw + i)));
-        s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(a, x0));
-        s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(a, x1));
+        s10 = QCC_MADD_ACC(s10, a, x0);
+        s11 = QCC_MADD_ACC(s11, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 2 * ldw + i)));
-        s20 = _mm256_add_epi32(s20, _mm256_madd_epi16(a, x0));
-        s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(a, x1));
+        s20 = QCC_MADD_ACC(s20, a, x0);
+        s21 = QCC_MADD_ACC(s21, a, x1);
         a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 3 * ldw + i)));
-        s30 = _mm256_add_epi32(s30, _mm256_madd_epi16(a, x0));
-        s31 = _mm256_add_epi32(s31, _mm256_madd_epi16(a, x1));
+        s30 = QCC_MADD_ACC(s30, a, x0);
+        s31 = QCC_MADD_ACC(s31, a, x1);
     }
     {
         const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s00, s01), _mm256_hadd_epi32(s10, s11));
@@ -655,6 +677,46 @@ static void dot_4x2(const int8_t *w, int32_t ldw, const int16_t *b0, const int16
     acc[5] = qcc_wrap_i32(s21);
     acc[6] = qcc_wrap_i32(s30);
     acc[7] = qcc_wrap_i32(s31);
+}
+#endif
+
+#if QCC_VNNI == 512
+/* dot_4x2 on 512-bit vectors with vpdpwssd (32 int16 products per step, two per int32 lane): the
+ * int16 kernel's dot products on the AVX-512 VNNI path. k is a multiple of 16; a final half vector
+ * is loaded under a mask (zeros beyond k). Each accumulator is folded to 256 bits and the eight
+ * reduced together as in dot_4x2; all sums modulo 2^32, exact for a chunk (QCC_S16_CHUNK). */
+static void dot_4x2_s16(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    __m512i s[8];
+    __m256i h[8];
+    int32_t i, r;
+    for (r = 0; r < 8; r++) {
+        s[r] = _mm512_setzero_si512();
+    }
+    for (i = 0; i < k; i += 32) {
+        const __mmask32 live = k - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)0xFFFFu; /* k - i is 16 at the end */
+        const __m512i x0 = _mm512_maskz_loadu_epi16(live, b0 + i), x1 = _mm512_maskz_loadu_epi16(live, b1 + i);
+        for (r = 0; r < 4; r++) {
+            const __m512i a = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(_mm512_maskz_loadu_epi8((__mmask64)live, w + (size_t)r * ldw + i)));
+            s[2 * r] = _mm512_dpwssd_epi32(s[2 * r], a, x0);
+            s[2 * r + 1] = _mm512_dpwssd_epi32(s[2 * r + 1], a, x1);
+        }
+    }
+    for (r = 0; r < 8; r++) {
+        h[r] = _mm256_add_epi32(_mm512_castsi512_si256(s[r]), _mm512_extracti64x4_epi64(s[r], 1));
+    }
+    {
+        const __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[0], h[1]), _mm256_hadd_epi32(h[2], h[3]));
+        const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[4], h[5]), _mm256_hadd_epi32(h[6], h[7]));
+        _mm_storeu_si128((__m128i *)(void *)acc, _mm_add_epi32(_mm256_castsi256_si128(u0), _mm256_extracti128_si256(u0, 1)));
+        _mm_storeu_si128((__m128i *)(void *)(acc + 4), _mm_add_epi32(_mm256_castsi256_si128(u1), _mm256_extracti128_si256(u1, 1)));
+    }
+}
+#else
+/* the int16 kernel's dot products: vpdpwssd inside dot_4x2 on the AVX-VNNI path, else vpmaddwd or C */
+static void dot_4x2_s16(const int8_t *w, int32_t ldw, const int16_t *b0, const int16_t *b1, int32_t k, int32_t *acc)
+{
+    dot_4x2(w, ldw, b0, b1, k, acc);
 }
 #endif
 
@@ -754,6 +816,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int32_t acc_rows[4][QCC_MAX_PANEL];
+    int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0;
 #if !QCC_VNNI
     int32_t j;
@@ -776,7 +839,8 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
                 pack_panel(p, xg, 1, p0, np, scratch, -128, NULL, 0);
 #endif
                 for (row = 0; row < cog; row += 4) {
-                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    const int8_t *w = qcc_weight_run(p->weight, p->weight_bits, ((size_t)g * p->rows_per_group + row) * p->k_stride,
+                                                     QCC_W4_BLOCK(p->k_stride), wbuf);
                     int32_t r;
                     gemm_rows_s8(p, w, scratch, kq, np, npad, acc_rows);
                     for (r = 0; r < 4 && row + r < cog; r++) {
@@ -802,7 +866,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     }
 }
 
-#define QCC_S16_CHUNK 256 /* int16 x int8 products summed in int32 lanes before widening */
+#define QCC_S16_CHUNK 512 /* int16 x int8 products summed in int32 before widening: 512 * 32767 * 128 < 2^31 */
 
 void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch)
 {
@@ -812,6 +876,7 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int64_t acc_rows[4][QCC_MAX_PANEL];
+    int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0, j;
     for (j = 0; j < tile; j++) {
         memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
@@ -824,18 +889,19 @@ void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_
                 int32_t row;
                 pack_panel(p, xg, 2, p0, np, scratch, p->in_zp, NULL, 0);
                 for (row = 0; row < cog; row += 4) {
-                    const int8_t *w = p->weight + ((size_t)g * p->rows_per_group + row) * p->k_stride;
+                    const int8_t *w = qcc_weight_run(p->weight, p->weight_bits, ((size_t)g * p->rows_per_group + row) * p->k_stride,
+                                                     QCC_W4_BLOCK(p->k_stride), wbuf);
                     int32_t r;
                     for (j = 0; j < np; j += 2) {
                         const int16_t *b0 = scratch + (size_t)j * p->k_stride;
                         const int16_t *b1 = j + 1 < np ? b0 + p->k_stride : b0;
                         int64_t sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                         int32_t k0, i;
-                        /* |x| <= 32767, |w| <= 127: a chunk of 256 products stays below 2^31 */
+                        /* |x| <= 32767, |w| <= 128: the sum of a chunk of 512 products stays below 2^31 */
                         for (k0 = 0; k0 < p->k_stride; k0 += QCC_S16_CHUNK) {
                             const int32_t len = p->k_stride - k0 < QCC_S16_CHUNK ? p->k_stride - k0 : QCC_S16_CHUNK;
                             int32_t acc[8];
-                            dot_4x2(w + k0, p->k_stride, b0 + k0, b1 + k0, len, acc);
+                            dot_4x2_s16(w + k0, p->k_stride, b0 + k0, b1 + k0, len, acc);
                             for (i = 0; i < 8; i++) {
                                 sums[i] += acc[i];
                             }
@@ -883,7 +949,7 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
     for (n = 0; n < p->batch; n++) {
         for (co = 0; co < p->out_c; co++) {
             const int32_t g = co / cog;
-            const int8_t *wc = p->weight + (size_t)co * cig * kd * kh * kw;
+            const size_t wc = (size_t)co * cig * kd * kh * kw; /* this channel's first weight */
             for (z = 0; z < od; z++) {
                 for (r = 0; r < oh; r++) {
                     for (q = 0; q < ow; q++) {
@@ -907,7 +973,7 @@ static void conv_transpose_generic(const qcc_conv_t *p, const void *x, void *y, 
                                     for (ci = 0; ci < cig; ci++) {
                                         const size_t xo = ((size_t)n * p->in_c + (size_t)g * cig + ci) * in_plane +
                                                           ((size_t)zi * ih + yi) * iw + xi;
-                                        const int32_t w = wc[((ci * kd + a) * kh + b) * kw + c];
+                                        const int32_t w = qcc_weight_at(p->weight, p->weight_bits, wc + (size_t)(((ci * kd + a) * kh + b) * kw + c));
                                         acc += (int64_t)w * (qcc_load_elem(x, xo, es) - p->in_zp);
                                     }
                                 }

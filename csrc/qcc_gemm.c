@@ -9,7 +9,11 @@
  *   qcc_fc_generic_*   any strides, int64 accumulators (int16 activations, or int8 whose
  *                      reduction needs 64 bits).
  *   qcc_matmul_*       (a - a_zp) @ (b - b_zp) per batch, int64 accumulators.
+ *
+ * 4-bit weights (weight_bits == 4) are packed two per byte (qcc_int4.h): qcc_fc_s8 unpacks 4 rows
+ * at a time after its activation row in the scratch, the generic kernels read them by index.
  */
+#include "qcc_int4.h"
 #include "qcc_kernels.h"
 #include "qcc_simd.h"
 
@@ -88,6 +92,7 @@ static void dot_4x1(const int8_t *w, int32_t ldw, const int16_t *b, int32_t k, i
 
 void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch)
 {
+    int8_t *wbuf = (int8_t *)(void *)scratch + QCC_FC_SCRATCH(p->k_stride); /* 4-bit weights, unpacked */
     int32_t i, kk, j, r;
 #if QCC_VNNI
     uint8_t *row_u8 = (uint8_t *)(void *)scratch;
@@ -105,11 +110,12 @@ void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch)
 #endif
         }
         for (j = 0; j < p->n; j += 4) {
+            const int8_t *w = qcc_weight_run(p->weight, p->weight_bits, (size_t)j * p->k_stride, QCC_W4_BLOCK(p->k_stride), wbuf);
             int32_t acc[4];
 #if QCC_VNNI
-            dot_4x1_u8(p->weight + (size_t)j * p->k_stride, p->k_stride, row_u8, p->k_stride, acc);
+            dot_4x1_u8(w, p->k_stride, row_u8, p->k_stride, acc);
 #else
-            dot_4x1(p->weight + (size_t)j * p->k_stride, p->k_stride, scratch, p->k_stride, acc);
+            dot_4x1(w, p->k_stride, scratch, p->k_stride, acc);
 #endif
             for (r = 0; r < 4 && j + r < p->n; r++) { /* the full accumulator fits int32 (proven): exact modulo 2^32 */
                 const int32_t total = qcc_wrap_i32((uint32_t)acc[r] + (p->bias ? (uint32_t)p->bias[j + r] : 0u));
@@ -124,11 +130,11 @@ static void fc_generic(const qcc_fc_t *p, const void *a, void *y, int32_t es)
     int32_t i, j, kk;
     for (i = 0; i < p->m; i++) {
         for (j = 0; j < p->n; j++) {
-            const int8_t *w = p->weight + (size_t)j * p->k_stride;
+            const size_t w = (size_t)j * p->k_stride; /* this column's first weight */
             int64_t acc = p->bias ? p->bias[j] : 0;
             for (kk = 0; kk < p->k; kk++) {
                 const size_t at = (size_t)i * p->a_row_stride + (size_t)kk * p->a_col_stride;
-                acc += (int64_t)w[kk] * (qcc_load_elem(a, at, es) - p->in_zp);
+                acc += (int64_t)qcc_weight_at(p->weight, p->weight_bits, w + (size_t)kk) * (qcc_load_elem(a, at, es) - p->in_zp);
             }
             qcc_store_elem(y, (size_t)i * p->n + j, es, qcc_requant_one(&p->rq, j, acc));
         }

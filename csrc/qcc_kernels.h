@@ -4,8 +4,8 @@
  * One function per op variant, parameters in a struct, <stdint.h> types, no allocation, no
  * globals, no floating point (except the optional quantize/dequantize boundary helpers in
  * qcc_boundary.c). Tensors are dense, row-major (NCHW for convolutions and pooling).
- * Activations are int8 ("s8") or int16 ("s16"); weights are int8 (int4 weights are stored one
- * value per int8); biases int32. Each kernel's arithmetic is the one of docs/arithmetic.md,
+ * Activations are int8 ("s8") or int16 ("s16"); weights are int8, or int4 packed two per byte
+ * (weight_bits = 4; the layout is in qcc_int4.h); biases int32. Each kernel's arithmetic is the one of docs/arithmetic.md,
  * and the tests check every kernel byte for byte against qcc's numpy reference executor.
  *
  * Kernels never allocate: the few that need temporary memory (the GEMM-based convolution and
@@ -45,6 +45,7 @@ typedef struct {
     int32_t in_size[3], out_size[3], kernel[3], stride[3], dilation[3], pad[3];
     int32_t in_zp;
     const int8_t *weight;      /* generic / depthwise / transpose: [out_c][in_c/groups][kd][kh][kw] */
+    int32_t weight_bits;       /* 4: weight holds those values packed two per byte (qcc_int4.h); else 8 */
     const int32_t *bias;       /* [out_c] or NULL */
     /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
      * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
@@ -56,10 +57,12 @@ typedef struct {
     qcc_requant_t rq;
 } qcc_conv_t;
 
-/* Bytes of scratch qcc_conv_gemm_s8 needs: an int16 panel, or a u8 one of tile rounded up to 16
- * pixels (the VNNI paths). */
+/* Bytes of scratch qcc_conv_gemm_s8 / _s16 need: an int16 panel, or a u8 one of tile rounded up to
+ * 16 pixels (the VNNI paths); with 4-bit weights, 4 * k_stride more after it for the unpacked
+ * block of 4 weight rows (QCC_W4_BLOCK). */
 #define QCC_CONV_GEMM_SCRATCH(tile, k_stride) \
     ((size_t)(k_stride) * (2 * (size_t)(tile) > ((size_t)(tile) + 15) / 16 * 16 ? 2 * (size_t)(tile) : ((size_t)(tile) + 15) / 16 * 16))
+#define QCC_W4_BLOCK(k_stride) ((size_t)4 * (size_t)(k_stride))
 
 void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
 void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
@@ -85,12 +88,14 @@ typedef struct {
     int32_t a_row_stride, a_col_stride; /* element (i, kk) of a is a[i * a_row_stride + kk * a_col_stride] */
     int32_t in_zp;
     const int8_t *weight;       /* [n_rows][k_stride], row j = output column j; zero padded */
+    int32_t weight_bits;        /* 4: packed two per byte (qcc_int4.h); else 8 */
     const int32_t *bias;        /* [n] or NULL; qcc_fc_s8: bias - (128 + in_zp) * sum_k w modulo 2^32 */
     int32_t k_stride;           /* >= k; qcc_fc_s8: a multiple of 16 */
     int32_t n_rows;             /* qcc_fc_s8: n rounded up to a multiple of 4 */
     qcc_requant_t rq;           /* per output column */
 } qcc_fc_t;
 
+/* qcc_fc_s8's scratch: the shifted activation row, then with 4-bit weights QCC_W4_BLOCK more. */
 #define QCC_FC_SCRATCH(k_stride) ((size_t)2 * (size_t)(k_stride))
 
 void qcc_fc_s8(const qcc_fc_t *p, const int8_t *a, int8_t *y, int16_t *scratch); /* acc32 */

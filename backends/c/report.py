@@ -13,6 +13,7 @@ from typing import Any
 
 from qcc.analysis.macs import node_macs
 from qcc.backends.c.footprint import ILP32, LP64, ModelFootprint
+from qcc.backends.c.packing import stored_nbytes
 from qcc.backends.c.steps import CProgram, Step
 
 
@@ -47,7 +48,7 @@ def _bits(step: Step) -> str:
 def _weight_bytes(step: Step) -> int:
     if step.node is None:
         return 0
-    return sum(int(v.const_array.nbytes) for v in step.node.inputs if v.is_const)
+    return sum(stored_nbytes(v) for v in step.node.inputs if v.is_const)
 
 
 def _md(text: str) -> str:
@@ -79,8 +80,8 @@ def _footprint_lines(footprint: ModelFootprint) -> list[str]:
     lines = [
         f"- flash (constant data): **{flash.total(ILP32)} bytes** with 32-bit pointers (Cortex-M, armhf), "
         f"{flash.total(LP64)} bytes with 64-bit ones: every constant object model.c defines ({len(flash.objects)}), "
-        f"of which {arrays} bytes of int8 weights and the rest biases, multipliers, shifts, tables, parameter structs "
-        "and the step table; object sizes, kernel code not included",
+        f"of which {arrays} bytes of weights (int8, or 4-bit packed two per byte) and the rest biases, multipliers, shifts, "
+        "tables, parameter structs and the step table; object sizes, kernel code not included",
     ]
     stack = footprint.stack
     if stack is None or footprint.ram is None:

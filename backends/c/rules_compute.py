@@ -17,6 +17,7 @@ import numpy as np
 
 from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
 from qcc.backends.c.carrays import Raw
+from qcc.backends.c.packing import PACKED_BITS, pack_int4, stored_weight_bits
 from qcc.backends.c.rules_integer import is_plain_data, lower_plain_clip
 from qcc.backends.c.rules_movement import copy_call, identity_copy
 from qcc.backends.c.steps import (
@@ -46,8 +47,21 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 
-CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h")  # the dot-product kernels and their compile-time vector path
-GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h")
+CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h", "qcc_int4.h")  # the kernels, their compile-time vector path, 4-bit weights
+GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h", "qcc_int4.h")
+
+
+def weight_fields(b: StepBuilder, node: Node, values: np.ndarray) -> dict[str, Any]:
+    """The ``weight`` and ``weight_bits`` fields of a conv / fc kernel struct: ``values`` in the
+    kernel's element order, packed two per byte when the node's weight is 4-bit (packing.py)."""
+    bits = stored_weight_bits(node.inputs[1])
+    data = pack_int4(values, f"node '{node.name}'") if bits == PACKED_BITS else np.asarray(values).reshape(-1)
+    return {"weight": b.array("weight", data, np.int8), "weight_bits": bits}
+
+
+def unpacked_block_bytes(fields: dict[str, Any]) -> int:
+    """Scratch the GEMM kernels take for 4 weight rows unpacked from 4 bits (QCC_W4_BLOCK), else 0."""
+    return 4 * int(fields["k_stride"]) if fields["weight_bits"] == PACKED_BITS else 0
 
 # ---- convolutions --------------------------------------------------------------------------------
 
@@ -133,7 +147,7 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
 
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
         fields["bias"] = plain_bias()
-        fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
+        fields.update(weight_fields(b, node, w))
         scratch = raw("NULL")
         if geo["stride"][1:] == [1, 1]:
             fields["tile"], b.step.scratch = depthwise_band(geo)
@@ -148,13 +162,13 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
         pixels = math.prod(geo["out_size"])
         tile = panel_tile(k_stride, pixels)
-        fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), k_stride=k_stride, rows_per_group=rows, tile=tile)
+        fields.update(weight_fields(b, node, packed), k_stride=k_stride, rows_per_group=rows, tile=tile)
         fields["bias"] = b.array("bias", u8_shifted_bias(bias_values, w.reshape(cout, ktotal), geo["in_zp"]), np.int32) if es == 1 else plain_bias()
-        b.step.scratch = gemm_panel_bytes(tile, k_stride)
+        b.step.scratch = gemm_panel_bytes(tile, k_stride) + unpacked_block_bytes(fields)
         b.call(f"qcc_conv_gemm_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
         return
     fields["bias"] = plain_bias()
-    fields["weight"] = b.array("weight", w.reshape(-1), np.int8)
+    fields.update(weight_fields(b, node, w))
     b.call(f"qcc_conv_{suffix}", b.struct("qcc_conv_t", "conv", fields), read(x), write(y))
 
 
@@ -170,7 +184,7 @@ def lower_conv_transpose(b: StepBuilder, node: Node) -> None:
     # gather form: [out_c][in_c/g][k...], out channel g*cog + o reads in channels g*cig + i
     rearranged = w.reshape(groups, cig, cog, *k).swapaxes(1, 2).reshape(geo["out_c"], cig, *k)
     bias = b.array("bias", const_data(node, node.inputs[2], "bias").reshape(-1), np.int32) if len(node.inputs) > 2 else Raw("NULL")
-    fields = dict(geo, weight=b.array("weight", rearranged.reshape(-1), np.int8), bias=bias,
+    fields = dict(geo, **weight_fields(b, node, rearranged), bias=bias,
                   k_stride=0, rows_per_group=0, tile=0, rq=requant_fields(b, node, geo["out_c"]))
     b.files(*CONV_SOURCES)
     b.call(f"qcc_conv_transpose_{suffix}", b.struct("qcc_conv_t", "convt", fields), read(x), write(y))
@@ -199,12 +213,12 @@ def lower_gemm(b: StepBuilder, node: Node) -> None:
         packed = np.zeros((rows, k_stride), dtype=np.int64)
         packed[:n, :k] = wt
         bias = b.array("bias", u8_shifted_bias(bias_values, wt, int(a["in_zp"])), np.int32)
-        fields.update(weight=b.array("weight", packed.reshape(-1), np.int8), bias=bias, k_stride=k_stride, n_rows=rows, rq=rq)
-        b.step.scratch = 2 * k_stride  # an int16 row (or a u8 one: the VNNI paths)
+        fields.update(weight_fields(b, node, packed), bias=bias, k_stride=k_stride, n_rows=rows, rq=rq)
+        b.step.scratch = 2 * k_stride + unpacked_block_bytes(fields)  # an int16 row (or a u8 one: the VNNI paths)
         b.call("qcc_fc_s8", b.struct("qcc_fc_t", "fc", fields), read(x), write(y), SCRATCH)
         return
     bias = b.array("bias", bias_values, np.int32) if bias_values is not None else Raw("NULL")
-    fields.update(weight=b.array("weight", wt.reshape(-1), np.int8), bias=bias, k_stride=k, n_rows=n, rq=rq)
+    fields.update(weight_fields(b, node, wt), bias=bias, k_stride=k, n_rows=n, rq=rq)
     b.call(f"qcc_fc_generic_{suffix}", b.struct("qcc_fc_t", "fc", fields), read(x), write(y))
 
 
