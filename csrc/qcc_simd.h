@@ -53,47 +53,6 @@ typedef __m256i qcc_v_t;
 #else
 #define QCC_V_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 
-#if QCC_VNNI == 512
-/* y[j] = the int8 output stage of docs/arithmetic.md 2.5 (qcc_requant_row_s8's arithmetic, 16
- * lanes per step and the tail under a mask) applied to acc[j] + bias, j < n; the bias is added
- * modulo 2^32 (the sum is the proven int32 accumulator). */
-static inline void qcc_requant_row16_s8(const int32_t *acc, int32_t n, int32_t bias, int32_t multiplier, int32_t shift,
-                                        int32_t rounding, int32_t out_zp, int32_t qmin, int32_t qmax, int8_t *y)
-{
-    const __m512i m = _mm512_set1_epi32(multiplier), b = _mm512_set1_epi32(bias), zp = _mm512_set1_epi32(out_zp);
-    int32_t j;
-    for (j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)(((uint32_t)1 << (n - j)) - 1u);
-        const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, acc + j), b);
-        __m512i v;
-        if (rounding == QCC_ROUND_SINGLE) { /* (a * m + 2^(t-1)) >> t, clamped, in 64-bit lanes */
-            const int32_t t = 31 - shift;
-            const __m128i tt = _mm_cvtsi32_si128(t);
-            const __m512i nudge = _mm512_set1_epi64((int64_t)1 << (t - 1));
-            const __m512i lo = _mm512_set1_epi64((int64_t)qmin - out_zp), hi = _mm512_set1_epi64((int64_t)qmax - out_zp);
-            const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m), nudge), tt);
-            const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), m), nudge), tt);
-            v = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_min_epi64(_mm512_max_epi64(even, lo), hi),
-                                        _mm512_slli_epi64(_mm512_min_epi64(_mm512_max_epi64(odd, lo), hi), 32));
-        } else { /* SRDHM (bits 31..62 of x * m + 2^30), then RDBPOT by right */
-            const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-            const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
-            const __m512i mask = _mm512_set1_epi32((int32_t)(((int64_t)1 << right) - 1));
-            const __m512i x = _mm512_sllv_epi32(a, _mm512_set1_epi32(left));
-            const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
-            const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge), 1);
-            const __m512i high = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
-            const __m512i rem = _mm512_and_si512(high, mask);
-            const __m512i thr = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(high, 31));
-            v = _mm512_sra_epi32(high, _mm_cvtsi32_si128(right));
-            v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
-            v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(qmin - out_zp)), _mm512_set1_epi32(qmax - out_zp));
-        }
-        _mm512_mask_cvtepi32_storeu_epi8(y + j, live, _mm512_add_epi32(v, zp)); /* in qmin .. qmax: narrowing is exact */
-    }
-}
-#endif
-
 #endif
 static inline int32_t qcc_v_sum(__m256i v)
 {
@@ -105,47 +64,6 @@ static inline int32_t qcc_v_sum(__m256i v)
 #define QCC_V_SUM(v) qcc_v_sum(v)
 #else
 #define QCC_VNNI 0
-
-#if QCC_VNNI == 512
-/* y[j] = the int8 output stage of docs/arithmetic.md 2.5 (qcc_requant_row_s8's arithmetic, 16
- * lanes per step and the tail under a mask) applied to acc[j] + bias, j < n; the bias is added
- * modulo 2^32 (the sum is the proven int32 accumulator). */
-static inline void qcc_requant_row16_s8(const int32_t *acc, int32_t n, int32_t bias, int32_t multiplier, int32_t shift,
-                                        int32_t rounding, int32_t out_zp, int32_t qmin, int32_t qmax, int8_t *y)
-{
-    const __m512i m = _mm512_set1_epi32(multiplier), b = _mm512_set1_epi32(bias), zp = _mm512_set1_epi32(out_zp);
-    int32_t j;
-    for (j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)(((uint32_t)1 << (n - j)) - 1u);
-        const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, acc + j), b);
-        __m512i v;
-        if (rounding == QCC_ROUND_SINGLE) { /* (a * m + 2^(t-1)) >> t, clamped, in 64-bit lanes */
-            const int32_t t = 31 - shift;
-            const __m128i tt = _mm_cvtsi32_si128(t);
-            const __m512i nudge = _mm512_set1_epi64((int64_t)1 << (t - 1));
-            const __m512i lo = _mm512_set1_epi64((int64_t)qmin - out_zp), hi = _mm512_set1_epi64((int64_t)qmax - out_zp);
-            const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m), nudge), tt);
-            const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), m), nudge), tt);
-            v = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_min_epi64(_mm512_max_epi64(even, lo), hi),
-                                        _mm512_slli_epi64(_mm512_min_epi64(_mm512_max_epi64(odd, lo), hi), 32));
-        } else { /* SRDHM (bits 31..62 of x * m + 2^30), then RDBPOT by right */
-            const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-            const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
-            const __m512i mask = _mm512_set1_epi32((int32_t)(((int64_t)1 << right) - 1));
-            const __m512i x = _mm512_sllv_epi32(a, _mm512_set1_epi32(left));
-            const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
-            const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge), 1);
-            const __m512i high = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
-            const __m512i rem = _mm512_and_si512(high, mask);
-            const __m512i thr = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(high, 31));
-            v = _mm512_sra_epi32(high, _mm_cvtsi32_si128(right));
-            v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
-            v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(qmin - out_zp)), _mm512_set1_epi32(qmax - out_zp));
-        }
-        _mm512_mask_cvtepi32_storeu_epi8(y + j, live, _mm512_add_epi32(v, zp)); /* in qmin .. qmax: narrowing is exact */
-    }
-}
-#endif
 
 #endif
 
