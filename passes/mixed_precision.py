@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from qcc.analysis.distribute import check_workers, measurements
 from qcc.analysis.precision_search import Budget, search_weight_widths
 from qcc.analysis.sensitivity import SensitivityRunner
 from qcc.calibration.source import calibration_set
@@ -27,24 +28,28 @@ class MixedPrecision(Pass):
     (qcc/analysis/precision_search.py). The choices become per-node overrides of the scheme (the
     `scheme {...}` line of the IR says which layer got which width); layers the scheme already
     overrides keep their widths. Activation widths stay the scheme's. Run after calibrate, before
-    correct-bias/adaround/quantize."""
+    correct-bias/adaround/quantize. `workers=N` prices the layers on N local Dask processes (the
+    `[scale]` extra); the choices are the same as with 1."""
 
     name = "mixed-precision"
     reads_data = True
     forbids_ops = frozenset({"quantize", "dequantize"})
     budget: str = ""
     samples: int = 16
+    workers: int = 1
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         budget = Budget.parse(self.budget)
         if self.samples < 1:
             raise PipelineError(f"mixed-precision: samples={self.samples} must be >= 1")
+        check_workers(self.workers, self.name)
         require_calibrated(graph, self.name)
         scheme = scheme_of(graph, ctx)
         settings = quant_settings(graph, ctx)
         fixed = frozenset(o.node for o in scheme.overrides if o.weight_bits is not None)
         runner = SensitivityRunner(graph, [dict(f) for f in calibration_set(graph, ctx, self.samples)])
-        result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log)
+        with measurements(runner, self.workers) as pool:
+            result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log, pool.sqnr_many)
         overrides = {o.node: o for o in scheme.overrides}
         for name, decision in result.decisions.items():
             if name in fixed or decision.weight_bits == scheme.weight_bits:

@@ -219,7 +219,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.calib is None:
         raise QccError("qcc analyze needs --calib (the data calibrate chooses ranges from)")
     report = analyze(args.model, _context(args), data=_data(args, "--data"), recipe=args.recipe or DEFAULT_RECIPE,
-                     samples=DEFAULT_SAMPLES if args.samples is None else args.samples, input_shapes=_input_shapes(args))
+                     samples=DEFAULT_SAMPLES if args.samples is None else args.samples, input_shapes=_input_shapes(args),
+                     workers=args.workers)
     names = write_report(report, args.output)
     print(f"output SQNR of the fake-quantized network: {report['output_sqnr_db']:.2f} dB on {report['samples']} samples" if report["output_sqnr_db"] is not None
           else f"no quantization noise on {report['samples']} samples")
@@ -382,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="REPORT", help="output folder: report.json, index.html, plots")
     p.add_argument("--recipe", metavar="NAME[{OPTIONS}]", help="the recipe whose passes before quantize prepare the model (default fast)")
     p.add_argument("--samples", type=int, help="samples measured (default 16; each layer reruns the network on them)")
+    p.add_argument("--workers", type=int, default=1, help="local Dask worker processes for the sensitivity sweep (default 1: no Dask)")
     calibration_and_target(p)
     input_shape(p)
     p.set_defaults(fn=cmd_analyze)

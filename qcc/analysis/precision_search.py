@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, scheme_grid
+from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, SqnrMany, scheme_grid
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.quant.fakequant import is_weight_layer
@@ -93,18 +93,27 @@ def search_weight_widths(
     budget: Budget,
     fixed: frozenset[str] = frozenset(),
     log: Callable[[str], None] = lambda message: None,
+    sqnr_many: SqnrMany | None = None,
 ) -> SearchResult:
-    """Weight widths for every weight layer not in ``fixed`` (whose widths the scheme already sets)."""
+    """Weight widths for every weight layer not in ``fixed`` (whose widths the scheme already sets).
+
+    The prices (each layer alone at each width) are independent and measured together by
+    ``sqnr_many`` (qcc.analysis.distribute); the search's own steps depend on each other and run here."""
     layers = [n for n in graph.nodes if is_weight_layer(n)]
     widths = sorted(settings.target.weight_bits, reverse=True)
     bits = {n.name: (settings.for_node(n).weight_bits if n.name in fixed else widths[0]) for n in layers}
     acts = scheme_grid(graph, settings).activations
+    by_name = {n.name: n for n in layers}
 
     def measure(assignment: dict[str, int]) -> float:
         return runner.sqnr_db(OnGrid({n.name: (assignment[n.name], settings.for_node(n).per_channel) for n in layers}, acts))
 
+    priced = [(n.name, b) for n in layers if n.name not in fixed for b in widths]
+    grids = [OnGrid(weights={name: (b, settings.for_node(by_name[name]).per_channel)}) for name, b in priced]
+    alone_sqnr = dict(zip(priced, (sqnr_many or _serial(runner))(grids)))
+
     def alone(node: Node, b: int) -> float:
-        return runner.sqnr_db(OnGrid(weights={node.name: (b, settings.for_node(node).per_channel)}))
+        return alone_sqnr[node.name, b]
 
     decisions = {n.name: Decision(n.name, bits[n.name]) for n in layers}
     heap: list[tuple[float, int, str, int]] = []
@@ -120,7 +129,6 @@ def search_weight_widths(
         decisions[node.name].alone_sqnr_db = sqnr_lower
 
     order = {n.name: i for i, n in enumerate(layers)}
-    by_name = {n.name: n for n in layers}
     for node in layers:
         if node.name not in fixed:
             push(node, 0)
@@ -154,7 +162,11 @@ def search_weight_widths(
     return SearchResult(decisions, total, reference, current, curve)
 
 
-def narrowing_curve(graph: Graph, runner: SensitivityRunner, settings: Settings) -> list[CurvePoint]:
+def _serial(runner: SensitivityRunner) -> SqnrMany:
+    return lambda grids: [runner.sqnr_db(grid) for grid in grids]
+
+
+def narrowing_curve(graph: Graph, runner: SensitivityRunner, settings: Settings, sqnr_many: SqnrMany | None = None) -> list[CurvePoint]:
     """Output SQNR against weight bytes as layers are narrowed in the search's order, from the widest
     weights to the narrowest: the size/SQNR trade-off the mixed-precision pass chooses from."""
-    return search_weight_widths(graph, runner, settings, Budget("sqnr", -math.inf)).curve
+    return search_weight_widths(graph, runner, settings, Budget("sqnr", -math.inf), sqnr_many=sqnr_many).curve

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from qcc.analysis.distribute import check_workers, measurements
 from qcc.analysis.html import render_html
 from qcc.analysis.plots import PlotsUnavailable, write_plots
 from qcc.analysis.precision_search import narrowing_curve
@@ -53,20 +54,25 @@ def analyze(
     recipe: str = DEFAULT_RECIPE,
     samples: int = DEFAULT_SAMPLES,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """The report's numbers (JSON-ready; a SQNR without any noise is None)."""
+    """The report's numbers (JSON-ready; a SQNR without any noise is None); the sensitivity
+    measurements run on ``workers`` local Dask processes when more than 1."""
     if samples < 1:
         raise InputError(f"--samples {samples}: need at least 1 sample")
+    check_workers(workers, "--workers")
     graph, pipeline = calibrated_graph(model, ctx, recipe, input_shapes)
     assert graph.scheme is not None  # calibrate writes it
     settings = Settings.from_scheme(graph.scheme, graph)
     source = data if data is not None else ctx.calibration
     feeds = [dict(f) for f in CalibrationSet(graph, source, samples)]
     runner = SensitivityRunner(graph, feeds)
-    rows = layer_sensitivity(runner, settings, ctx.progress)
+    with measurements(runner, workers) as pool:
+        sqnr_many = pool.sqnr_many if workers > 1 else None  # one worker: here, with a progress bar
+        rows = layer_sensitivity(runner, settings, ctx.progress, sqnr_many)
+        curve = narrowing_curve(graph, runner, settings, sqnr_many) if len(settings.target.weight_bits) > 1 else []
     tensors = _activation_tensors(graph, runner) + _weight_tensors(graph, settings)
     worst = _worst(rows, tensors, graph, settings)
-    curve = narrowing_curve(graph, runner, settings) if len(settings.target.weight_bits) > 1 else []
     for tensor in tensors:
         tensor.pop("_array")
     report = {

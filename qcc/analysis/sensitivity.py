@@ -11,7 +11,7 @@ about half of running the network once per measurement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +57,8 @@ class SensitivityRunner:
 
     def __init__(self, graph: Graph, samples: Sequence[Feeds], batch_bytes: int = BATCH_BYTES) -> None:
         self.graph = graph
+        self.samples = list(samples)  # kept so a worker process can build the same runner
+        self.batch_bytes = batch_bytes
         self.plan: BatchPlan = plan_batching(graph)
         self.order = {node.name: index for index, node in enumerate(graph.nodes)}
         self.producer_index = {r.name: index for index, node in enumerate(graph.nodes) for r in node.results}
@@ -156,34 +158,65 @@ def scheme_grid(graph: Graph, settings: Settings) -> OnGrid:
     return OnGrid(weights, acts)
 
 
-def layer_sensitivity(runner: SensitivityRunner, settings: Settings, progress: Progress | None = None) -> list[LayerSensitivity]:
-    """Every node's sensitivity row, in graph order (graph inputs first, as a row named by the input)."""
+SqnrMany = Callable[[Sequence[OnGrid]], list[float]]
+
+
+def layer_sensitivity(runner: SensitivityRunner, settings: Settings, progress: Progress | None = None,
+                      sqnr_many: SqnrMany | None = None) -> list[LayerSensitivity]:
+    """Every node's sensitivity row, in graph order (graph inputs first, as a row named by the input).
+
+    The rows' measurements are independent, so they are listed first and measured together by
+    ``sqnr_many`` (default: one after the other on ``runner``; qcc.analysis.distribute spreads
+    them over Dask workers)."""
     graph = runner.graph
-    rows: list[LayerSensitivity] = []
+    plans: list[_RowPlan] = []
     prefix_weights: dict[str, tuple[int, bool]] = {}
     prefix_acts: dict[str, int] = {}
     for value in graph.inputs:
         if value.type.quant is None or not value.type.dtype.is_float:
             continue
         prefix_acts[value.name] = settings.activation_bits
-        alone = _activation_sweep(runner, [value.name])
-        rows.append(LayerSensitivity(value.name, "input", [value.name], None, alone, runner.sqnr_db(OnGrid(activations=dict(prefix_acts)))))
-    nodes = list(graph.nodes)
-    for node in progress.bar(nodes, total=len(nodes), desc="sensitivity") if progress is not None else nodes:
+        plans.append(_RowPlan(value.name, "input", [value.name], None, _activation_grids([value.name]), OnGrid(activations=dict(prefix_acts))))
+    for node in graph.nodes:
         s = settings.for_node(node)
         results = [r.name for r in quantized_results(node)]
-        weights: dict[int, float] | None = None
+        weights: dict[int, OnGrid] | None = None
         if is_weight_layer(node):
-            weights = {bits: runner.sqnr_db(OnGrid(weights={node.name: (bits, s.per_channel)})) for bits in WEIGHT_WIDTHS}
+            weights = {bits: OnGrid(weights={node.name: (bits, s.per_channel)}) for bits in WEIGHT_WIDTHS}
             prefix_weights[node.name] = (s.weight_bits, s.per_channel)
-        acts = _activation_sweep(runner, results) if results else None
         if results:
             prefix_acts.update(dict.fromkeys(results, s.activation_bits))
-        cumulative = runner.sqnr_db(OnGrid(dict(prefix_weights), dict(prefix_acts)))
-        rows.append(LayerSensitivity(node.name, node.op, results, weights, acts, cumulative))
-    return rows
+        plans.append(_RowPlan(node.name, node.op, results, weights, _activation_grids(results) if results else None,
+                              OnGrid(dict(prefix_weights), dict(prefix_acts))))
+    grids = [grid for plan in plans for grid in plan.grids()]
+    if sqnr_many is None:
+        measured = iter([runner.sqnr_db(g) for g in (progress.bar(grids, total=len(grids), desc="sensitivity") if progress is not None else grids)])
+    else:
+        measured = iter(sqnr_many(grids))
+    return [plan.row(measured) for plan in plans]
 
 
-def _activation_sweep(runner: SensitivityRunner, values: Sequence[str]) -> dict[int, float]:
-    """Output SQNR with only ``values`` quantized, at each activation width."""
-    return {bits: runner.sqnr_db(OnGrid(activations=dict.fromkeys(values, bits))) for bits in ACTIVATION_WIDTHS}
+@dataclass
+class _RowPlan:
+    """The measurements one sensitivity row needs, before they are made."""
+
+    node: str
+    op: str
+    outputs: list[str]
+    weights: dict[int, OnGrid] | None
+    activations: dict[int, OnGrid] | None
+    cumulative: OnGrid
+
+    def grids(self) -> list[OnGrid]:
+        return [*(self.weights or {}).values(), *(self.activations or {}).values(), self.cumulative]
+
+    def row(self, measured: Iterator[float]) -> LayerSensitivity:
+        """The row, taking this plan's results from ``measured`` in the order of ``grids()``."""
+        weights = {bits: next(measured) for bits in self.weights} if self.weights is not None else None
+        acts = {bits: next(measured) for bits in self.activations} if self.activations is not None else None
+        return LayerSensitivity(self.node, self.op, self.outputs, weights, acts, next(measured))
+
+
+def _activation_grids(values: Sequence[str]) -> dict[int, OnGrid]:
+    """Only ``values`` quantized, at each activation width."""
+    return {bits: OnGrid(activations=dict.fromkeys(values, bits)) for bits in ACTIVATION_WIDTHS}
