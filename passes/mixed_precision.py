@@ -27,8 +27,11 @@ class MixedPrecision(Pass):
     narrowed cheapest first, priced by the noise each adds alone per byte saved
     (qcc/analysis/precision_search.py). The choices become per-node overrides of the scheme (the
     `scheme {...}` line of the IR says which layer got which width); layers the scheme already
-    overrides keep their widths. Activation widths stay the scheme's. Run after calibrate, before
-    correct-bias/adaround/quantize. `workers=N` prices the layers on N local Dask processes (the
+    overrides keep their widths. With `activations=true` (targets with more than one activation
+    width, such as dsp-w4a16) each node's output activations are chosen too, 16 bits where they
+    buy the most SQNR per byte: the size budget then counts the activation tensors' bytes with the
+    weights' (both against all-8-bit). Activation widths otherwise stay the scheme's. Run after
+    calibrate, before correct-bias/adaround/quantize. `workers=N` prices the layers on N local Dask processes (the
     `[scale]` extra); the choices are the same as with 1."""
 
     name = "mixed-precision"
@@ -37,6 +40,7 @@ class MixedPrecision(Pass):
     budget: str = ""
     samples: int = 16
     workers: int = 1
+    activations: bool = False
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         budget = Budget.parse(self.budget)
@@ -47,18 +51,24 @@ class MixedPrecision(Pass):
         scheme = scheme_of(graph, ctx)
         settings = quant_settings(graph, ctx)
         fixed = frozenset(o.node for o in scheme.overrides if o.weight_bits is not None)
+        fixed_acts = frozenset(o.node for o in scheme.overrides if o.activation_bits is not None)
         runner = SensitivityRunner(graph, [dict(f) for f in calibration_set(graph, ctx, self.samples)])
         with measurements(runner, self.workers) as pool:
-            result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log, pool.sqnr_many)
+            result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log, pool.sqnr_many, self.activations, fixed_acts)
         overrides = {o.node: o for o in scheme.overrides}
         for name, decision in result.decisions.items():
-            if name in fixed or decision.weight_bits == scheme.weight_bits:
-                continue
             old = overrides.get(name, NodeOverride(name))
-            overrides[name] = replace(old, weight_bits=decision.weight_bits)
+            new = old
+            if name not in fixed and decision.weight_bits not in (None, scheme.weight_bits):
+                new = replace(new, weight_bits=decision.weight_bits)
+            if name not in fixed_acts and decision.activation_bits not in (None, scheme.activation_bits):
+                new = replace(new, activation_bits=decision.activation_bits)
+            if new != NodeOverride(name):
+                overrides[name] = new
         order = {n.name: i for i, n in enumerate(graph.nodes)}
         new_scheme = replace(scheme, overrides=tuple(sorted(overrides.values(), key=lambda o: order.get(o.node, -1))))
-        ctx.log(f"mixed-precision: weights {result.size_fraction:.3f} of the 8-bit bytes, fake-quant output SQNR {result.sqnr_db:.2f} dB")
+        counted = "weight and activation" if self.activations else "weight"
+        ctx.log(f"mixed-precision: {counted} bytes {result.size_fraction:.3f} of the 8-bit ones, fake-quant output SQNR {result.sqnr_db:.2f} dB")
         changed = new_scheme != scheme
         graph.scheme = new_scheme
         return PassResult(graph, changed)

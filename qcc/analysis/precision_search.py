@@ -1,8 +1,9 @@
-"""Choosing a weight width per layer to a budget, guided by sensitivity (the search of the
-``mixed-precision`` pass).
+"""Choosing a weight width per layer, and optionally an activation width per node, to a budget,
+guided by sensitivity (the search of the ``mixed-precision`` pass).
 
-Start with every weight layer at the widest width the target allows. Each possible narrowing (one
-layer one width down, 8 -> 4) is priced by the output noise it adds when made alone, measured on the
+Start with every weight layer (and, with activations searched, every node's output activations) at
+the widest width the target allows. Each possible narrowing (one layer's weights one width down,
+8 -> 4, or one node's outputs 16 -> 8) is priced by the output noise it adds when made alone, measured on the
 fake-quant network (qcc.analysis.sensitivity), per weight byte it saves; noise powers of independent
 rounding errors add, so the cheapest narrowings are taken first, greedily, in the spirit of AIMET's
 automatic mixed precision (Qualcomm AIMET docs, "AMP"). A size budget takes narrowings until the
@@ -17,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, SqnrMany, scheme_grid
+from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, SqnrMany, quantized_results, scheme_grid
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.quant.fakequant import is_weight_layer
@@ -26,8 +27,9 @@ from qcc.quant.lowering import Settings
 
 @dataclass(frozen=True)
 class Budget:
-    """``size:F`` (weight bytes at most F times the all-8-bit weights') or ``sqnr:DB`` (output SQNR
-    at least DB on the samples)."""
+    """``size:F`` (counted bytes at most F times those at 8 bits: the weights', plus, when activation
+    widths are searched, the quantized activation tensors') or ``sqnr:DB`` (output SQNR at least DB
+    on the samples)."""
 
     kind: str
     limit: float
@@ -46,17 +48,20 @@ class Budget:
 
 @dataclass
 class Decision:
-    """A layer's chosen weight width and the output SQNR of narrowing it alone (the reason)."""
+    """A layer's chosen widths and the output SQNR of its last narrowing made alone (the reason):
+    ``activation_bits`` is None when activation widths are not searched or the node has none."""
 
     node: str
-    weight_bits: int
+    weight_bits: int | None
     alone_sqnr_db: float | None = None
+    activation_bits: int | None = None
 
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """One accepted step of an SQNR-budget search: the layer narrowed (None: the start) and the
-    network's weight bytes (fraction of 8-bit) and measured output SQNR after it."""
+    """One accepted step of an SQNR-budget search: what was narrowed (None: the start; a node name,
+    with ``:acts`` for its activations) and the counted bytes (fraction of 8-bit) and measured output
+    SQNR after it."""
 
     narrowed: str | None
     size_fraction: float
@@ -66,14 +71,14 @@ class CurvePoint:
 @dataclass
 class SearchResult:
     decisions: dict[str, Decision]
-    weight_bytes: float
-    reference_bytes: float  # every weight at 8 bits
+    counted_bytes: float  # weights, plus activations when searched, at the chosen widths
+    reference_bytes: float  # the same tensors all at 8 bits
     sqnr_db: float
     curve: list[CurvePoint]  # the size/SQNR points an SQNR budget's search measured, in order
 
     @property
     def size_fraction(self) -> float:
-        return self.weight_bytes / self.reference_bytes if self.reference_bytes else 0.0
+        return self.counted_bytes / self.reference_bytes if self.reference_bytes else 0.0
 
 
 def _noise(sqnr_db: float) -> float:
@@ -86,6 +91,29 @@ def weight_bytes(node: Node, bits: int) -> float:
     return node.inputs[1].type.size * bits / 8
 
 
+def activation_bytes(node: Node, bits: int) -> float:
+    """Bytes of a node's quantized output tensors at ``bits``: what widening them costs in
+    activation memory, counted per tensor (not the peak of the live tensors, which depends on the
+    schedule: a sum is what a per-node choice can be charged with)."""
+    return sum(r.type.size for r in quantized_results(node)) * bits / 8
+
+
+@dataclass(frozen=True)
+class _Knob:
+    """One thing the search sets: a layer's weight width or a node's activation width."""
+
+    node: Node
+    kind: str  # "weights" | "acts"
+    widths: tuple[int, ...]  # widest first
+
+    @property
+    def label(self) -> str:
+        return self.node.name if self.kind == "weights" else f"{self.node.name}:acts"
+
+    def bytes(self, bits: int) -> float:
+        return weight_bytes(self.node, bits) if self.kind == "weights" else activation_bytes(self.node, bits)
+
+
 def search_weight_widths(
     graph: Graph,
     runner: SensitivityRunner,
@@ -94,72 +122,98 @@ def search_weight_widths(
     fixed: frozenset[str] = frozenset(),
     log: Callable[[str], None] = lambda message: None,
     sqnr_many: SqnrMany | None = None,
+    activations: bool = False,
+    fixed_activations: frozenset[str] = frozenset(),
 ) -> SearchResult:
-    """Weight widths for every weight layer not in ``fixed`` (whose widths the scheme already sets).
+    """Weight widths for every weight layer not in ``fixed`` (whose widths the scheme already sets),
+    and with ``activations`` an activation width for every node with quantized outputs not in
+    ``fixed_activations``.
 
-    The prices (each layer alone at each width) are independent and measured together by
+    The prices (each knob alone at each width) are independent and measured together by
     ``sqnr_many`` (qcc.analysis.distribute); the search's own steps depend on each other and run here."""
     layers = [n for n in graph.nodes if is_weight_layer(n)]
-    widths = sorted(settings.target.weight_bits, reverse=True)
-    bits = {n.name: (settings.for_node(n).weight_bits if n.name in fixed else widths[0]) for n in layers}
-    acts = scheme_grid(graph, settings).activations
-    by_name = {n.name: n for n in layers}
+    knobs = [_Knob(n, "weights", tuple(sorted(settings.target.weight_bits, reverse=True))) for n in layers]
+    if activations:
+        act_widths = tuple(sorted(settings.target.activation_bits, reverse=True))
+        knobs += [_Knob(n, "acts", act_widths) for n in graph.nodes if quantized_results(n)]
+    pinned = {k.label for k in knobs if (k.node.name in fixed if k.kind == "weights" else k.node.name in fixed_activations)}
+    bits = {k.label: _scheme_bits(k, settings) if k.label in pinned else k.widths[0] for k in knobs}
+    base = scheme_grid(graph, settings)
+    order = {k.label: i for i, k in enumerate(knobs)}
 
-    def measure(assignment: dict[str, int]) -> float:
-        return runner.sqnr_db(OnGrid({n.name: (assignment[n.name], settings.for_node(n).per_channel) for n in layers}, acts))
+    def grid(assignment: dict[str, int], only: _Knob | None = None) -> OnGrid:
+        """The network with ``assignment``'s widths (or only ``only`` quantized, at its width there)."""
+        weights: dict[str, tuple[int, bool]] = {} if only is not None else {n.name: base.weights[n.name] for n in layers}
+        acts: dict[str, int] = {} if only is not None else dict(base.activations)
+        for knob in knobs if only is None else [only]:
+            if knob.kind == "weights":
+                weights[knob.node.name] = (assignment[knob.label], settings.for_node(knob.node).per_channel)
+            else:
+                acts.update(dict.fromkeys((r.name for r in quantized_results(knob.node)), assignment[knob.label]))
+        return OnGrid(weights, acts)
 
-    priced = [(n.name, b) for n in layers if n.name not in fixed for b in widths]
-    grids = [OnGrid(weights={name: (b, settings.for_node(by_name[name]).per_channel)}) for name, b in priced]
-    alone_sqnr = dict(zip(priced, (sqnr_many or _serial(runner))(grids)))
-
-    def alone(node: Node, b: int) -> float:
-        return alone_sqnr[node.name, b]
-
-    decisions = {n.name: Decision(n.name, bits[n.name]) for n in layers}
+    priced = [(k, b) for k in knobs if k.label not in pinned for b in k.widths]
+    alone_sqnr = dict(zip(((k.label, b) for k, b in priced), (sqnr_many or _serial(runner))([grid({k.label: b}, k) for k, b in priced])))
+    decisions = {n.name: Decision(n.name, bits[n.name] if is_weight_layer(n) else None) for n in graph.nodes
+                 if is_weight_layer(n) or (activations and quantized_results(n))}
+    for knob in knobs:
+        if knob.kind == "acts":
+            decisions[knob.node.name].activation_bits = bits[knob.label]
     heap: list[tuple[float, int, str, int]] = []
+    by_label = {k.label: k for k in knobs}
 
-    def push(node: Node, index: int) -> None:
-        """Offer narrowing ``node`` from widths[index] to widths[index + 1]."""
-        if index + 1 >= len(widths):
+    def push(knob: _Knob, index: int) -> None:
+        """Offer narrowing ``knob`` from widths[index] to widths[index + 1], priced by the noise it
+        adds alone per byte it saves."""
+        if index + 1 >= len(knob.widths):
             return
-        now, lower = widths[index], widths[index + 1]
-        sqnr_lower = alone(node, lower)
-        cost = (_noise(sqnr_lower) - _noise(alone(node, now))) / (weight_bytes(node, now) - weight_bytes(node, lower))
-        heapq.heappush(heap, (cost, order[node.name], node.name, index))
-        decisions[node.name].alone_sqnr_db = sqnr_lower
+        now, lower = knob.widths[index], knob.widths[index + 1]
+        added = _noise(alone_sqnr[knob.label, lower]) - _noise(alone_sqnr[knob.label, now])
+        heapq.heappush(heap, (added / (knob.bytes(now) - knob.bytes(lower)), order[knob.label], knob.label, index))
 
-    order = {n.name: i for i, n in enumerate(layers)}
-    for node in layers:
-        if node.name not in fixed:
-            push(node, 0)
-    reference = sum(weight_bytes(n, 8) for n in layers)
-    total = sum(weight_bytes(n, bits[n.name]) for n in layers)
-    current = measure(bits)
+    for knob in knobs:
+        if knob.label not in pinned:
+            push(knob, 0)
+    what = "weights and activations" if activations else "weights"
+    reference = sum(k.bytes(8) for k in knobs)
+    total = sum(k.bytes(bits[k.label]) for k in knobs)
+    current = runner.sqnr_db(grid(bits))
     if budget.kind == "sqnr" and current < budget.limit:
-        raise PipelineError(f"mixed-precision: budget sqnr:{budget.limit:g} is out of reach: the widest weights give {current:.2f} dB")
+        raise PipelineError(f"mixed-precision: budget sqnr:{budget.limit:g} is out of reach: the widest {what} give {current:.2f} dB")
     curve = [CurvePoint(None, total / reference, current)]
     while heap and not (budget.kind == "size" and total <= budget.limit * reference):
-        _, _, name, index = heapq.heappop(heap)
-        node, lower = by_name[name], widths[index + 1]
-        trial = {**bits, name: lower}
+        _, _, label, index = heapq.heappop(heap)
+        knob = by_label[label]
+        now, lower = knob.widths[index], knob.widths[index + 1]
+        trial = {**bits, label: lower}
         if budget.kind == "sqnr":
-            sqnr = measure(trial)
+            sqnr = runner.sqnr_db(grid(trial))
             if sqnr < budget.limit:
-                log(f"mixed-precision: {name} stays at {bits[name]}-bit weights (at {lower}-bit the output SQNR would be {sqnr:.2f} dB)")
+                log(f"mixed-precision: {knob.node.name} {knob.kind} stay at {now} bits (at {lower} bits the output SQNR would be {sqnr:.2f} dB)")
                 continue
             current = sqnr
-        total -= weight_bytes(node, bits[name]) - weight_bytes(node, lower)
+        total -= knob.bytes(now) - knob.bytes(lower)
         if budget.kind == "sqnr":
-            curve.append(CurvePoint(name, total / reference, current))
+            curve.append(CurvePoint(label, total / reference, current))
         bits = trial
-        decisions[name].weight_bits = lower
-        log(f"mixed-precision: {name} weights {widths[index]} -> {lower} bits (alone: {decisions[name].alone_sqnr_db:.2f} dB output SQNR)")
-        push(node, index + 1)
+        decision = decisions[knob.node.name]
+        decision.alone_sqnr_db = alone_sqnr[label, lower]
+        if knob.kind == "weights":
+            decision.weight_bits = lower
+        else:
+            decision.activation_bits = lower
+        log(f"mixed-precision: {knob.node.name} {knob.kind} {now} -> {lower} bits (alone: {decision.alone_sqnr_db:.2f} dB output SQNR)")
+        push(knob, index + 1)
     if budget.kind == "size":
         if total > budget.limit * reference:
-            raise PipelineError(f"mixed-precision: budget size:{budget.limit:g} is out of reach: the narrowest weights allowed take {total / reference:.3f}")
-        current = measure(bits)
+            raise PipelineError(f"mixed-precision: budget size:{budget.limit:g} is out of reach: the narrowest {what} allowed take {total / reference:.3f}")
+        current = runner.sqnr_db(grid(bits))
     return SearchResult(decisions, total, reference, current, curve)
+
+
+def _scheme_bits(knob: _Knob, settings: Settings) -> int:
+    s = settings.for_node(knob.node)
+    return s.weight_bits if knob.kind == "weights" else s.activation_bits
 
 
 def _serial(runner: SensitivityRunner) -> SqnrMany:
