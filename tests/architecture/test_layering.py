@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("qcc.onnx", "qcc.calibration", "qcc.data"),
     ("qcc.pipeline",),
     ("qcc.quant", "qcc.backends.numpy_int"),
-    ("qcc.ptq", "qcc.analysis.sensitivity", "qcc.analysis.precision_search", "qcc.compression"),
+    ("qcc.ptq", "qcc.analysis.sensitivity", "qcc.analysis.distribute", "qcc.analysis.precision_search", "qcc.compression"),
     ("qcc.passes", "qcc.backends.c", "qcc.backends"),
     ("qcc.model_io", "qcc.recipes", "qcc.accuracy", "qcc.analysis.report"),
     ("qcc.compile", "qcc.preflight", "qcc.integer_ops"),
