@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, write_graph: Callable[[Graph, str], None]) -> 
     model = TrainableGraph(graph)
     if val is not None:
         print(f"epoch 0: val top-1 {100 * top1(model, val):.2f}% (fake-quant, before training)")
-    reports = Trainer(model, config, log=print).fit(data, val)
+    reports = Trainer(model, config, log=print, progress=ctx.progress).fit(data, val)
     if args.history:
         save_npz(args.history, {k: np.array([np.nan if getattr(r, k) is None else getattr(r, k) for r in reports])
                                 for k in ("epoch", "loss", "train_top1", "val_top1", "oscillations", "frozen")})

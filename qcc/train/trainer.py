@@ -19,7 +19,7 @@ import numpy as np
 from qcc.errors import InputError, PipelineError
 from qcc.ir.core import Graph
 from qcc.model_io import load_graph
-from qcc.pipeline import PassContext, PassManager, format_pipeline, parse_pipeline
+from qcc.pipeline import PassContext, PassManager, Progress, format_pipeline, parse_pipeline
 from qcc.recipes import recipe_pipeline
 from qcc.targets import TARGETS, Target, get_target
 from qcc.train.backward import softmax_cross_entropy
@@ -94,6 +94,7 @@ class Trainer:
     model: TrainableGraph
     config: TrainConfig
     log: Callable[[str], None] = lambda message: None
+    progress: Progress = field(default_factory=lambda: Progress(enabled=False))
     trackers: dict[int, OscillationTracker] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,7 +123,7 @@ class Trainer:
         step = 0
         for epoch in range(1, c.epochs + 1):
             losses, hits, oscillations, regularizer = [], 0, 0, 0.0
-            for x, y in data.shuffled(c.batch_size, rng):
+            for x, y in self.progress.bar(data.shuffled(c.batch_size, rng), total=steps_per_epoch, desc=f"epoch {epoch}"):
                 progress = step / max(total - 1, 1)
                 loss, correct, regularizer = self._step(x, y, progress)
                 oscillations += self._track(progress)
