@@ -29,13 +29,11 @@ def run(args: argparse.Namespace, write_graph: Callable[[Graph, str], None]) -> 
     if not args.output.endswith(".qir"):
         raise InputError(f"-o '{args.output}': the trained graph is written as .qir")
     target = choose_target(args.weights, args.acts, args.target)
-    pipeline = start_pipeline(args.init, args.weights, args.acts)
-    if args.per_tensor:
-        pipeline = pipeline.replace(f"acts={args.acts}}}", f"acts={args.acts} per-channel=false}}", 1)
+    pipeline = start_pipeline(args.init, args.weights, args.acts, per_channel=not args.per_tensor)
     ctx = PassContext(calibration=args.calib or args.data, target=target, seed=args.seed,
                       log=(lambda message: print(message)) if args.verbose else (lambda message: None))
     print(f"start: {pipeline} (target {target.name})")
-    graph = prepare(args.model, args.calib or args.data, pipeline, ctx)
+    graph = prepare(args.model, pipeline, ctx)
     data = LabelledSet.load(args.data, graph)
     val = LabelledSet.load(args.val, graph) if args.val else None
     model = TrainableGraph(graph)

@@ -60,19 +60,20 @@ def choose_target(weight_bits: int, activation_bits: int, name: str | None) -> T
     raise InputError(f"no target runs {weight_bits}-bit weights with {activation_bits}-bit activations (see qcc targets)")
 
 
-def start_pipeline(recipe: str, weight_bits: int, activation_bits: int) -> str:
+def start_pipeline(recipe: str, weight_bits: int, activation_bits: int, per_channel: bool = True) -> str:
     """A PTQ recipe's pipeline up to (not including) ``quantize``: the calibrated float graph QAT
     starts from (``fast``: round to nearest; ``adaround``: where AdaRound ends)."""
     name = recipe.strip()
     if "{" in name:
         raise PipelineError(f"--init '{recipe}': give a recipe name only; widths come from --weights/--acts")
-    passes = parse_pipeline(recipe_pipeline(f"{name}{{weights={weight_bits} acts={activation_bits}}}"))
+    options = f"weights={weight_bits} acts={activation_bits} per-channel={'true' if per_channel else 'false'}"
+    passes = parse_pipeline(recipe_pipeline(f"{name}{{{options}}}"))
     return format_pipeline([p for p in passes if getattr(p, "name", "") != "quantize"])
 
 
-def prepare(model: str | Path, calibration: str | Path, pipeline: str, ctx: PassContext) -> Graph:
-    graph = load_graph(model)
-    return PassManager(parse_pipeline(pipeline)).run(graph, ctx)
+def prepare(model: str | Path, pipeline: str, ctx: PassContext) -> Graph:
+    """The model loaded and run through ``pipeline`` (calibration data and target from ``ctx``)."""
+    return PassManager(parse_pipeline(pipeline)).run(load_graph(model), ctx)
 
 
 def top1(model: TrainableGraph, data: LabelledSet, batch_size: int = 256) -> float:
