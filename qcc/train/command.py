@@ -33,9 +33,10 @@ def run(args: argparse.Namespace, write_graph: Callable[[Graph, str], None]) -> 
     ctx = PassContext(calibration=args.calib or args.data, target=target, seed=args.seed,
                       log=(lambda message: print(message)) if args.verbose else (lambda message: None))
     print(f"start: {pipeline} (target {target.name})")
-    graph = prepare(args.model, pipeline, ctx)
-    data = LabelledSet.load(args.data, graph)
+    graph = load_graph(args.model)
+    data = LabelledSet.load(args.data, graph)  # a bad data file fails before calibration runs
     val = LabelledSet.load(args.val, graph) if args.val else None
+    graph = prepare(graph, pipeline, ctx)
     model = TrainableGraph(graph)
     if val is not None:
         print(f"epoch 0: val top-1 {100 * top1(model, val):.2f}% (fake-quant, before training)")

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from qcc.errors import InputError, PipelineError
 from qcc.ir.core import Graph
-from qcc.model_io import load_graph
 from qcc.pipeline import PassContext, PassManager, Progress, format_pipeline, parse_pipeline
 from qcc.recipes import recipe_pipeline
 from qcc.targets import TARGETS, Target, get_target
@@ -71,9 +69,9 @@ def start_pipeline(recipe: str, weight_bits: int, activation_bits: int, per_chan
     return format_pipeline([p for p in passes if getattr(p, "name", "") != "quantize"])
 
 
-def prepare(model: str | Path, pipeline: str, ctx: PassContext) -> Graph:
-    """The model loaded and run through ``pipeline`` (calibration data and target from ``ctx``)."""
-    return PassManager(parse_pipeline(pipeline)).run(load_graph(model), ctx)
+def prepare(graph: Graph, pipeline: str, ctx: PassContext) -> Graph:
+    """The graph run through ``pipeline`` (calibration data and target from ``ctx``)."""
+    return PassManager(parse_pipeline(pipeline)).run(graph, ctx)
 
 
 def top1(model: TrainableGraph, data: LabelledSet, batch_size: int = 256) -> float:

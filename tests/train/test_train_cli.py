@@ -27,7 +27,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def trained(files: tuple[Path, Path, Path], method: str, epochs: int = 4, seed: int = 0) -> tuple[TrainableGraph, list]:
     model, train, val = files
     ctx = PassContext(calibration=str(train), target=get_target("dsp-w4a16"))
-    graph = prepare(model, start_pipeline("fast", 4, 8), ctx)
+    graph = prepare(load_graph(model), start_pipeline("fast", 4, 8), ctx)
     net = TrainableGraph(graph)
     config = TrainConfig(method=method, epochs=epochs, batch_size=16, lr=3e-2, step_lr=5e-2, seed=seed, freeze_start=0.02, freeze_end=0.005)
     reports = Trainer(net, config).fit(LabelledSet.load(train, graph), LabelledSet.load(val, graph))
