@@ -39,7 +39,7 @@ def chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     for i, (name, (xs, ys)) in enumerate(series.items()):
         colour = COLOURS[i % len(COLOURS)]
         parts.append(polyline(xs, ys, x_max, y_max, colour))
-        parts.append(f'<text x="{WIDTH - MARGIN + 4}" y="{MARGIN + 16 * i}" fill="{colour}">{name}</text>')
+        parts.append(f'<text x="{WIDTH - MARGIN - 4}" y="{MARGIN + 16 * i}" text-anchor="end" fill="{colour}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
