@@ -251,8 +251,13 @@ _Q_EMITTERS: dict[str, Callable[[QdqExporter, Node, str], str]] = {
 def export_qdq(quantized: Graph, reference: Graph | None = None) -> onnx.ModelProto:
     """The QDQ ONNX model of ``quantized`` (checked by onnx.checker before it is returned)."""
     model = QdqExporter(quantized, reference).run()
+    check_export(model, quantized.name)
+    return model
+
+
+def check_export(model: onnx.ModelProto, graph_name: str) -> None:
+    """onnx.checker's full check, its first line as an ExportError."""
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as e:
-        raise ExportError(f"the QDQ export of '{quantized.name}' fails onnx.checker: {str(e).splitlines()[0]}") from None
-    return model
+        raise ExportError(f"the QDQ export of '{graph_name}' fails onnx.checker: {str(e).splitlines()[0]}") from None
