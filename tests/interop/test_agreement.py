@@ -1,0 +1,95 @@
+"""qcc.interop.agreement: the QDQ export computes qcc's function op by op. Fed qcc's own integers,
+every op of the export is within one LSB of the integer reference; with single rounding almost
+every element is equal, and the double-rounding mode is where PReLU's differences come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from qcc.cli import main
+from qcc.interop.agreement import TensorAgreement, compare_tensors, rounded_once
+from qcc.interop.reference import float_reference
+from qcc.ir.core import Graph
+from qcc.model_io import load_graph
+
+
+def _prelu_model(path: Path) -> None:
+    """conv -> PRelu (per-channel slopes of both signs) -> conv -> global pool: a requantize-only op
+    (PRelu) between two accumulating ones."""
+    rng = np.random.default_rng(3)
+
+    def tensor(name: str, shape: list[int], std: float) -> onnx.TensorProto:
+        return helper.make_tensor(name, TensorProto.FLOAT, shape, rng.normal(0, std, int(np.prod(shape))).astype(np.float32).tolist())
+
+    slope = helper.make_tensor("slope", TensorProto.FLOAT, [6, 1, 1], [0.25, -0.1, 0.07, 0.6, 0.013, -0.3])
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("PRelu", ["c1", "slope"], ["p"]),
+        helper.make_node("Conv", ["p", "w2", "b2"], ["c2"]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "prelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1, 1])],
+                              [tensor("w1", [6, 3, 3, 3], 0.4), tensor("b1", [6], 0.1), slope, tensor("w2", [4, 6, 1, 1], 0.5), tensor("b2", [4], 0.1)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+@pytest.fixture(scope="module")
+def prelu(tmp_path_factory: pytest.TempPathFactory) -> tuple[Graph, Graph, list[dict[str, np.ndarray]]]:
+    tmp = tmp_path_factory.mktemp("prelu")
+    model, calib, qir = tmp / "prelu.onnx", tmp / "calib.npz", tmp / "prelu.qir"
+    _prelu_model(model)
+    np.savez(calib, x=np.random.default_rng(4).normal(0, 1, (16, 3, 12, 12)).astype(np.float32))
+    assert main(["quantize", str(model), "--calib", str(calib), "-o", str(qir)]) == 0
+    samples = [{"x": np.random.default_rng(5 + i).normal(0, 1, (1, 3, 12, 12)).astype(np.float32)} for i in range(4)]
+    return load_graph(qir), float_reference(model), samples
+
+
+def _rows(graph: Graph, reference: Graph, samples: list[dict[str, np.ndarray]], view: str) -> dict[str, TensorAgreement]:
+    """Per tensor, summed over the samples."""
+    total: dict[str, TensorAgreement] = {}
+    for feeds in samples:
+        for row in compare_tensors(graph, reference, feeds, view):  # type: ignore[arg-type]
+            seen = total.setdefault(row.name, TensorAgreement(row.name, row.op, 0, 0, 0, 0))
+            seen.elements += row.elements
+            seen.differ += row.differ
+            seen.beyond_one += row.beyond_one
+            seen.max_abs = max(seen.max_abs, row.max_abs)
+    return total
+
+
+def test_rounded_once_switches_every_requantization_and_leaves_the_original(prelu: tuple[Graph, Graph, list]) -> None:
+    graph, _, _ = prelu
+    assert graph.scheme.rounding == "double"
+    once = rounded_once(graph)
+    rounding = [n.attrs["rounding"] for n in once.nodes if "rounding" in n.attrs]
+    assert rounding and set(rounding) == {"single"} and once.scheme.rounding == "single"
+    assert {n.attrs["rounding"] for n in graph.nodes if "rounding" in n.attrs} == {"double"}
+
+
+def test_every_op_is_within_one_lsb_when_fed_qccs_inputs(prelu: tuple[Graph, Graph, list]) -> None:
+    graph, reference, samples = prelu
+    rows = _rows(graph, reference, samples, "isolated")
+    assert {"q.conv", "q.prelu", "q.mean"} <= {r.op for r in rows.values()}
+    for row in rows.values():
+        assert row.max_abs <= 1, row
+
+
+def test_rounding_once_the_export_is_the_same_function(prelu: tuple[Graph, Graph, list]) -> None:
+    graph, reference, samples = prelu
+    for view in ("isolated", "chained"):
+        for row in _rows(rounded_once(graph), reference, samples, view).values():
+            # what remains is ties (onnxruntime rounds half to even, qcc half up) and float32 arithmetic
+            assert row.max_abs <= 1 and row.differ <= 0.01 * row.elements, (view, row)
+
+
+def test_double_rounding_is_where_prelu_differs(prelu: tuple[Graph, Graph, list]) -> None:
+    graph, reference, samples = prelu
+    double = next(r for r in _rows(graph, reference, samples, "isolated").values() if r.op == "q.prelu")
+    single = next(r for r in _rows(rounded_once(graph), reference, samples, "isolated").values() if r.op == "q.prelu")
+    assert double.differ > 0.02 * double.elements > single.differ
