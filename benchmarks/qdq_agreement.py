@@ -77,9 +77,17 @@ def per_op_table(label: str, graph: Graph, reference: Graph, data: np.lib.npyio.
             print(f"| {label} | {op} | {elements} | {100 * differ / elements:.2f}% | {100 * beyond / elements:.3f}% | {worst} |", flush=True)
 
 
-def _output_scale(graph: Graph, name: str) -> float:
+def _output_scale(graph: Graph, name: str) -> float | np.ndarray:
+    """The output's LSB: one scale, or per-axis scales shaped to broadcast along their axis (a joined output)."""
     out = next(v for v in graph.outputs if v.name == name)
-    return out.producer.inputs[0].quant.scale_value() if out.producer is not None and out.producer.op == "dequantize" else 0.0
+    if out.producer is None or out.producer.op != "dequantize":
+        return 0.0
+    q = out.producer.inputs[0].quant
+    if q.axis is None:
+        return q.scale_value()
+    shape = [1] * len(out.type.shape)
+    shape[q.axis] = -1
+    return np.asarray(q.scale, np.float64).reshape(shape)
 
 
 def main() -> None:

@@ -68,10 +68,9 @@ class QdqExporter:
         return self.b.node("DequantizeLinear", [int_name, scale, zp], f"{hint}_dequantized", output=output, axis=q.axis)[0]
 
     def quantize(self, float_name: str, q: QuantParams, hint: str) -> str:
-        if q.axis is not None:
-            raise ExportError(f"value '{hint}': per-axis activation quantization has no QuantizeLinear export here")
+        """QuantizeLinear; per-axis (an output-bound join, docs/arithmetic.md §3.17) with ``axis``."""
         scale, zp = self._qparams(q, hint, _Q_TYPES[q.bits])
-        return self.b.node("QuantizeLinear", [float_name, scale, zp], f"{hint}_quantized")[0]
+        return self.b.node("QuantizeLinear", [float_name, scale, zp], f"{hint}_quantized", axis=q.axis)[0]
 
     def real(self, value: Value) -> str:
         """The tensor holding ``value``'s real numbers (DequantizeLinear of its integers when quantized)."""
@@ -188,6 +187,10 @@ class QdqExporter:
         """A data-movement or float op: the same op on real numbers (bounds of an integer clip converted)."""
         attrs = dict(node.attrs)
         x = node.inputs[0] if node.inputs else None
+        if node.op == "clip" and x is not None and x.type.quant is None and not x.type.dtype.is_float:
+            # plain integers (indices): ONNX Clip's bounds have the input's type
+            lo, hi = attrs.get("min"), attrs.get("max")
+            return [self.b.clip(self.real(x), lo, hi, hint, dtype=x.type.dtype.numpy)]
         if node.op == "clip" and x is not None and x.type.quant is not None:
             s, zp = x.quant.scale_value(), x.quant.zero_point_value()
             for key in ("min", "max"):

@@ -93,3 +93,44 @@ def test_double_rounding_is_where_prelu_differs(prelu: tuple[Graph, Graph, list]
     double = next(r for r in _rows(graph, reference, samples, "isolated").values() if r.op == "q.prelu")
     single = next(r for r in _rows(rounded_once(graph), reference, samples, "isolated").values() if r.op == "q.prelu")
     assert double.differ > 0.02 * double.elements > single.differ
+
+
+def _quantized(tmp: Path, nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
+               weights: list[onnx.TensorProto], calib: dict[str, np.ndarray]) -> tuple[Graph, Graph]:
+    model, calib_path, qir = tmp / "m.onnx", tmp / "calib.npz", tmp / "m.qir"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "m", inputs, outputs, weights), opset_imports=[helper.make_opsetid("", 13)]), model)
+    np.savez(calib_path, **calib)
+    assert main(["quantize", str(model), "--calib", str(calib_path), "-o", str(qir)]) == 0
+    return load_graph(qir), float_reference(model)
+
+
+def test_joined_output_is_exported_per_axis(tmp_path: Path) -> None:
+    """An output concat of two convs with ranges 100x apart keeps one scale per channel (§3.17);
+    QuantizeLinear carries them with ``axis``."""
+    rng = np.random.default_rng(6)
+    w = [helper.make_tensor(f"w{i}", TensorProto.FLOAT, [2, 3, 1, 1], (rng.normal(0, 1, 6) * k).astype(np.float32).tolist())
+         for i, k in enumerate((1.0, 100.0))]
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["a"]), helper.make_node("Conv", ["x", "w1"], ["b"]),
+             helper.make_node("Concat", ["a", "b"], ["y"], axis=1)]
+    graph, reference = _quantized(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4, 4])], w,
+                                  {"x": rng.normal(0, 1, (8, 3, 4, 4)).astype(np.float32)})
+    assert graph.outputs[0].producer.inputs[0].quant.axis == 1
+    rows = _rows(graph, reference, [{"x": rng.normal(0, 1, (1, 3, 4, 4)).astype(np.float32)}], "chained")
+    assert rows["y_q"].elements == 64 and rows["y_q"].max_abs <= 1
+
+
+def test_clamped_indices_keep_their_integer_type(tmp_path: Path) -> None:
+    """Gather by clamped run-time indices (magika's one-hot): ONNX Clip's bounds on int64 indices must be int64."""
+    rng = np.random.default_rng(7)
+    table = helper.make_tensor("table", TensorProto.FLOAT, [10, 4], rng.normal(0, 1, 40).astype(np.float32).tolist())
+    bounds = [helper.make_tensor(name, TensorProto.INT64, [], [value]) for name, value in (("lo", 0), ("hi", 7))]
+    nodes = [helper.make_node("Clip", ["idx", "lo", "hi"], ["i"]), helper.make_node("Gather", ["table", "i"], ["g"]),
+             helper.make_node("Add", ["g", "x"], ["y"])]
+    inputs = [helper.make_tensor_value_info("idx", TensorProto.INT64, [1, 5]), helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 4])]
+    calib = {"idx": rng.integers(0, 10, (8, 5)), "x": rng.normal(0, 1, (8, 5, 4)).astype(np.float32)}
+    graph, reference = _quantized(tmp_path, nodes, inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 4])], [table, *bounds], calib)
+    assert any(n.op == "clip" and n.inputs[0].type.quant is None for n in graph.nodes)
+    feeds = {"idx": rng.integers(0, 10, (1, 5)), "x": rng.normal(0, 1, (1, 5, 4)).astype(np.float32)}
+    for row in _rows(graph, reference, [feeds], "isolated").values():
+        assert row.max_abs <= 1, row
