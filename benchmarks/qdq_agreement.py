@@ -18,7 +18,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from qcc.analysis.error import ErrorStats
@@ -60,7 +59,8 @@ def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int, si
         q_err, o_err = ErrorStats(), ErrorStats()
         q_err.add(ref, int_out)
         o_err.add(ref, ort_out.reshape(ref.shape))
-        print(f"| {label} | {out.name} | {count} | {100 * within:.2f}% | {q_err.sqnr_db:.2f} | {o_err.sqnr_db:.2f} | {o_err.sqnr_db - q_err.sqnr_db:+.2f} |", flush=True)
+        sqnr = f"{q_err.sqnr_db:.2f} | {o_err.sqnr_db:.2f} | {o_err.sqnr_db - q_err.sqnr_db:+.2f}"
+        print(f"| {label} | {out.name} | {count} | {100 * within:.2f}% | {sqnr} |", flush=True)
 
 
 def per_op_table(label: str, graph: Graph, reference: Graph, data: np.lib.npyio.NpzFile, limit: int) -> None:

@@ -87,8 +87,8 @@ def _feed_reference_values(model: onnx.ModelProto, watched: Mapping[str, Value],
     """Rewire each activation's DequantizeLinear to a new graph input holding qcc's integers."""
     feeds: dict[str, np.ndarray] = {}
     for node in model.graph.node:
-        tensor = node.input[0] if node.op_type == "DequantizeLinear" else None
-        if tensor not in watched:
+        tensor = node.input[0]
+        if node.op_type != "DequantizeLinear" or tensor not in watched:
             continue
         fed = tensor + _FED
         node.input[0] = fed

@@ -167,12 +167,13 @@ class QdqExporter:
     def from_reference(self, node: Node, hint: str) -> list[str]:
         if self.reference is None:
             raise ExportError(f"node '{node.name}' ({node.op}) lost its float function in quantization: pass the float model with --float")
-        ref = self.reference.get(node.results[0].name)
+        ref = self.reference_node(node.results[0])
         if ref is None:
             raise ExportError(f"node '{node.name}' ({node.op}): the float model has no node with this result name (was it quantized from another model?)")
         activations = iter(v for v in node.inputs if not v.is_const)
         args: list[str] = []
-        for v in ref.inputs:
+        own_bias = node.op == "q.layer_norm"  # its bias is the one qcc rounded (layer_norm_bias)
+        for v in ref.inputs[:2] if own_bias else ref.inputs:
             if v.is_const:
                 args.append(self.b.initializer(v.const_array, v.name))
             else:
@@ -180,8 +181,24 @@ class QdqExporter:
                 if operand is None:
                     raise ExportError(f"node '{node.name}': the float model's node has more operands than the quantized one")
                 args.append(self.real(operand))
+        if own_bias:
+            args.append(self.layer_norm_bias(node, hint))
         outs = emit_float_op(self.b, ref.op, dict(ref.attrs), args, hint, n_out=len(ref.results))
         return [self.clamp(node, outs[0], hint)] if node.op != "q.from_int" else outs
+
+    def reference_node(self, result: Value) -> Node | None:
+        """The float node of ``result``: by its name or, for an output-bound result (quantize names it
+        ``<output>_q`` and the output is its dequantize), by the name of the graph output it becomes."""
+        assert self.reference is not None
+        names = [result.name] + [user.result.name for user in result.users if user.op == "dequantize"]
+        return next((self.reference[name] for name in names if name in self.reference), None)
+
+    def layer_norm_bias(self, node: Node, hint: str) -> str:
+        """The bias qcc adds: beta rounded to the output grid on its own (``B_c * s_out``, docs/arithmetic.md
+        §3.10). A whole number of output steps commutes with QuantizeLinear's rounding, so the export
+        rounds exactly where qcc does; the float beta would round once, differently on up to a third of elements."""
+        rounded = node.attr("beta").array.astype(np.float64) * node.result.quant.scale_value()  # normalized shape
+        return self.b.initializer(rounded.astype(np.float32), f"{hint}_bias_on_output_grid")
 
     def same_op(self, node: Node, hint: str) -> list[str]:
         """A data-movement or float op: the same op on real numbers (bounds of an integer clip converted)."""

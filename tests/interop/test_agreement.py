@@ -134,3 +134,23 @@ def test_clamped_indices_keep_their_integer_type(tmp_path: Path) -> None:
     feeds = {"idx": rng.integers(0, 10, (1, 5)), "x": rng.normal(0, 1, (1, 5, 4)).astype(np.float32)}
     for row in _rows(graph, reference, [feeds], "isolated").values():
         assert row.max_abs <= 1, row
+
+
+def test_layer_norm_bias_rounds_where_qcc_rounds_it(tmp_path: Path) -> None:
+    """qcc rounds beta to the output grid on its own (docs/arithmetic.md §3.10); the export's
+    LayerNormalization carries that rounded beta, so the op is onnxruntime's function exactly
+    (the float beta differed on about a quarter of magika's layer-norm outputs)."""
+    rng = np.random.default_rng(8)
+    params = [helper.make_tensor(name, TensorProto.FLOAT, [32], values.astype(np.float32).tolist())
+              for name, values in (("gamma", rng.uniform(0.5, 1.5, 32)), ("beta", rng.normal(0, 1, 32)))]
+    nodes = [helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], axis=2)]
+    model, calib_path, qir = tmp_path / "ln.onnx", tmp_path / "calib.npz", tmp_path / "ln.qir"
+    graph_proto = helper.make_graph(nodes, "ln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 32])],
+                                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 32])], params)
+    onnx.save(helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.savez(calib_path, x=rng.normal(0, 2, (16, 8, 32)).astype(np.float32))
+    assert main(["quantize", str(model), "--calib", str(calib_path), "-o", str(qir)]) == 0
+    graph, reference = load_graph(qir), float_reference(model)
+    samples = [{"x": rng.normal(0, 2, (1, 8, 32)).astype(np.float32)} for _ in range(4)]
+    (row,) = [r for r in _rows(rounded_once(graph), reference, samples, "isolated").values() if r.op == "q.layer_norm"]
+    assert row.elements == 4 * 8 * 32 and row.differ <= 0.01 * row.elements, row
