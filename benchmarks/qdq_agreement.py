@@ -6,21 +6,24 @@ output LSB of the integer reference and both SQNRs against the float model.
 
     python benchmarks/qdq_agreement.py --example            # the shipped example model
     python benchmarks/qdq_agreement.py --zoo NAME [NAME...] # runs under ~/.cache/qcc/zoo/runs/NAME
+    ... --rounding single    # the same integers requantized with one rounding (docs/arithmetic.md §2.3)
+    ... --per-op             # per op type: onnxruntime fed qcc's inputs at every op (qcc.interop.agreement)
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from qcc.analysis.error import ErrorStats
 from qcc.backends.numpy_int.executor import run_integer_samples
 from qcc.cli import main as qcc_main
+from qcc.interop.agreement import TensorAgreement, compare_tensors, rounded_once
 from qcc.interop.qdq import export_qdq
 from qcc.interop.reference import float_reference
 from qcc.interp.batching import run_samples_batched
@@ -31,9 +34,13 @@ ZOO = Path.home() / ".cache/qcc/zoo/runs"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int) -> None:
+def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int, single: bool, per_op: bool) -> None:
     graph, float_graph = load_graph(qir), load_graph(float_model)
-    model = export_qdq(graph, float_reference(float_model))
+    graph = rounded_once(graph) if single else graph
+    reference = float_reference(float_model)
+    if per_op:
+        return per_op_table(label, graph, reference, np.load(test), limit)
+    model = export_qdq(graph, reference)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     data = np.load(test)
@@ -52,12 +59,35 @@ def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int) ->
         q_err, o_err = ErrorStats(), ErrorStats()
         q_err.add(ref, int_out)
         o_err.add(ref, ort_out.reshape(ref.shape))
-        print(f"| {label} | {out.name} | {count} | {100 * within:.2f}% | {q_err.sqnr_db:.2f} | {o_err.sqnr_db:.2f} | {o_err.sqnr_db - q_err.sqnr_db:+.2f} |", flush=True)
+        sqnr = f"{q_err.sqnr_db:.2f} | {o_err.sqnr_db:.2f} | {o_err.sqnr_db - q_err.sqnr_db:+.2f}"
+        print(f"| {label} | {out.name} | {count} | {100 * within:.2f}% | {sqnr} |", flush=True)
 
 
-def _output_scale(graph: Graph, name: str) -> float:
+def per_op_table(label: str, graph: Graph, reference: Graph, data: np.lib.npyio.NpzFile, limit: int) -> None:
+    """Rows per op type: share of its output elements that differ, and by more than one LSB, when
+    onnxruntime computes the op from qcc's own integer inputs."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for i in range(min(limit, len(data[graph.inputs[0].name]))):
+        rows: list[TensorAgreement] = compare_tensors(graph, reference, {v.name: data[v.name][i:i + 1] for v in graph.inputs}, "isolated")
+        for row in rows:
+            t = totals[row.op]
+            t[0], t[1], t[2], t[3] = t[0] + row.elements, t[1] + row.differ, t[2] + row.beyond_one, max(t[3], row.max_abs)
+    for op, (elements, differ, beyond, worst) in totals.items():
+        if op.startswith("q."):
+            print(f"| {label} | {op} | {elements} | {100 * differ / elements:.2f}% | {100 * beyond / elements:.3f}% | {worst} |", flush=True)
+
+
+def _output_scale(graph: Graph, name: str) -> float | np.ndarray:
+    """The output's LSB: one scale, or per-axis scales shaped to broadcast along their axis (a joined output)."""
     out = next(v for v in graph.outputs if v.name == name)
-    return out.producer.inputs[0].quant.scale_value() if out.producer is not None and out.producer.op == "dequantize" else 0.0
+    if out.producer is None or out.producer.op != "dequantize":
+        return 0.0
+    q = out.producer.inputs[0].quant
+    if q.axis is None:
+        return q.scale_value()
+    shape = [1] * len(out.type.shape)
+    shape[q.axis] = -1
+    return np.asarray(q.scale, np.float64).reshape(shape)
 
 
 def main() -> None:
@@ -65,18 +95,26 @@ def main() -> None:
     parser.add_argument("--example", action="store_true")
     parser.add_argument("--zoo", nargs="*", default=[])
     parser.add_argument("--limit", type=int, default=16, help="test samples per model")
+    parser.add_argument("--rounding", choices=("target", "single"), default="target",
+                        help="single: requantize with one rounding, as onnxruntime's QuantizeLinear does")
+    parser.add_argument("--per-op", action="store_true", help="per integer op type, each fed qcc's own inputs")
     args = parser.parse_args()
-    print("| model | output | samples | within 1 LSB | qcc SQNR dB | onnxruntime QDQ SQNR dB | difference dB |")
-    print("|---|---|---|---|---|---|---|")
+    single = args.rounding == "single"
+    if args.per_op:
+        print("| model | op | output elements | differ | by more than 1 LSB | largest difference |")
+        print("|---|---|---|---|---|---|")
+    else:
+        print("| model | output | samples | within 1 LSB | qcc SQNR dB | onnxruntime QDQ SQNR dB | difference dB |")
+        print("|---|---|---|---|---|---|---|")
     if args.example:
         with tempfile.TemporaryDirectory() as tmp:
             qir = Path(tmp) / "digits.qir"
             qcc_main(["quantize", str(EXAMPLES / "digits_mbv2.onnx"), "--calib", str(EXAMPLES / "calib.npz"), "-o", str(qir)])
-            measure("example digits_mbv2", qir, EXAMPLES / "digits_mbv2.onnx", EXAMPLES / "test.npz", args.limit)
+            measure("example digits_mbv2", qir, EXAMPLES / "digits_mbv2.onnx", EXAMPLES / "test.npz", args.limit, single, args.per_op)
     for name in args.zoo:
         run = ZOO / name
         try:
-            measure(name, run / "fast.qir", run / "float.qir", run / "fast_test_ir.npz", args.limit)
+            measure(name, run / "fast.qir", run / "float.qir", run / "fast_test_ir.npz", args.limit, single, args.per_op)
         except Exception as e:  # noqa: BLE001 - one model's failure is a row, not the end of the table
             print(f"| {name} | failed: {type(e).__name__}: {str(e).splitlines()[0][:150]} | | | | | |", flush=True)
 

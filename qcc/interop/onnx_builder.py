@@ -36,6 +36,9 @@ def onnx_dtype(dtype: DType) -> int:
     return _ONNX_DTYPES[dtype]
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
 class OnnxBuilder:
     """Nodes and initializers of one ONNX graph under construction, with unique tensor names."""
 
@@ -79,10 +82,11 @@ class OnnxBuilder:
         self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=self.fresh(f"{hint}_node"), **kept))
         return outputs
 
-    def clip(self, x: str, lo: float | None, hi: float | None, hint: str, output: str | None = None) -> str:
-        """Clip with float bounds (inputs since opset 11); an unbounded side is left empty."""
-        lo_name = self.initializer(np.float32(lo), f"{hint}_min") if lo is not None else ""
-        hi_name = self.initializer(np.float32(hi), f"{hint}_max") if hi is not None else ""
+    def clip(self, x: str, lo: float | None, hi: float | None, hint: str, output: str | None = None,
+             dtype: np.dtype = _FLOAT32) -> str:
+        """Clip with bounds of ``x``'s type ``dtype`` (inputs since opset 11); an unbounded side is left empty."""
+        lo_name = self.initializer(np.asarray(lo).astype(dtype), f"{hint}_min") if lo is not None else ""
+        hi_name = self.initializer(np.asarray(hi).astype(dtype), f"{hint}_max") if hi is not None else ""
         return self.node("Clip", [x, lo_name, hi_name], hint, output=output)[0]
 
 

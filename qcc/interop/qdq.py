@@ -68,10 +68,9 @@ class QdqExporter:
         return self.b.node("DequantizeLinear", [int_name, scale, zp], f"{hint}_dequantized", output=output, axis=q.axis)[0]
 
     def quantize(self, float_name: str, q: QuantParams, hint: str) -> str:
-        if q.axis is not None:
-            raise ExportError(f"value '{hint}': per-axis activation quantization has no QuantizeLinear export here")
+        """QuantizeLinear; per-axis (an output-bound join, docs/arithmetic.md §3.17) with ``axis``."""
         scale, zp = self._qparams(q, hint, _Q_TYPES[q.bits])
-        return self.b.node("QuantizeLinear", [float_name, scale, zp], f"{hint}_quantized")[0]
+        return self.b.node("QuantizeLinear", [float_name, scale, zp], f"{hint}_quantized", axis=q.axis)[0]
 
     def real(self, value: Value) -> str:
         """The tensor holding ``value``'s real numbers (DequantizeLinear of its integers when quantized)."""
@@ -168,12 +167,13 @@ class QdqExporter:
     def from_reference(self, node: Node, hint: str) -> list[str]:
         if self.reference is None:
             raise ExportError(f"node '{node.name}' ({node.op}) lost its float function in quantization: pass the float model with --float")
-        ref = self.reference.get(node.results[0].name)
+        ref = self.reference_node(node.results[0])
         if ref is None:
             raise ExportError(f"node '{node.name}' ({node.op}): the float model has no node with this result name (was it quantized from another model?)")
         activations = iter(v for v in node.inputs if not v.is_const)
         args: list[str] = []
-        for v in ref.inputs:
+        own_bias = node.op == "q.layer_norm"  # its bias is the one qcc rounded (layer_norm_bias)
+        for v in ref.inputs[:2] if own_bias else ref.inputs:
             if v.is_const:
                 args.append(self.b.initializer(v.const_array, v.name))
             else:
@@ -181,13 +181,33 @@ class QdqExporter:
                 if operand is None:
                     raise ExportError(f"node '{node.name}': the float model's node has more operands than the quantized one")
                 args.append(self.real(operand))
+        if own_bias:
+            args.append(self.layer_norm_bias(node, hint))
         outs = emit_float_op(self.b, ref.op, dict(ref.attrs), args, hint, n_out=len(ref.results))
         return [self.clamp(node, outs[0], hint)] if node.op != "q.from_int" else outs
+
+    def reference_node(self, result: Value) -> Node | None:
+        """The float node of ``result``: by its name or, for an output-bound result (quantize names it
+        ``<output>_q`` and the output is its dequantize), by the name of the graph output it becomes."""
+        assert self.reference is not None
+        names = [result.name] + [user.result.name for user in result.users if user.op == "dequantize"]
+        return next((self.reference[name] for name in names if name in self.reference), None)
+
+    def layer_norm_bias(self, node: Node, hint: str) -> str:
+        """The bias qcc adds: beta rounded to the output grid on its own (``B_c * s_out``, docs/arithmetic.md
+        §3.10). A whole number of output steps commutes with QuantizeLinear's rounding, so the export
+        rounds exactly where qcc does; the float beta would round once, differently on up to a third of elements."""
+        rounded = node.attr("beta").array.astype(np.float64) * node.result.quant.scale_value()  # normalized shape
+        return self.b.initializer(rounded.astype(np.float32), f"{hint}_bias_on_output_grid")
 
     def same_op(self, node: Node, hint: str) -> list[str]:
         """A data-movement or float op: the same op on real numbers (bounds of an integer clip converted)."""
         attrs = dict(node.attrs)
         x = node.inputs[0] if node.inputs else None
+        if node.op == "clip" and x is not None and x.type.quant is None and not x.type.dtype.is_float:
+            # plain integers (indices): ONNX Clip's bounds have the input's type
+            lo, hi = attrs.get("min"), attrs.get("max")
+            return [self.b.clip(self.real(x), lo, hi, hint, dtype=x.type.dtype.numpy)]
         if node.op == "clip" and x is not None and x.type.quant is not None:
             s, zp = x.quant.scale_value(), x.quant.zero_point_value()
             for key in ("min", "max"):
@@ -251,8 +271,13 @@ _Q_EMITTERS: dict[str, Callable[[QdqExporter, Node, str], str]] = {
 def export_qdq(quantized: Graph, reference: Graph | None = None) -> onnx.ModelProto:
     """The QDQ ONNX model of ``quantized`` (checked by onnx.checker before it is returned)."""
     model = QdqExporter(quantized, reference).run()
+    check_export(model, quantized.name)
+    return model
+
+
+def check_export(model: onnx.ModelProto, graph_name: str) -> None:
+    """onnx.checker's full check, its first line as an ExportError."""
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as e:
-        raise ExportError(f"the QDQ export of '{quantized.name}' fails onnx.checker: {str(e).splitlines()[0]}") from None
-    return model
+        raise ExportError(f"the QDQ export of '{graph_name}' fails onnx.checker: {str(e).splitlines()[0]}") from None
