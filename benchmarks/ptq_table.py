@@ -246,9 +246,15 @@ def main() -> int:
     p(f"- Cross-layer equalization does the work for per-tensor W8A8: {_cell(fast8)} % -> {_cell(cle8)} % top-1 "
       f"({fast8.sqnr:.1f} -> {cle8.sqnr:.1f} dB); bias correction on top adds {dfq8.sqnr - cle8.sqnr:.2f} dB. Float is {100 * float_top1:.2f} %.")
     p(f"- High-bias absorption changes nothing on this model: {absorbable_channels()} channels have beta - 3 gamma > 0 after equalization.")
-    p(f"- Bias correction without equalization hurts here ({_cell(fast8)} % -> {_cell(bc8)} %): per tensor, whole depthwise channels")
-    p("  round to zero, and matching their pre-activation mean does not match the mean after the following ReLU6;")
-    p("  the recipes therefore apply it only after equalization.")
+    if bc8.sqnr == fast8.sqnr and bc8.top1 == fast8.top1:
+        p(f"- Bias correction without equalization changes nothing here ({_cell(fast8)} % -> {_cell(bc8)} %): its output guard")
+        p("  (docs/recipes.md) measured it lowering the held-out calibration samples' SQNR and put every bias back. Per tensor,")
+        p("  whole depthwise channels round to zero, and matching their pre-activation mean does not match the mean after")
+        p("  the following ReLU6; the recipes therefore apply it only after equalization.")
+    else:
+        p(f"- Bias correction without equalization hurts here ({_cell(fast8)} % -> {_cell(bc8)} %): per tensor, whole depthwise channels")
+        p("  round to zero, and matching their pre-activation mean does not match the mean after the following ReLU6;")
+        p("  the recipes therefore apply it only after equalization.")
     p(f"- AdaRound at W4A8 per channel: {near4.sqnr:.1f} -> {ada4.sqnr:.1f} dB (W8A8 per channel, nearest: "
       f"{g('W8A8 per-channel', 'nearest (recipe `fast`)').sqnr:.1f} dB); top-1 was not lost by nearest rounding here.")
     p(f"- W4A8 per tensor: nearest {_cell(g(w4, 'nearest (recipe `fast`)'))} %, with equalization {_cell(cle4)} % / {cle4.sqnr:.1f} dB, "
