@@ -80,8 +80,14 @@ def split_samples(graph: Graph, ctx: object, limit: int | None = None) -> Sample
     return SampleSplit(total - held, judge, True)
 
 
-def _constants(layers: Sequence[Node]) -> dict[int, list[np.ndarray | None]]:
-    return {id(n): [np.asarray(v.data) if v.is_const else None for v in n.inputs[1:3]] for n in layers}
+def _constants(layers: Sequence[Node]) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
+    """Each layer's constant weight and bias as they are now (None where absent: bias correction may add a
+    bias to a layer that had none, which a revert then sets to zero)."""
+
+    def const(node: Node, index: int) -> np.ndarray | None:
+        return np.asarray(node.inputs[index].data) if len(node.inputs) > index and node.inputs[index].is_const else None
+
+    return {id(n): (const(n, 1), const(n, 2)) for n in layers}
 
 
 def keep_if_better(

@@ -7,6 +7,7 @@ import numpy as np
 
 from qcc.pipeline import PassContext, run_pipeline
 from qcc.ptq.guard import OutputCheck, keep_if_better, split_samples
+from qcc.ir.rewrite import add_const_operand
 from qcc.ptq.layers import is_weight_layer, set_weight
 from qcc.ptq.settings import quant_settings
 from tests.ptq.graphs import LayerSpec, conv_chain, samples
@@ -73,3 +74,24 @@ def test_with_few_samples_the_step_is_judged_on_the_ones_it_learns_from() -> Non
     assert not split.held_out and split.learn_limit is None and len(split.judge) == 5
     unsized = split_samples(graph, PassContext(calibration=iter(calib)))  # a stream of unknown length
     assert not unsized.held_out
+
+
+def test_a_reverted_bias_correction_zeroes_the_bias_it_added_to_a_layer_without_one() -> None:
+    rng = np.random.default_rng(6)
+    graph = conv_chain(rng, 3, [LayerSpec("conv", 6, "relu", True, False), LayerSpec("pw", 4, "none", False, False)])
+    calib = [{graph.inputs[0].name: x[None]} for x in samples(graph, 8, rng, 0.0, 1.0)]
+    ctx = PassContext(calibration=calib)
+    graph = run_pipeline(graph, "calibrate", ctx)
+    layers = [n for n in graph.nodes if is_weight_layer(n)]
+    assert all(len(n.inputs) == 2 for n in layers)  # no biases to begin with
+    weights = {n.name: np.asarray(n.inputs[1].data).copy() for n in layers}
+
+    def add_bias_and_scramble() -> None:
+        for node in layers:
+            set_weight(graph, node, -2.0 * np.asarray(node.inputs[1].data))
+            add_const_operand(graph, node, np.ones(node.result.type.static_shape[1], np.float32), f"{node.name}_bias")
+
+    assert not keep_if_better(graph, layers, quant_settings(graph, ctx), calib, add_bias_and_scramble, lambda _: None, "test")
+    for node in layers:
+        np.testing.assert_array_equal(np.asarray(node.inputs[1].data), weights[node.name])
+        np.testing.assert_array_equal(np.asarray(node.inputs[2].data), 0.0)
