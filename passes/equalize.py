@@ -10,6 +10,7 @@ import numpy as np
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.ir.rewrite import replace_result
+from qcc.ir.serialize import copy_graph
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.ptq.chains import Link, find_links
 from qcc.ptq.layers import (
@@ -23,6 +24,7 @@ from qcc.ptq.layers import (
     set_bias_vector,
     set_weight,
 )
+from qcc.ptq.ranges import CalibratedCheck
 from qcc.ptq.settings import refuse_calibrated
 from qcc.ptq.statistics import scale_bn_stats
 
@@ -51,18 +53,39 @@ class Equalize(Pass):
     model wherever a pre-activation exceeded 6 (on the example model: top-1 unchanged, 99.17%).
     Any other clamp is skipped. The float outputs are otherwise unchanged up to float rounding.
     Run it after fold-batchnorm and before calibrate (ranges change); before or after
-    fuse-activation."""
+    fuse-activation.
+
+    Equalization helps per-tensor weight grids most and can cost accuracy elsewhere: it moves range
+    between activations too (on docs/zoo.md's mtcnn-onet and ddddocr-ocr at per-channel W8A8 the
+    dfq recipe scored below plain rounding). `guard=true` (the recipes' setting) equalizes a copy,
+    calibrates and lowers both graphs as calibrate and quantize will, and keeps the equalized one
+    only if its integer outputs are at least as close to the float model's on held-out calibration
+    samples (qcc.ptq.guard.split_samples)."""
 
     name = "equalize"
+    reads_data = True  # with guard=true; the pre-flight check then runs before it, not after
     forbids_ops = frozenset({"quantize", "dequantize"})
     relu6_as_relu: bool = False
     sweeps: int = 100
     tolerance: float = 1e-9
+    guard: bool = False
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         refuse_calibrated(graph, "equalize")
         if self.sweeps < 1 or not self.tolerance >= 0:
             raise PipelineError(f"equalize: sweeps={self.sweeps} must be >= 1 and tolerance={self.tolerance} >= 0")
+        if not self.guard:
+            return self._apply(graph, ctx)
+        trial = copy_graph(graph)
+        if not self._apply(trial, ctx).modified:
+            return PassResult(graph, False)
+        check = CalibratedCheck.of(graph, ctx)
+        before, after = check.sqnr_db(graph, ctx), check.sqnr_db(trial, ctx)
+        verdict = "kept" if after >= before else "reverted (better without it)"
+        ctx.log(f"equalize: output SQNR on {check.judged_on} {before:.2f} -> {after:.2f} dB: {verdict}")
+        return PassResult(trial, True) if after >= before else PassResult(graph, False)
+
+    def _apply(self, graph: Graph, ctx: PassContext) -> PassResult:
         links, blocked = find_links(graph)
         usable: list[Link] = []
         for line in blocked:

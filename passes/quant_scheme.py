@@ -27,7 +27,7 @@ class QuantSchemePass(Pass):
     weights: int = 0
     acts: int = 0
     per_channel: Literal["auto", "true", "false"] = "auto"
-    method: Literal["auto", "minmax", "percentile", "mse", "entropy"] = "auto"
+    method: Literal["auto", "minmax", "percentile", "mse", "entropy", "search"] = "auto"
     overrides: tuple[str, ...] = ()
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:

@@ -3,9 +3,10 @@ use which).
 
     fast      canonicalize decomposed ops, fold batch norms and activations, fuse element-wise
               groups into tables, calibrate, round weights to nearest
-    dfq       + cross-layer equalization, high-bias absorption, empirical bias correction
+    dfq       + cross-layer equalization (kept only where it helps), high-bias absorption, the
+              calibration method searched (calibrate's method=search), empirical bias correction
               (Nagel et al., ICCV 2019, arXiv:1906.04721)
-    adaround  dfq's equalization and absorption, then AdaRound instead of bias correction
+    adaround  dfq's equalization, absorption and search, then AdaRound instead of bias correction
               (Nagel et al., ICML 2020, arXiv:2004.10568)
 
 A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
@@ -28,7 +29,7 @@ from qcc.pipeline import format_pipeline, parse_pipeline, split_items
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
 # docs/recipes.md and passes/equalize.py say what that changes. "$x" words are filled in per use.
 _PREPARE = ("fold-constants", "canonicalize", "matmul-to-gemm", "fold-batchnorm")
-_EQUALIZE = ("equalize{relu6-as-relu=true}", "absorb-high-bias")
+_EQUALIZE = ("equalize{relu6-as-relu=true guard=true}", "absorb-high-bias")
 # fuse-activation first: a ReLU/Clip folded into its producer's clamp costs nothing, while
 # fuse-elementwise turns what is left of an element-wise group into one table.
 _FOLD_ACTIVATIONS = ("fuse-activation", "fuse-elementwise", "dce", "calibrate")
@@ -39,6 +40,7 @@ class Recipe:
     name: str
     summary: str
     steps: tuple[str, ...]  # one pass each; the word $adaround is filled in
+    method: str = ""  # the calibration method when the user gives none ("": the target's default)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -51,13 +53,15 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "dfq",
-            "fast + cross-layer equalization, high-bias absorption and empirical bias correction (seconds)",
+            "fast + cross-layer equalization, high-bias absorption, calibration search and empirical bias correction (seconds)",
             (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "correct-bias{mode=empirical}", "quantize"),
+            method="search",
         ),
         Recipe(
             "adaround",
-            "dfq's equalization and absorption, then AdaRound learns every weight's rounding (minutes)",
+            "dfq's equalization, absorption and calibration search, then AdaRound learns every weight's rounding (minutes)",
             (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "adaround{$adaround}", "quantize"),
+            method="search",
         ),
     )
 }
@@ -115,8 +119,9 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
         scheme.append(f"acts={options['acts']}")
     if "per-channel" in options:
         scheme.append(f"per-channel={'true' if options['per-channel'] else 'false'}")
-    if options.get("method"):
-        scheme.append(f"method={options['method']}")
+    method = options.get("method") or recipe.method
+    if method:
+        scheme.append(f"method={method}")
     steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
     adaround = {"adaround": f"iters={options['iters']}" if "iters" in options else ""}
     text = ",".join(_fill(step, adaround) for step in steps)

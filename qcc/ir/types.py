@@ -234,9 +234,10 @@ def tensor_type_of(array: np.ndarray) -> TensorType:
 
 # ---- quantization scheme ----------------------------------------------------------------------
 
-CALIBRATION_METHODS = ("auto", "minmax", "percentile", "mse", "entropy")
+CALIBRATION_METHODS = ("auto", "minmax", "percentile", "mse", "entropy", "search")
 """How calibrate picks an activation's range; ``auto`` (the default) is ``percentile`` at 8 bits and
-below and ``minmax`` above (passes/calibrate.py says why)."""
+below and ``minmax`` above, ``search`` tries several and keeps the one the network's outputs prefer
+(passes/calibrate.py says why)."""
 ROUNDINGS = ("double", "single")
 
 

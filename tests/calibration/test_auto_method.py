@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qcc import PassContext, parse, run_pipeline
-from qcc.passes.calibrate import resolved_method
+from qcc.ptq.ranges import resolved_method
 from qcc.quant.scheme import scheme_for_target
 from qcc.targets import get_target
 

@@ -37,7 +37,8 @@ def test_fast_is_the_former_default_pipeline() -> None:
 def test_every_recipe_is_canonical_pipeline_text(name: str) -> None:
     text = recipe_pipeline(name)
     assert format_pipeline(parse_pipeline(text)) == text
-    assert "quant-scheme" not in text, "without options a recipe leaves the widths to the target"
+    assert "weights=" not in text and "acts=" not in text, "without options a recipe leaves the widths to the target"
+    assert text.startswith("quant-scheme{method=search},") == (RECIPES[name].method == "search")
 
 
 def test_options_are_stated_once_in_the_scheme() -> None:
@@ -45,7 +46,7 @@ def test_options_are_stated_once_in_the_scheme() -> None:
     assert text.startswith("quant-scheme{weights=4 per-channel=false method=mse},")
     assert "adaround{iters=50}" in text and text.endswith(",quantize")
     dfq = recipe_pipeline("dfq{acts=16}")
-    assert dfq.startswith("quant-scheme{acts=16},") and "correct-bias," in dfq
+    assert dfq.startswith("quant-scheme{acts=16 method=search},") and "correct-bias," in dfq
 
 
 def test_passes_agree_on_the_grid_because_they_read_one_scheme() -> None:
@@ -86,8 +87,9 @@ def test_cli_recipe(tmp_path: Path, small_calib: Path) -> None:
     proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", out, "--recipe", "dfq", "--target", "mcu-int8-per-tensor", "-v")
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    assert "pipeline: fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,equalize{relu6-as-relu=true}" in proc.stderr
-    assert "correct-bias (empirical): corrected" in proc.stderr
+    assert "pipeline: quant-scheme{method=search},fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,equalize{relu6-as-relu=true guard=true}" in proc.stderr
+    assert "equalize: output SQNR on" in proc.stderr  # the guarded equalization judged itself
+    assert "correct-bias: output SQNR on" in proc.stderr  # and so did bias correction
 
 
 def test_cli_recipe_and_pipeline_exclude_each_other(tmp_path: Path) -> None:
