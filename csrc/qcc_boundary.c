@@ -61,6 +61,18 @@ int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scal
     return nans;
 }
 
+/* An int8 input on a narrower grid (b < 8 bits, docs/arithmetic.md 3.19): the same rule, clamped
+ * to that grid's [qmin, qmax]. */
+int32_t qcc_quantize_f32_s8_range(const float *x, int8_t *q, int32_t count, float scale, int32_t zp,
+                                  int32_t qmin, int32_t qmax)
+{
+    int32_t i, nans = 0;
+    for (i = 0; i < count; i++) {
+        q[i] = (int8_t)quantize_one(x[i], scale, zp, qmin, qmax, &nans);
+    }
+    return nans;
+}
+
 int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float scale, int32_t zp)
 {
     int32_t i, nans = 0;

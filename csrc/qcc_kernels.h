@@ -339,6 +339,8 @@ void qcc_fill_s16(int16_t *y, int32_t count, int32_t value);
  * (ONNX QuantizeLinear, ties to even); returns the number of NaN inputs (written as zp).
  * dequantize: y = (float)(q - zp) * scale. */
 int32_t qcc_quantize_f32_s8(const float *x, int8_t *q, int32_t count, float scale, int32_t zp);
+int32_t qcc_quantize_f32_s8_range(const float *x, int8_t *q, int32_t count, float scale, int32_t zp,
+                                  int32_t qmin, int32_t qmax);
 int32_t qcc_quantize_f32_s16(const float *x, int16_t *q, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s8_f32(const int8_t *q, float *y, int32_t count, float scale, int32_t zp);
 void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float scale, int32_t zp);

@@ -9,6 +9,7 @@ from qcc.errors import PipelineError
 from qcc.ir.core import Graph
 from qcc.pipeline import Pass, PassContext, PassResult, register_pass
 from qcc.quant.lowering import Lowerer, Settings
+from qcc.quant.narrow_range import check_narrow_ranges
 from qcc.quant.scheme import scheme_of
 
 
@@ -32,6 +33,7 @@ class Quantize(Pass):
         settings = Settings.from_scheme(scheme_of(graph, ctx), graph)
         lowerer = Lowerer(graph, settings)
         quantized = lowerer.run()
+        check_narrow_ranges(quantized)  # activations below 8 bits stay on their grid (arithmetic.md §3.19)
         for note in lowerer.notes:
             ctx.log(note)
         return PassResult(quantized, True)

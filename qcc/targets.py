@@ -48,6 +48,10 @@ def _widths(bits: tuple[int, ...]) -> str:
     return "/".join(str(b) for b in bits)
 
 
+LOW_BITS = (2, 3, 4, 5, 6, 7, 8)
+"""Widths of a low-bit target: below 8, activations are int8 on a smaller grid and weights of at
+most 4 bits are packed as nibbles (docs/arithmetic.md §3.19)."""
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -68,6 +72,13 @@ TARGETS: dict[str, Target] = {
             "Small MCU NPU: int8 weights with one scale per tensor, int8 activations, double rounding",
             weight_bits=(8,), activation_bits=(8,), per_channel=False, rounding="double",
             wide_accumulator=False, lut=True, ram_bytes=512 * 1024,
+        ),
+        Target(
+            "npu-lowbit",
+            "NPU with 2- to 8-bit weights and activations (int8 containers, docs/arithmetic.md §3.19), "
+            "per-channel, single rounding",
+            weight_bits=LOW_BITS, activation_bits=LOW_BITS, per_channel=True, rounding="single",
+            wide_accumulator=False, lut=True, default_weight_bits=4, default_activation_bits=8,
         ),
     )
 }

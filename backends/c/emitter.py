@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from qcc.arith.fixedpoint import activation_range
 from qcc.backends.c.build import STANDALONE_FLAGS
 from qcc.backends.c.carrays import ByteArray, array_definition, float_literal, render_definition
 from qcc.backends.c.cnames import comment_text
@@ -125,10 +126,7 @@ def model_c(program: CProgram) -> str:
     helpers = []
     for k, io in enumerate(program.inputs):
         if io.scale is not None:
-            helpers.append(
-                f"int32_t {p}_quantize_input{k}(const float *x, {io.ctype} *q)\n{{\n"
-                f"    return qcc_quantize_f32_{io.suffix}(x, q, {io.count}, {float_literal(io.per_tensor_scale())}, {io.zero_point});\n}}"
-            )
+            helpers.append(_quantize_helper(p, k, io))
     for k, io in enumerate(program.outputs):
         if io.scale is not None:
             helpers.append(_dequantize_helper(p, k, io))
@@ -166,6 +164,18 @@ def model_c(program: CProgram) -> str:
     parts.append(f"size_t {p}_arena_size(void)\n{{\n    return {_macro(program, 'ARENA_SIZE')};\n}}")
     parts.extend(helpers)
     return "\n\n".join(parts) + "\n"
+
+
+def _quantize_helper(p: str, k: int, io: BoundaryIO) -> str:
+    """The float -> integer helper of input ``k``; an input on a grid narrower than its int8
+    storage clamps to that grid (docs/arithmetic.md §3.19)."""
+    head = f"int32_t {p}_quantize_input{k}(const float *x, {io.ctype} *q)\n{{\n"
+    args = f"x, q, {io.count}, {float_literal(io.per_tensor_scale())}, {io.zero_point}"
+    quant = io.value.type.quant
+    if quant is not None and quant.bits < io.dtype.bits:
+        qmin, qmax = activation_range(quant.bits)
+        return head + f"    return qcc_quantize_f32_{io.suffix}_range({args}, {qmin}, {qmax});\n}}"
+    return head + f"    return qcc_quantize_f32_{io.suffix}({args});\n}}"
 
 
 def _dequantize_helper(p: str, k: int, io: BoundaryIO) -> str:

@@ -20,9 +20,10 @@ NIBBLE_RANGE = (-8, 7)
 
 
 def stored_weight_bits(weight: Value) -> int:
-    """4 when the constant is a 4-bit weight (stored packed), else 8 (one weight per byte)."""
+    """4 when the constant is a weight of at most 4 bits (stored packed: 2- and 3-bit weights fit a
+    nibble too), else 8 (one weight per byte)."""
     quant = weight.type.quant
-    return PACKED_BITS if quant is not None and quant.bits == PACKED_BITS else 8
+    return PACKED_BITS if weight.is_const and quant is not None and quant.bits <= PACKED_BITS else 8
 
 
 def pack_int4(values: np.ndarray, where: str) -> np.ndarray:

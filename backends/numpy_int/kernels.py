@@ -78,7 +78,7 @@ def _output_stage(acc: np.ndarray, attrs: Mapping[str, Any], channel_axis: int |
 def quantize(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     q = node.result.quant
     dtype = node.attr("dtype")
-    qmin, qmax = activation_range(dtype.bits)
+    qmin, qmax = activation_range(q.bits)  # the grid's range: narrower than the storage below 8 bits
     return [quantize_real(xs[0], q.scale_value(), q.zero_point_value(), qmin, qmax).astype(dtype.numpy)]
 
 

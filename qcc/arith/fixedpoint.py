@@ -359,24 +359,25 @@ def weight_range(bits: int) -> tuple[int, int]:
     return -hi, hi
 
 
-_ACTIVATION_RANGES = {8: (-128, 127), 16: (-32767, 32767)}
-_ADD_LEFT_SHIFTS = {8: 20, 16: 15}
+NARROW_ACTIVATION_BITS = range(2, 8)
+"""Activation widths below 8: int8 storage on a smaller asymmetric grid (docs/arithmetic.md §3.19)."""
 
 
 def activation_range(bits: int) -> tuple[int, int]:
-    """int8 asymmetric ``[-128, 127]``; int16 symmetric ``[-32767, 32767]`` (zp = 0)."""
-    try:
-        return _ACTIVATION_RANGES[bits]
-    except KeyError:
-        raise IRError(f"activation bit width must be 8 or 16, got {bits}") from None
+    """int8 asymmetric ``[-128, 127]``; b-bit (b in 2..7) asymmetric ``[-2^(b-1), 2^(b-1)-1]``, stored
+    in int8; int16 symmetric ``[-32767, 32767]`` (zp = 0)."""
+    if bits == 16:
+        return -32767, 32767
+    if bits == 8 or bits in NARROW_ACTIVATION_BITS:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    raise IRError(f"activation bit width must be 2..8 or 16, got {bits}")
 
 
 def add_left_shift(bits: int) -> int:
-    """Headroom shift of Add/Sub inputs: 20 for int8, 15 for int16 (TFLite ``add.cc``)."""
-    try:
-        return _ADD_LEFT_SHIFTS[bits]
-    except KeyError:
-        raise IRError(f"activation bit width must be 8 or 16, got {bits}") from None
+    """Headroom shift of Add/Sub inputs: 20 for int8 and narrower grids (stored in int8), 15 for
+    int16 (TFLite ``add.cc``)."""
+    activation_range(bits)  # refuses widths qcc has no activations of
+    return 15 if bits == 16 else 20
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from qcc.ir.core import Graph, Value
 from qcc.ir.ops import Tensor, coerce_attr, get_op
 from qcc.ir.printer import format_type
 from qcc.ir.types import DType, QuantParams, QuantScheme, TensorType
+
+_NARROW_QUANT_TYPE = re.compile(r"i([2-7])")
+"""A quantized type named ``i2`` .. ``i7``: int8 storage, grid of that width."""
 
 
 @functools.cache
@@ -208,8 +212,10 @@ class _Builder:
         quant_tree = rest.pop() if rest and isinstance(rest[-1], lark.Tree) and rest[-1].data == "quant" else None
         if rest and rest[-1] is None:
             rest.pop()
+        narrow = _NARROW_QUANT_TYPE.fullmatch(str(name_tok)) if quant_tree is not None else None
         try:
-            dtype = DType.parse(str(name_tok))
+            # a quantized i2..i7 is int8 storage on a narrower grid (docs/arithmetic.md §3.19)
+            dtype = DType.I8 if narrow else DType.parse(str(name_tok))
         except IRError as e:
             raise self.error(name_tok, str(e)) from None
         dims: list[int | str] = []
@@ -218,13 +224,14 @@ class _Builder:
                 continue
             tok = _token(d)
             dims.append(int(tok) if tok.type == "INT" else str(tok))
-        quant = self.quant(quant_tree, dtype) if quant_tree is not None else None
+        quant = self.quant(quant_tree, int(narrow[1]) if narrow else dtype.bits) if quant_tree is not None else None
         try:
             return TensorType(dtype, tuple(dims), quant)
         except IRError as e:
             raise self.error(name_tok, str(e)) from None
 
-    def quant(self, tree: lark.Tree, dtype: DType) -> QuantParams:
+    def quant(self, tree: lark.Tree, bits: int) -> QuantParams:
+        """``q(...)``; ``bits`` is the grid width the type name shows, unless ``bits=`` says otherwise."""
         fields: dict[str, Any] = {}
         for qp in tree.children:
             key, val = qp.children
@@ -243,7 +250,7 @@ class _Builder:
                 scale=tup(fields["scale"]) if isinstance(fields["scale"], list) else float(fields["scale"]),
                 zero_point=tup(fields["zp"]),
                 axis=fields.get("axis"),
-                bits=int(fields.get("bits", dtype.bits)),
+                bits=int(fields.get("bits", bits)),
             )
         except IRError as e:
             raise self.error(tree, str(e)) from None

@@ -55,14 +55,15 @@ def format_scalar(x: Any, dtype: DType) -> str:
     return str(int(x))
 
 
-def format_quant(q: QuantParams, dtype: DType) -> str:
+def format_quant(q: QuantParams, dtype: DType, shown_bits: int | None = None) -> str:
+    """The ``q(...)`` part; ``bits=`` only when the grid's width is not the one the type name shows."""
     def many(xs: Any, fmt: Any) -> str:
         return "[" + ", ".join(fmt(x) for x in xs) + "]" if isinstance(xs, tuple) else fmt(xs)
 
     parts = [f"scale={many(q.scale, format_float)}", f"zp={many(q.zero_point, str)}"]
     if q.axis is not None:
         parts.append(f"axis={q.axis}")
-    if q.bits != dtype.bits:
+    if q.bits != (shown_bits or dtype.bits):
         parts.append(f"bits={q.bits}")
     return "q(" + ", ".join(parts) + ")"
 
@@ -79,9 +80,13 @@ def value_ref(name: str) -> str:
 
 
 def format_type(t: TensorType) -> str:
-    text = f"{t.dtype}{t.shape_text()}"
-    if t.quant is not None:
-        text += " " + format_quant(t.quant, t.dtype)
+    """``i8[2,3] q(...)``; int8 storage on a narrower grid prints with the grid's width,
+    ``i4[2,3] q(...)`` (docs/arithmetic.md §3.19)."""
+    q = t.quant
+    narrow = q is not None and t.dtype is DType.I8 and q.bits < t.dtype.bits
+    text = f"{f'i{q.bits}' if narrow else t.dtype}{t.shape_text()}"
+    if q is not None:
+        text += " " + format_quant(q, t.dtype, shown_bits=q.bits if narrow else None)
     return text
 
 

@@ -104,6 +104,12 @@ _BITS = {
 }
 
 
+QUANT_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)
+"""Grid widths a QuantParams may have; below 8 the values are stored in int8 (docs/arithmetic.md §3.19)."""
+SCHEME_BITS = (2, 3, 4, 5, 6, 7, 8, 16)
+"""Weight and activation widths a QuantScheme may ask for; the target decides which it runs."""
+
+
 @dataclass(frozen=True)
 class QuantParams:
     """How integers map to reals: ``r = scale * (q - zero_point)``.
@@ -131,8 +137,8 @@ class QuantParams:
         for s in scales:
             if not (math.isfinite(s) and s > 0):
                 raise IRError(f"quantization scale must be finite and > 0, got {s}")
-        if self.bits not in (4, 8, 16, 32):
-            raise IRError(f"quantization bit width must be 4, 8, 16 or 32, got {self.bits}")
+        if self.bits not in QUANT_BITS:
+            raise IRError(f"quantization bit width must be 2..8, 16 or 32, got {self.bits}")
 
     @property
     def per_channel(self) -> bool:
@@ -302,8 +308,8 @@ class QuantScheme:
         if self.calibration not in CALIBRATION_METHODS:
             raise IRError(f"scheme: calibration '{self.calibration}' must be one of {', '.join(CALIBRATION_METHODS)}")
         for what, bits in (("weights", self.weight_bits), ("acts", self.activation_bits)):
-            if bits not in (4, 8, 16):
-                raise IRError(f"scheme: {what}={bits} must be 4, 8 or 16")
+            if bits not in SCHEME_BITS:
+                raise IRError(f"scheme: {what}={bits} must be 2..8 or 16")
         names = [o.node for o in self.overrides]
         if len(set(names)) != len(names):
             raise IRError("scheme: a node is overridden twice")

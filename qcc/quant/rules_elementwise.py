@@ -12,7 +12,6 @@ from qcc.arith.lut import build_lut_int8, build_lut_int16
 from qcc.arith.params import activation_range
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
-from qcc.ir.types import DType
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering
 
 
@@ -86,10 +85,9 @@ def lower_lut(lw: Lowerer, node: Node) -> None:
     qx = x.quant
     fn = _real_function(node)
     out_min, out_max = activation_range(bits)
-    if bits == 8:
+    if bits <= 8:  # narrower grids index the same 256-entry table (docs/arithmetic.md §3.19)
         table = build_lut_int8(fn, qx.scale_value(), qx.zero_point_value(), out_q.scale_value(), out_q.zero_point_value(), out_min, out_max)
     else:
         table = build_lut_int16(fn, qx.scale_value(), out_q.scale_value(), in_zp=qx.zero_point_value(), out_zp=out_q.zero_point_value(),
                                 out_qmin=out_min, out_qmax=out_max)
-    dtype = DType.I8 if bits == 8 else DType.I16
-    lw.result(node.result, lw.add("q.lut", [x], {"table": table, "dtype": dtype}, name=node.result.name, quant=out_q))
+    lw.result(node.result, lw.add("q.lut", [x], {"table": table, "dtype": int_dtype(bits)}, name=node.result.name, quant=out_q))

@@ -39,8 +39,9 @@ SOFTMAX_OUTPUT = QuantParams(1.0 / 256.0, -128, None, 8)
 
 
 def _int8_operand(lw: Lowerer, node: Node, section: str) -> Value:
-    """The node's first operand at int8; the ops here are defined on int8 only."""
-    if lw.settings_of(node).activation_bits != 8:
+    """The node's first operand at int8; the ops here are defined on int8 only (narrower grids are
+    widened to int8 for them, docs/arithmetic.md §3.19)."""
+    if lw.settings_of(node).activation_bits > 8:
         raise NoLowering(
             f"node '{node.name}' ({node.op}): the integer {node.op} is defined on int8 activations only "
             f"(docs/arithmetic.md {section}); quantize this node with acts=8 (overrides={node.name}:acts=8)"

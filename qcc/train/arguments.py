@@ -15,7 +15,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib", help="calibration data for the starting ranges (default: --data)")
     p.add_argument("-o", "--output", required=True, help="the trained, calibrated float graph (.qir, plus .npz)")
     p.add_argument("--weights", type=int, default=4, help="weight bits (default 4)")
-    p.add_argument("--acts", type=int, default=8, help="activation bits (default 8; qcc's activation grids are 8 or 16 bits)")
+    p.add_argument("--acts", type=int, default=8, help="activation bits (default 8; 2..8 or 16, as the target allows: npu-lowbit runs 2..8)")
     p.add_argument("--per-tensor", action="store_true", help="one weight step per tensor instead of per output channel")
     p.add_argument("--method", choices=METHODS, default="lsq", help="lsq, dampen (LSQ + oscillation dampening) or freeze (LSQ + iterative freezing)")
     p.add_argument("--init", default="fast", help="the PTQ recipe whose calibrated graph training starts from (fast, dfq, adaround)")

@@ -435,7 +435,10 @@ def test_ranges() -> None:
     assert activation_range(8) == (-128, 127)
     assert activation_range(16) == (-32767, 32767)
     assert add_left_shift(8) == 20 and add_left_shift(16) == 15
-    for bad in (lambda: weight_range(1), lambda: activation_range(4), lambda: add_left_shift(32)):
+    # narrower activations are int8 on a smaller asymmetric grid (docs/arithmetic.md §3.19)
+    assert activation_range(4) == (-8, 7) and activation_range(3) == (-4, 3) and activation_range(2) == (-2, 1)
+    assert add_left_shift(4) == 20
+    for bad in (lambda: weight_range(1), lambda: activation_range(1), lambda: activation_range(12), lambda: add_left_shift(32)):
         with pytest.raises(IRError):
             bad()
 

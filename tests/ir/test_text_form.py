@@ -14,7 +14,7 @@ from tests.damaged_zip import DAMAGES, damage_first_member
 SMALL = """\
 graph @g(%x: f32[1,3], %s: i8[1,3] q(scale=0.5, zp=-3)) -> (%y: f32[1,3]) {
   %b = const f32[3] dense<[0.1, -2.5, inf]>
-  %w = const i8[2,3] q(scale=[0.25, 0.125], zp=0, axis=0, bits=4) dense<[-7, 0, 7, 1, 2, 3]>
+  %w = const i4[2,3] q(scale=[0.25, 0.125], zp=0, axis=0) dense<[-7, 0, 7, 1, 2, 3]>
   %r = relu(%x) : f32[1,3]
   %y = add(%r, %b) {act_min=0.0, act_max=6.0} : f32[1,3]
   return %y
@@ -72,6 +72,23 @@ def test_quant_params_print_per_tensor_and_per_channel() -> None:
     g = parse(SMALL)
     assert g.inputs[1].type.quant == QuantParams(0.5, -3)
     assert g.value("w").type.quant == QuantParams((0.25, 0.125), 0, axis=0, bits=4)
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 7])
+def test_narrow_grids_print_their_width_and_are_stored_in_int8(bits: int) -> None:
+    # docs/arithmetic.md §3.19: `i3[...] q(...)` is int8 storage on a 3-bit grid; the long spelling
+    # `i8[...] q(..., bits=3)` parses to the same type and prints short
+    short = f"graph @g(%x: i{bits}[1,3] q(scale=0.5, zp=-1)) -> (%x: i{bits}[1,3] q(scale=0.5, zp=-1)) {{\n  return %x\n}}\n"
+    long = short.replace(f"i{bits}[1,3] q(scale=0.5, zp=-1)", f"i8[1,3] q(scale=0.5, zp=-1, bits={bits})")
+    for text in (short, long):
+        t = parse(text).inputs[0].type
+        assert (t.dtype, t.quant) == (DType.I8, QuantParams(0.5, -1, None, bits))
+        assert to_text(parse(text)) == short
+
+
+def test_an_unquantized_i4_is_still_the_int4_element_type() -> None:
+    text = "graph @g(%x: i4[2]) -> (%x: i4[2]) {\n  return %x\n}\n"
+    assert parse(text).inputs[0].type.dtype is DType.I4
 
 
 @pytest.mark.parametrize(

@@ -124,3 +124,36 @@ def test_softmax_cross_entropy() -> None:
         down.reshape(-1)[i] -= EPS
         expected.reshape(-1)[i] = (softmax_cross_entropy(up, labels)[0] - softmax_cross_entropy(down, labels)[0]) / (2 * EPS)
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_sigmoid_hard_sigmoid_and_hard_swish() -> None:
+    check_op("sigmoid", [rand(3, 7) * 3], {}, (0,))
+    # hard-sigmoid's kinks are where alpha x + beta is 0 or 1: x = -2.5 and 2.5 at the defaults
+    check_op("hard_sigmoid", [away_from(rand(4, 9) * 3, (-2.5, 2.5))], {}, (0,))
+    check_op("hard_sigmoid", [away_from(rand(4, 9) * 3, (-1.0, 1.0))], {"alpha": 0.5, "beta": 0.5}, (0,))
+    check_op("hard_swish", [away_from(rand(4, 9) * 4, (-3.0, 3.0))], {}, (0,))
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0]},
+        {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]},  # padded, overlapping windows
+        {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [1, 0, 0, 1], "dilations": [1, 2]},  # asymmetric, dilated
+        {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0], "ceil_mode": True},  # windows past the edge
+    ],
+)
+def test_max_pool_and_avg_pool(attrs: dict[str, Any]) -> None:
+    attrs = {"dilations": [1, 1], "ceil_mode": False, **attrs}
+    x = rand(2, 3, 5, 6)
+    x.reshape(-1)[:] = RNG.permutation(x.size) * 0.01  # distinct values: each window has one maximum
+    check_op("max_pool", [x], attrs, (0,))
+    check_op("avg_pool", [rand(2, 3, 5, 6)], attrs, (0,))
+    check_op("avg_pool", [rand(2, 3, 5, 6)], {**attrs, "count_include_pad": True}, (0,))
+
+
+def test_batch_norm_inference_form() -> None:
+    channels = 3
+    x, gamma, beta, mean = rand(2, channels, 4, 4), rand(channels), rand(channels), rand(channels)
+    var = RNG.uniform(0.5, 2.0, channels)
+    check_op("batch_norm", [x, gamma, beta, mean, var], {"epsilon": 1e-5}, (0, 1, 2))

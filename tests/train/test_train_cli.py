@@ -79,12 +79,27 @@ def test_cli_writes_a_graph_that_quantizes_to_the_trained_grids(files: tuple[Pat
             np.testing.assert_allclose(ints * scale, weight, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("widths", [["--acts", "4"], ["--weights", "3", "--acts", "3"]], ids=["w4a4", "w3a3"])
+def test_low_widths_train_and_compile_to_c(files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           widths: list[str]) -> None:
+    """Activations below 8 bits (docs/arithmetic.md §3.19) end to end: train, then C byte-equal to the reference."""
+    model, train, val = files
+    out = tmp_path / "trained.qir"
+    assert main(["train", str(model), "--data", str(train), "--val", str(val), "--epochs", "1", "--batch-size", "16", *widths, "-o", str(out)]) == 0
+    assert "target npu-lowbit" in capsys.readouterr().out
+    acts = widths[-1]
+    assert f'acts={acts}' in out.read_text()
+    assert main(["compile", str(out), "-p", "quantize", "--calib", str(train), "--verify", "4", "-o", str(tmp_path / "c")]) == 0
+    assert "byte-equal to the integer reference" in capsys.readouterr().out
+    assert f"i{acts}[" in (tmp_path / "c" / "model.qir").read_text()
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--epochs", "0"], "--epochs 0 must be >= 1"),
-        (["--weights", "3"], "3-bit"),
-        (["--acts", "4"], "4-bit"),
+        (["--weights", "1"], "no target runs 1-bit weights with 8-bit activations"),
+        (["--acts", "4", "--target", "dsp-w4a16"], "target 'dsp-w4a16' supports 8/16-bit activations, not 4-bit"),
         (["--init", "nonsense"], "unknown recipe 'nonsense'"),
     ],
 )

@@ -1,8 +1,9 @@
 /*
  * boundary_main.c - runs the boundary quantize helper on a file of float32 values (a test driver):
  *     ./boundary IN.f32 OUT.bin COUNT SCALE ZP BITS
- * SCALE is a C99 float literal (hexadecimal keeps it exact), BITS is 8 or 16. Writes COUNT int8 or
- * int16 values and prints the helper's NaN count.
+ * SCALE is a C99 float literal (hexadecimal keeps it exact), BITS is 2..8 or 16 (below 8: int8
+ * storage clamped to the BITS-bit grid). Writes COUNT int8 or int16 values and prints the helper's
+ * NaN count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
     scale = strtof(argv[4], NULL);
     zp = (int32_t)strtol(argv[5], NULL, 10);
     bits = (int32_t)strtol(argv[6], NULL, 10);
-    width = bits == 8 ? 1 : 2;
+    width = bits <= 8 ? 1 : 2;
     x = (float *)malloc(sizeof(float) * (size_t)count);
     q = malloc(width * (size_t)count);
     f = fopen(argv[1], "rb");
@@ -34,7 +35,13 @@ int main(int argc, char **argv)
         return 1;
     }
     fclose(f);
-    nans = bits == 8 ? qcc_quantize_f32_s8(x, (int8_t *)q, count, scale, zp) : qcc_quantize_f32_s16(x, (int16_t *)q, count, scale, zp);
+    if (bits == 16) {
+        nans = qcc_quantize_f32_s16(x, (int16_t *)q, count, scale, zp);
+    } else if (bits == 8) {
+        nans = qcc_quantize_f32_s8(x, (int8_t *)q, count, scale, zp);
+    } else {
+        nans = qcc_quantize_f32_s8_range(x, (int8_t *)q, count, scale, zp, -(1 << (bits - 1)), (1 << (bits - 1)) - 1);
+    }
     f = fopen(argv[2], "wb");
     if (f == NULL || fwrite(q, width, (size_t)count, f) != (size_t)count || fclose(f) != 0) {
         fprintf(stderr, "cannot write %s\n", argv[2]);
