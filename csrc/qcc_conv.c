@@ -12,8 +12,9 @@
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the int16 panel and a 4x2 dot-product
  *                          micro-kernel (vpdpwssd on the AVX-512 VNNI and AVX-VNNI paths, vpmaddwd on
  *                          AVX2, portable C), the int32 sums widened to int64 every 512 products.
- *   qcc_conv_depthwise_s8  int8, groups == in_c: stride 1 in bands of output rows over a padded copy
- *                          of the input rows (both in the arena's scratch), else per output row,
+ *   qcc_conv_depthwise_s8  int8, groups == in_c: with AVX-512 VBMI + VNNI the vpermb / vpdpbusd path
+ *                          of qcc_depthwise.c; else stride 1 in bands of output rows over a padded
+ *                          copy of the input rows (both in the arena's scratch), else per output row,
  *                          one pass per tap over a contiguous row of int32 accumulators.
  *   qcc_conv_s8 / _s16     any shape, groups, dilation, 1 to 3 spatial axes, int32 or int64
  *                          accumulators: the same row scheme with int64 accumulators.
@@ -26,6 +27,7 @@
  * Bit-exactness does not depend on the summation order: every partial sum is bounded by the
  * quantize pass's accumulator proof (|x - zp| <= X, |w| <= W, at most K terms).
  */
+#include "qcc_depthwise.h"
 #include "qcc_int4.h"
 #include "qcc_kernels.h"
 #include "qcc_simd.h"
@@ -236,6 +238,9 @@ void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int1
     int32_t acc[QCC_DW_TILE];
     int32_t lo[QCC_DW_MAX_KW], hi[QCC_DW_MAX_KW];
     int32_t n, co, x0, c;
+    if (qcc_depthwise_vector_s8(p, x, y, scratch)) { /* AVX-512 VBMI + VNNI builds (qcc_depthwise.c) */
+        return;
+    }
     if (sh == 1 && sw == 1 && scratch != NULL) {
         depthwise_band_s8(p, x, y, scratch);
         return;

@@ -12,6 +12,10 @@
  */
 #include "qcc_kernels.h"
 
+#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 /* ---- add / sub ------------------------------------------------------------------------------- */
 
 static int32_t add_one(const qcc_add_t *p, int32_t qa, int32_t qb)
@@ -194,8 +198,21 @@ void qcc_requantize_axis_s16(const qcc_requantize_axis_t *p, const int16_t *x, i
 
 void qcc_lut_s8(const qcc_lut_s8_t *p, const int8_t *x, int8_t *y)
 {
-    int32_t i;
-    for (i = 0; i < p->count; i++) {
+    int32_t i = 0;
+#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
+    /* the table in four registers: x ^ 0x80 = x + 128 is the index; vpermi2b looks up its low 7
+     * bits in entries 0-127 and in 128-255, bit 7 picks one of the two, 64 values per step */
+    const __m512i t0 = _mm512_loadu_si512((const void *)p->table), t1 = _mm512_loadu_si512((const void *)(p->table + 64));
+    const __m512i t2 = _mm512_loadu_si512((const void *)(p->table + 128)), t3 = _mm512_loadu_si512((const void *)(p->table + 192));
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (; i < p->count; i += 64) {
+        const __mmask64 live = p->count - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (p->count - i)) - 1u);
+        const __m512i index = _mm512_xor_si512(_mm512_maskz_loadu_epi8(live, (const void *)(x + i)), flip);
+        const __m512i low = _mm512_permutex2var_epi8(t0, index, t1), high = _mm512_permutex2var_epi8(t2, index, t3);
+        _mm512_mask_storeu_epi8((void *)(y + i), live, _mm512_mask_blend_epi8(_mm512_movepi8_mask(index), low, high));
+    }
+#endif
+    for (; i < p->count; i++) {
         y[i] = p->table[(int32_t)x[i] + 128];
     }
 }

@@ -73,8 +73,8 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
 #define QCC_DW_BAND_SCRATCH(rows, pw, extra) \
     ((size_t)4 * ((size_t)(rows) * (size_t)(pw) + 8) + ((size_t)(rows) + (size_t)(extra)) * (size_t)(pw) + 64)
 void qcc_conv_gemm_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y, int16_t *scratch); /* in_zp 0, acc64 */
-/* groups == in_c, 2-D, acc32; stride 1: scratch of QCC_DW_BAND_SCRATCH bytes for bands of tile
- * output rows (else NULL) */
+/* groups == in_c, 2-D, acc32; scratch of at least QCC_DW_VECTOR_SCRATCH (qcc_depthwise.h) bytes and,
+ * at stride 1, QCC_DW_BAND_SCRATCH bytes for bands of tile output rows (NULL: the row kernel) */
 void qcc_conv_depthwise_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch);
 /* Transposed convolution (gather form): weight rearranged to [out_c][in_c/groups][k...]; an input
  * position i feeds output o = i * stride - pad + k * dilation. */

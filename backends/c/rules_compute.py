@@ -47,7 +47,7 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 
-CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h", "qcc_int4.h")  # the kernels, their compile-time vector path, 4-bit weights
+CONV_SOURCES = ("qcc_conv.c", "qcc_depthwise.c", "qcc_depthwise.h", "qcc_simd.h", "qcc_int4.h")  # the kernels, their compile-time vector paths, 4-bit weights
 GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h", "qcc_int4.h")
 
 
@@ -126,6 +126,17 @@ def depthwise_band(geo: dict[str, Any]) -> tuple[int, int]:
     return rows, 4 * (rows * padded_width + 8) + (rows + extra) * padded_width + 64
 
 
+def depthwise_vector_scratch(geo: dict[str, Any], rows: int) -> int:
+    """Scratch bytes of the vector depthwise path (QCC_DW_VECTOR_SCRATCH in qcc_depthwise.h) for
+    bands of ``rows`` output rows, any stride: int32 accumulators for the band's outputs, its u8
+    input rows, 64 bytes of whole-vector overreach."""
+    ow, kh, kw = geo["out_size"][2], geo["kernel"][1], geo["kernel"][2]
+    (sh, sw), (dh, dw) = geo["stride"][1:], geo["dilation"][1:]
+    width = (ow - 1) * sw + (kw - 1) * dw + 1
+    band_rows = (rows - 1) * sh + (kh - 1) * dh + 1
+    return 4 * rows * ow + band_rows * width + 64
+
+
 @rule("q.conv")
 def lower_conv(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
@@ -148,11 +159,11 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
     if es == 1 and acc32 and not b.force_generic and groups == geo["in_c"] and cig == 1 and nsp <= 2:
         fields["bias"] = plain_bias()
         fields.update(weight_fields(b, node, w))
-        scratch = raw("NULL")
-        if geo["stride"][1:] == [1, 1]:
-            fields["tile"], b.step.scratch = depthwise_band(geo)
-            scratch = SCRATCH
-        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), scratch)
+        # one tile for both C paths: the vector one (any stride) and the stride-1 band of the row kernel
+        fields["tile"], band_bytes = depthwise_band(geo)
+        vector_bytes = depthwise_vector_scratch(geo, fields["tile"])
+        b.step.scratch = max(vector_bytes, band_bytes) if geo["stride"][1:] == [1, 1] else vector_bytes
+        b.call("qcc_conv_depthwise_s8", b.struct("qcc_conv_t", "conv", fields), read(x), write(y), SCRATCH)
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
