@@ -63,7 +63,7 @@ class Compress(Pass):
             return PassResult(graph, False)
         samples = list(calibration_set(graph, ctx, self.samples or None))
         source = ctx.calibration if isinstance(ctx.calibration, (str, os.PathLike)) else None
-        scorer = Scorer(model_outputs(graph, samples), load_labels(source))
+        scorer = Scorer(model_outputs(graph, samples), load_labels(source, graph))
         columns = self._candidates(graph, ctx)
         if not columns:
             raise PipelineError("compress: no conv can be compressed (none is a k x k group=1 conv or has a prunable input path)")

@@ -79,7 +79,7 @@ def evaluate_quantized(
     """Compare the integer execution of ``quant_graph`` with the float execution of
     ``float_graph`` on the same samples."""
     report = EvalReport()
-    labels = load_labels(data) if isinstance(data, (str, os.PathLike)) else None
+    labels = load_labels(data, float_graph) if isinstance(data, (str, os.PathLike)) else None
     report.labelled = labels is not None
     samples = CalibrationSet(float_graph, data, limit)
     # a layer is compared when the float model has a value of that name and shape (compression

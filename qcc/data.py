@@ -72,9 +72,10 @@ def _checked_labels(path: str | os.PathLike[str], key: str, labels: np.ndarray, 
     return labels.reshape(-1)
 
 
-def load_labels(path: str | os.PathLike[str] | None) -> np.ndarray | None:
-    """The labels an .npz data file holds (under a LABEL_KEYS name), flattened; None without."""
+def load_labels(path: str | os.PathLike[str] | None, graph: Graph) -> np.ndarray | None:
+    """The labels an .npz data file holds (under a LABEL_KEYS name), flattened; None without. Read
+    through ``load_feeds``, so a label count that does not match the samples is the same one-line
+    error for every command."""
     if path is None or Path(path).suffix != ".npz":
         return None
-    arrays = load_arrays(path)
-    return next((arrays[k].reshape(-1) for k in LABEL_KEYS if k in arrays), None)
+    return load_feeds(path, graph)[1]

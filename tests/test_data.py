@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from qcc.data import load_feeds
+from qcc.data import load_feeds, load_labels
 from qcc.errors import InputError
 from qcc.ir.core import Graph
 from qcc.model_io import load_graph
@@ -69,6 +69,14 @@ def test_label_count_must_match_the_samples(graph: Graph, tmp_path: Path, n: int
     with pytest.raises(InputError, match=message) as info:
         load_feeds(path, graph)
     assert str(path) in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_eval_and_compress_read_labels_with_the_same_check(graph: Graph, tmp_path: Path) -> None:
+    """`qcc eval` and `compress` take labels through load_labels: one rule, the same refusal as `run`."""
+    assert load_labels(_npz(tmp_path, x=samples(3), label=np.array([2, 0, 1])), graph).tolist() == [2, 0, 1]  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="'label' holds 2 values for 3 samples"):
+        load_labels(_npz(tmp_path, x=samples(3), label=np.array([1, 2])), graph)
+    assert load_labels(_npz(tmp_path, x=samples(3)), graph) is None
 
 
 def test_labels_must_be_class_numbers(graph: Graph, tmp_path: Path) -> None:

@@ -34,7 +34,6 @@ from qcc.backends.c.steps import (
     const_data,
     contiguous_strides,
     pad3,
-    raw,
     read,
     requant_fields,
     round_up,
