@@ -83,11 +83,11 @@ def format_type(t: TensorType) -> str:
     """``i8[2,3] q(...)``; int8 storage on a narrower grid prints with the grid's width,
     ``i4[2,3] q(...)`` (docs/arithmetic.md §3.19)."""
     q = t.quant
-    narrow = q is not None and t.dtype is DType.I8 and q.bits < t.dtype.bits
+    if q is None:
+        return f"{t.dtype}{t.shape_text()}"
+    narrow = t.dtype is DType.I8 and q.bits < t.dtype.bits
     text = f"{f'i{q.bits}' if narrow else t.dtype}{t.shape_text()}"
-    if q is not None:
-        text += " " + format_quant(q, t.dtype, shown_bits=q.bits if narrow else None)
-    return text
+    return text + " " + format_quant(q, t.dtype, shown_bits=q.bits if narrow else None)
 
 
 class Printer:

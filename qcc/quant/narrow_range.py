@@ -35,7 +35,9 @@ def check_narrow_ranges(graph: Graph) -> None:
 
 def _out_of_grid(node: Node, result: Value) -> str | None:
     """Why ``node`` could write a value outside its ``result``'s grid, or None if it cannot."""
-    bits = result.type.quant.bits
+    quant = result.type.quant
+    assert quant is not None  # is_narrow(result) holds
+    bits = quant.bits
     lo, hi = activation_range(bits)
     if node.op == "quantize":  # the boundary clamps to the result's own grid
         return None
