@@ -70,7 +70,8 @@ class AdaRound(Pass):
     equations are in qcc/ptq/rounding.py: rectified sigmoid h(V), regularizer sum(1 - |2h(V) - 1|^beta) with beta
     annealed from `beta-start` to `beta-end` after a warm-up of `warmup` x `iters` steps without
     it, weight `reg` (the paper's lambda, applied to normalized terms: see there), Adam at learning rate `lr`, `batch` calibration samples
-    per step, for `iters` steps per layer.
+    per step, for `iters` steps per layer; on large feature maps a step sees a random subset of the
+    output positions, at most `rows` (samples x positions) in all.
 
     Layers (conv incl. depthwise/grouped, gemm) are done in graph order. A layer's input comes from
     the network with everything upstream quantized (weights already rounded by this pass, activations
@@ -101,17 +102,19 @@ class AdaRound(Pass):
     warmup: float = 0.2
     batch: int = 32
     lr: float = 0.03
+    rows: int = 16384
     samples: int = 0
     seed: int = -1
     memory_mb: int = DEFAULT_MEMORY_MB
     guard: bool = True
 
     def config(self) -> AdaRoundConfig:
-        return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr)
+        return AdaRoundConfig(self.iters, self.reg, self.beta_start, self.beta_end, self.warmup, self.batch, self.lr, self.rows)
 
     def _check_options(self) -> None:
-        if self.iters < 1 or self.batch < 1 or self.samples < 0 or self.memory_mb < 0:
-            raise PipelineError(f"adaround: iters={self.iters} and batch={self.batch} must be >= 1, samples={self.samples} and memory-mb={self.memory_mb} >= 0")
+        if self.iters < 1 or self.batch < 1 or self.rows < 1 or self.samples < 0 or self.memory_mb < 0:
+            raise PipelineError(f"adaround: iters={self.iters}, batch={self.batch} and rows={self.rows} must be >= 1, "
+                                f"samples={self.samples} and memory-mb={self.memory_mb} >= 0")
         if not (0.0 <= self.warmup < 1.0) or self.reg < 0 or self.lr <= 0 or self.beta_start <= 0 or self.beta_end <= 0:
             raise PipelineError("adaround: need 0 <= warmup < 1, reg >= 0, lr > 0, beta-start > 0, beta-end > 0")
 

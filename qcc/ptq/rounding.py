@@ -32,6 +32,13 @@ the channel maxima on +-qmax keeps the scale the quantize pass recomputes exactl
 Everything is numpy: the layer as one batched matmul on im2col columns (canonical weight view
 [G, O_g, I_g*K], see qcc.ptq.layers), its gradient by hand, Adam (Kingma & Ba, 2015) by hand. The
 random batches come from the caller's generator, so a run is deterministic for a seed.
+
+A step's loss is an average over output positions, so a random subset of them estimates it without
+bias. On large feature maps a step uses at most `rows` (samples x positions): the same random
+positions in each of its samples, and only their windows are copied out of the input. A 416x416
+detector's first layers have 43,264 positions per sample; 32 samples of all of them made each step
+a 1.4M-row matmul and its im2col copy. Layers with fewer rows per step than the cap (every layer of
+the example model) are computed on all positions, as before.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class AdaRoundConfig:
     warmup: float = 0.2
     batch: int = 32
     lr: float = 0.03
+    rows: int = 16384  # samples x output positions per step at most (see the module docstring)
 
 
 def sigmoid(v: np.ndarray) -> np.ndarray:
@@ -111,7 +119,9 @@ class Columns:
         self.max_samples = max(1, chunk_bytes // max(sample_bytes, 1))
         self.loss_chunk = min(LOSS_CHUNK, self.max_samples)
 
-    def take(self, index: np.ndarray) -> np.ndarray:
+    def take(self, index: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        """Columns of the samples at ``index``; of the output positions ``positions`` only (flat
+        indices into the output map, in that order) when given, [B, G, I_g*K, len(positions)]."""
         x = np.asarray(self.inputs[index])
         if self.alpha != 1.0:
             x = x * self.alpha
@@ -120,7 +130,10 @@ class Columns:
         padded = pad_spatial(x, self.begin, self.end, 0)
         win = sliding_windows(padded, self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
         b, c = win.shape[:2]
-        return np.ascontiguousarray(win).reshape(b, self.groups, (c // self.groups) * math.prod(self.kernel_shape), self.positions)
+        if positions is not None:  # fancy indexing copies only the chosen windows
+            win = win[(Ellipsis, *np.unravel_index(positions, self.out_shape))]
+        count = self.positions if positions is None else len(positions)
+        return np.ascontiguousarray(win).reshape(b, self.groups, (c // self.groups) * math.prod(self.kernel_shape), count)
 
 
 def layer_forward(weights: np.ndarray, cols: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -192,9 +205,13 @@ def learn_rounding(
     bias32 = bias.astype(np.float32)
     n_free = int(np.count_nonzero(free))
     adam = _Adam(v.shape, config.lr)
+    sampled = columns.positions * batch > config.rows
+    per_sample = max(1, config.rows // batch)
     for step in steps if steps is not None else range(config.iters):
         index = np.sort(rng.choice(n, size=batch, replace=False))
-        cols = columns.take(index)
+        positions = np.sort(rng.choice(columns.positions, size=per_sample, replace=False)) if sampled else None
+        cols = columns.take(index, positions)
+        step_target = target[index] if positions is None else target[index][..., positions]
         sig = sigmoid(v)
         raw = sig * (ZETA - GAMMA) + GAMMA
         h = np.clip(raw, 0.0, 1.0)
@@ -202,7 +219,7 @@ def learn_rounding(
         w_soft = scale32 * (base32 + h.astype(np.float32))
         out = layer_forward(w_soft, cols, bias32)
         y = np.clip(out, lo, hi) if clamped else out
-        diff = y - target[index]
+        diff = y - step_target
         rows = batch * diff.shape[-1]
         grad_out = (2.0 / (rows * nearest_loss)) * diff
         if clamped:
