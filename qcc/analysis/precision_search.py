@@ -145,12 +145,14 @@ def search_weight_widths(
         """The network with ``assignment``'s widths (or only ``only`` quantized, at its width there)."""
         weights: dict[str, tuple[int, bool]] = {} if only is not None else {n.name: base.weights[n.name] for n in layers}
         acts: dict[str, int] = {} if only is not None else dict(base.activations)
+        operands: dict[str, int] = {} if only is not None else dict(base.operands)
         for knob in knobs if only is None else [only]:
             if knob.kind == "weights":
                 weights[knob.node.name] = (assignment[knob.label], settings.for_node(knob.node).per_channel)
             else:
                 acts.update(dict.fromkeys((r.name for r in quantized_results(knob.node)), assignment[knob.label]))
-        return OnGrid(weights, acts)
+                operands[knob.node.name] = assignment[knob.label]
+        return OnGrid(weights, acts, operands)
 
     priced = [(k, b) for k in knobs if k.label not in pinned for b in k.widths]
     alone_sqnr = dict(zip(((k.label, b) for k, b in priced), (sqnr_many or _serial(runner))([grid({k.label: b}, k) for k, b in priced])))
