@@ -141,14 +141,17 @@ class SensitivityRunner:
 
 
 def _read_at_width(node: Node, operands: list[np.ndarray], on_grid: OnGrid) -> list[np.ndarray]:
-    """``operands`` as ``node`` reads them: each activation stored on the grid at a width other than
-    the node's own is rounded again at the node's width (on the same range, as q.requantize does)."""
+    """``operands`` as ``node`` reads them: each calibrated activation not stored at the node's own
+    width (another width, or float because nothing upstream is on the grid) is rounded at the
+    node's width on its range, as q.requantize does; so "this node computes at 8 bits" alone
+    includes reading its inputs at 8 bits."""
     bits = on_grid.operands.get(node.name)
     if bits is None:
         return operands
     for index, value in enumerate(node.inputs):
-        stored = on_grid.activations.get(value.name)
-        if stored is not None and stored != bits and value.type.quant is not None:
+        if value.is_const or value.type.quant is None or not value.type.dtype.is_float:
+            continue
+        if on_grid.activations.get(value.name) != bits:
             operands[index] = fake_quantize(operands[index], activation_grid(value.type.quant, bits))
     return operands
 
