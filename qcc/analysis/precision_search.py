@@ -48,6 +48,10 @@ class Budget:
         return Budget(kind, limit)
 
     @property
+    def text(self) -> str:
+        return f"{self.kind}:{self.limit:g}"
+
+    @property
     def caps_cost(self) -> bool:
         """Whether the budget is a cap on a cost (size, bops) rather than a floor on the SQNR."""
         return self.kind != "sqnr"
