@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from qcc.analysis.distribute import check_workers, measurements
-from qcc.analysis.precision_search import Budget, search_weight_widths
+from qcc.analysis.precision_search import Budget, nodes_refusing_activation_width, search_weight_widths
 from qcc.analysis.sensitivity import SensitivityRunner
 from qcc.calibration.source import calibration_set
 from qcc.errors import PipelineError
@@ -22,7 +22,8 @@ from qcc.quant.scheme import scheme_of
 class MixedPrecision(Pass):
     """Give every weight layer the narrowest weight width the target allows that the `budget`
     affords: `size:F` keeps the weight bytes within F times those of 8-bit weights (4-bit weights
-    count half a byte) at the least added noise; `sqnr:DB` narrows as many layers as keep the
+    count half a byte) at the least added noise; `bops:F` keeps the bit operations (MACs x weight
+    bits x activation bits over the weight layers) within F times W8A8's; `sqnr:DB` narrows as many layers as keep the
     fake-quant network's output SQNR on `samples` calibration samples at or above DB. Layers are
     narrowed cheapest first, priced by the noise each adds alone per byte saved
     (qcc/analysis/precision_search.py). The choices become per-node overrides of the scheme (the
@@ -52,6 +53,8 @@ class MixedPrecision(Pass):
         settings = quant_settings(graph, ctx)
         fixed = frozenset(o.node for o in scheme.overrides if o.weight_bits is not None)
         fixed_acts = frozenset(o.node for o in scheme.overrides if o.activation_bits is not None)
+        if self.activations:  # nodes defined at the narrowest width only keep the scheme's
+            fixed_acts |= nodes_refusing_activation_width(graph, max(settings.target.activation_bits))
         runner = SensitivityRunner(graph, [dict(f) for f in calibration_set(graph, ctx, self.samples)])
         with measurements(runner, self.workers) as pool:
             result = search_weight_widths(graph, runner, settings, budget, fixed, ctx.log, pool.sqnr_many, self.activations, fixed_acts)
@@ -68,7 +71,8 @@ class MixedPrecision(Pass):
         order = {n.name: i for i, n in enumerate(graph.nodes)}
         new_scheme = replace(scheme, overrides=tuple(sorted(overrides.values(), key=lambda o: order.get(o.node, -1))))
         counted = "weight and activation" if self.activations else "weight"
-        ctx.log(f"mixed-precision: {counted} bytes {result.size_fraction:.3f} of the 8-bit ones, fake-quant output SQNR {result.sqnr_db:.2f} dB")
+        ctx.log(f"mixed-precision: {counted} bytes {result.size_fraction:.3f} of the 8-bit ones, bit operations {result.bops_fraction:.3f} of W8A8's, "
+                f"fake-quant output SQNR {result.sqnr_db:.2f} dB")
         changed = new_scheme != scheme
         graph.scheme = new_scheme
         return PassResult(graph, changed)

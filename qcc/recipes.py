@@ -12,7 +12,9 @@ use which).
 A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
 options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``; 0 or
 absent = the target's default), which the recipe states once in a leading ``quant-scheme`` pass that
-every later pass reads, and ``iters`` (AdaRound iterations per layer, adaround only).
+every later pass reads, ``iters`` (AdaRound iterations per layer, adaround only) and ``mixed``
+(a mixed-precision budget, ``fast{mixed=size:1.1}``: the ``mixed-precision`` pass with activation
+widths searched runs right after calibration, docs/mixed-precision.md).
 
 ``qcc quantize --recipe`` (and ``qcc compile``) use ``recipe_pipeline``.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from qcc.analysis.precision_search import Budget
 from qcc.errors import PipelineError
 from qcc.ir.types import CALIBRATION_METHODS
 from qcc.pipeline import format_pipeline, parse_pipeline, split_items
@@ -67,7 +70,7 @@ RECIPES: dict[str, Recipe] = {
 }
 
 DEFAULT_RECIPE = "fast"
-_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int}
+_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int, "mixed": Budget}
 _METHODS = CALIBRATION_METHODS
 
 
@@ -92,6 +95,8 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
                 options[key] = {"true": True, "false": False}[raw]
             elif kind is int:
                 options[key] = int(raw)
+            elif kind is Budget:
+                options[key] = Budget.parse(raw).text
             else:
                 if raw not in _METHODS:
                     raise KeyError
@@ -123,6 +128,9 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     if method:
         scheme.append(f"method={method}")
     steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
+    if options.get("mixed"):
+        at = steps.index("calibrate") + 1  # after the ranges exist, before any pass that rounds weights
+        steps.insert(at, f"mixed-precision{{budget={options['mixed']} activations=true}}")
     adaround = {"adaround": f"iters={options['iters']}" if "iters" in options else ""}
     text = ",".join(_fill(step, adaround) for step in steps)
     return format_pipeline(parse_pipeline(text))  # the canonical spelling (and every option checked)

@@ -16,20 +16,22 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from qcc.analysis.macs import node_macs
 from qcc.analysis.sensitivity import OnGrid, SensitivityRunner, SqnrMany, quantized_results, scheme_grid
 from qcc.errors import PipelineError
 from qcc.ir.core import Graph, Node
 from qcc.quant.fakequant import is_weight_layer
-from qcc.quant.lowering import Settings
+from qcc.quant.lowering import Lowerer, Settings
 
 
 @dataclass(frozen=True)
 class Budget:
     """``size:F`` (counted bytes at most F times those at 8 bits: the weights', plus, when activation
-    widths are searched, the quantized activation tensors') or ``sqnr:DB`` (output SQNR at least DB
-    on the samples)."""
+    widths are searched, the quantized activation tensors'), ``bops:F`` (bit operations, MACs x
+    weight bits x activation bits summed over the weight layers, at most F times W8A8's) or
+    ``sqnr:DB`` (output SQNR at least DB on the samples)."""
 
     kind: str
     limit: float
@@ -41,9 +43,18 @@ class Budget:
             limit = float(raw)
         except ValueError:
             limit = float("nan")
-        if kind not in ("size", "sqnr") or limit != limit or (kind == "size" and limit <= 0):
-            raise PipelineError(f"mixed-precision: budget '{text}' must be size:FRACTION (of the 8-bit weight bytes, > 0) or sqnr:DB")
+        if kind not in ("size", "bops", "sqnr") or limit != limit or (kind != "sqnr" and limit <= 0):
+            raise PipelineError(f"mixed-precision: budget '{text}' must be size:FRACTION (of the 8-bit bytes, > 0), bops:FRACTION (of W8A8's bit operations, > 0) or sqnr:DB")
         return Budget(kind, limit)
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}:{self.limit:g}"
+
+    @property
+    def caps_cost(self) -> bool:
+        """Whether the budget is a cap on a cost (size, bops) rather than a floor on the SQNR."""
+        return self.kind != "sqnr"
 
 
 @dataclass
@@ -60,25 +71,22 @@ class Decision:
 @dataclass(frozen=True)
 class CurvePoint:
     """One accepted step of an SQNR-budget search: what was narrowed (None: the start; a node name,
-    with ``:acts`` for its activations) and the counted bytes (fraction of 8-bit) and measured output
-    SQNR after it."""
+    with ``:acts`` for its activations), the counted bytes and bit operations after it (fractions of
+    W8A8's) and its measured output SQNR."""
 
     narrowed: str | None
     size_fraction: float
+    bops_fraction: float
     sqnr_db: float
 
 
 @dataclass
 class SearchResult:
     decisions: dict[str, Decision]
-    counted_bytes: float  # weights, plus activations when searched, at the chosen widths
-    reference_bytes: float  # the same tensors all at 8 bits
+    size_fraction: float  # weights, plus activations when searched, against all at 8 bits
+    bops_fraction: float  # MACs x weight bits x activation bits against W8A8's
     sqnr_db: float
     curve: list[CurvePoint]  # the size/SQNR points an SQNR budget's search measured, in order
-
-    @property
-    def size_fraction(self) -> float:
-        return self.counted_bytes / self.reference_bytes if self.reference_bytes else 0.0
 
 
 def _noise(sqnr_db: float) -> float:
@@ -140,17 +148,39 @@ def search_weight_widths(
     bits = {k.label: _scheme_bits(k, settings) if k.label in pinned else k.widths[0] for k in knobs}
     base = scheme_grid(graph, settings)
     order = {k.label: i for i, k in enumerate(knobs)}
+    macs = {n.name: node_macs(n) for n in layers}
+    scheme_acts = {n.name: settings.for_node(n).activation_bits for n in layers}
+
+    def size(assignment: dict[str, int]) -> float:
+        return sum(k.bytes(assignment[k.label]) for k in knobs)
+
+    def bops(assignment: dict[str, int]) -> float:
+        """Bit operations: a layer multiplies its weights by its operand read at its own width."""
+        return float(sum(m * assignment[n] * assignment.get(f"{n}:acts", scheme_acts[n]) for n, m in macs.items()))
+
+    size_reference = sum(k.bytes(8) for k in knobs)
+    bops_reference = float(sum(macs.values()) * 64)
+    # what a narrowing saves, and what a capped budget caps: bit operations for bops, else bytes
+    cost, cost_reference = (bops, bops_reference) if budget.kind == "bops" else (size, size_reference)
+
+    def fractions(assignment: dict[str, int]) -> tuple[float, float]:
+        return size(assignment) / size_reference if size_reference else 0.0, bops(assignment) / bops_reference if bops_reference else 0.0
+
+    def fits(assignment: dict[str, int]) -> bool:
+        return cost(assignment) <= budget.limit * cost_reference
 
     def grid(assignment: dict[str, int], only: _Knob | None = None) -> OnGrid:
         """The network with ``assignment``'s widths (or only ``only`` quantized, at its width there)."""
         weights: dict[str, tuple[int, bool]] = {} if only is not None else {n.name: base.weights[n.name] for n in layers}
         acts: dict[str, int] = {} if only is not None else dict(base.activations)
+        operands: dict[str, int] = {} if only is not None else dict(base.operands)
         for knob in knobs if only is None else [only]:
             if knob.kind == "weights":
                 weights[knob.node.name] = (assignment[knob.label], settings.for_node(knob.node).per_channel)
             else:
                 acts.update(dict.fromkeys((r.name for r in quantized_results(knob.node)), assignment[knob.label]))
-        return OnGrid(weights, acts)
+                operands[knob.node.name] = assignment[knob.label]
+        return OnGrid(weights, acts, operands)
 
     priced = [(k, b) for k in knobs if k.label not in pinned for b in k.widths]
     alone_sqnr = dict(zip(((k.label, b) for k, b in priced), (sqnr_many or _serial(runner))([grid({k.label: b}, k) for k, b in priced])))
@@ -164,24 +194,26 @@ def search_weight_widths(
 
     def push(knob: _Knob, index: int) -> None:
         """Offer narrowing ``knob`` from widths[index] to widths[index + 1], priced by the noise it
-        adds alone per byte it saves."""
+        adds alone per unit of cost (byte, or bit operation) it saves at the widths chosen so far; a
+        narrowing that saves nothing (an activation outside any layer, under bops) is not offered."""
         if index + 1 >= len(knob.widths):
             return
         now, lower = knob.widths[index], knob.widths[index + 1]
+        saved = cost(bits) - cost({**bits, knob.label: lower})
+        if saved <= 0:
+            return
         added = _noise(alone_sqnr[knob.label, lower]) - _noise(alone_sqnr[knob.label, now])
-        heapq.heappush(heap, (added / (knob.bytes(now) - knob.bytes(lower)), order[knob.label], knob.label, index))
+        heapq.heappush(heap, (added / saved, order[knob.label], knob.label, index))
 
     for knob in knobs:
         if knob.label not in pinned:
             push(knob, 0)
     what = "weights and activations" if activations else "weights"
-    reference = sum(k.bytes(8) for k in knobs)
-    total = sum(k.bytes(bits[k.label]) for k in knobs)
     current = runner.sqnr_db(grid(bits))
     if budget.kind == "sqnr" and current < budget.limit:
         raise PipelineError(f"mixed-precision: budget sqnr:{budget.limit:g} is out of reach: the widest {what} give {current:.2f} dB")
-    curve = [CurvePoint(None, total / reference, current)]
-    while heap and not (budget.kind == "size" and total <= budget.limit * reference):
+    curve = [CurvePoint(None, *fractions(bits), current)]
+    while heap and not (budget.caps_cost and fits(bits)):
         _, _, label, index = heapq.heappop(heap)
         knob = by_label[label]
         now, lower = knob.widths[index], knob.widths[index + 1]
@@ -192,9 +224,7 @@ def search_weight_widths(
                 log(f"mixed-precision: {knob.node.name} {knob.kind} stay at {now} bits (at {lower} bits the output SQNR would be {sqnr:.2f} dB)")
                 continue
             current = sqnr
-        total -= knob.bytes(now) - knob.bytes(lower)
-        if budget.kind == "sqnr":
-            curve.append(CurvePoint(label, total / reference, current))
+            curve.append(CurvePoint(label, *fractions(trial), current))
         bits = trial
         decision = decisions[knob.node.name]
         decision.alone_sqnr_db = alone_sqnr[label, lower]
@@ -204,11 +234,24 @@ def search_weight_widths(
             decision.activation_bits = lower
         log(f"mixed-precision: {knob.node.name} {knob.kind} {now} -> {lower} bits (alone: {decision.alone_sqnr_db:.2f} dB output SQNR)")
         push(knob, index + 1)
-    if budget.kind == "size":
-        if total > budget.limit * reference:
-            raise PipelineError(f"mixed-precision: budget size:{budget.limit:g} is out of reach: the narrowest {what} allowed take {total / reference:.3f}")
+    if budget.caps_cost:
+        if not fits(bits):
+            raise PipelineError(f"mixed-precision: budget {budget.kind}:{budget.limit:g} is out of reach: the narrowest {what} allowed take {cost(bits) / cost_reference:.3f}")
         current = runner.sqnr_db(grid(bits))
-    return SearchResult(decisions, total, reference, current, curve)
+    return SearchResult(decisions, *fractions(bits), current, curve)
+
+
+def nodes_refusing_activation_width(graph: Graph, bits: int) -> frozenset[str]:
+    """Nodes the integer lowering cannot run at ``bits``-bit activations (softmax, layer norm... are
+    defined on int8 only, docs/arithmetic.md §3.8-§3.12): found by the lowering rules themselves in
+    their pre-flight mode, on the graph's scheme with every node at ``bits``, so the search never
+    offers a width that quantize would refuse."""
+    assert graph.scheme is not None
+    overrides = tuple(replace(o, activation_bits=None) for o in graph.scheme.overrides)
+    wide = replace(graph.scheme, activation_bits=bits, overrides=overrides)
+    lowerer = Lowerer(graph, Settings.from_scheme(wide, graph), preflight=True)
+    lowerer.run()
+    return frozenset(node.name for node, _ in lowerer.refusals)
 
 
 def _scheme_bits(knob: _Knob, settings: Settings) -> int:

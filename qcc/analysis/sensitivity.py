@@ -33,10 +33,14 @@ BATCH_BYTES = 256 << 20
 @dataclass(frozen=True)
 class OnGrid:
     """What one measurement puts on its integer grid: weights by node name (bits, per channel) and
-    activations by value name (bits); everything else stays float."""
+    activations by value name (bits); everything else stays float. ``operands`` gives, by node name,
+    the width a node reads its activation operands at: the integer lowering converts an operand
+    stored at another width to the node's own (q.requantize), so a 16-bit tensor read by an 8-bit
+    node is rounded to 8 bits again there, which the simulation must see too."""
 
     weights: Mapping[str, tuple[int, bool]] = field(default_factory=dict)
     activations: Mapping[str, int] = field(default_factory=dict)
+    operands: Mapping[str, int] = field(default_factory=dict)
 
 
 def quantized_results(node: Node) -> list[Value]:
@@ -118,7 +122,7 @@ class SensitivityRunner:
                 env[id(value)] = fake_quantize(env[id(value)], activation_grid(value.type.quant, bits))
 
         def evaluate_node(node: Node, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
-            operands = list(operands)
+            operands = _read_at_width(node, list(operands), on_grid)
             weight = on_grid.weights.get(node.name)
             if weight is not None:
                 operands[1] = self._weight(node, *weight)
@@ -134,6 +138,22 @@ class SensitivityRunner:
             for value, array in zip(node.results, run_node(evaluator, node, [env[id(v)] for v in node.inputs])):
                 env[id(value)] = array
         return env
+
+
+def _read_at_width(node: Node, operands: list[np.ndarray], on_grid: OnGrid) -> list[np.ndarray]:
+    """``operands`` as ``node`` reads them: each calibrated activation not stored at the node's own
+    width (another width, or float because nothing upstream is on the grid) is rounded at the
+    node's width on its range, as q.requantize does; so "this node computes at 8 bits" alone
+    includes reading its inputs at 8 bits."""
+    bits = on_grid.operands.get(node.name)
+    if bits is None:
+        return operands
+    for index, value in enumerate(node.inputs):
+        if value.is_const or value.type.quant is None or not value.type.dtype.is_float:
+            continue
+        if on_grid.activations.get(value.name) != bits:
+            operands[index] = fake_quantize(operands[index], activation_grid(value.type.quant, bits))
+    return operands
 
 
 @dataclass
@@ -155,7 +175,7 @@ def scheme_grid(graph: Graph, settings: Settings) -> OnGrid:
     acts = {v.name: settings.activation_bits for v in graph.inputs if v.type.quant is not None and v.type.dtype.is_float}
     for node in graph.nodes:
         acts.update(dict.fromkeys((r.name for r in quantized_results(node)), settings.for_node(node).activation_bits))
-    return OnGrid(weights, acts)
+    return OnGrid(weights, acts, {n.name: settings.for_node(n).activation_bits for n in graph.nodes})
 
 
 SqnrMany = Callable[[Sequence[OnGrid]], list[float]]

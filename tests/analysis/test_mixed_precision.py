@@ -65,3 +65,22 @@ def test_activation_widths_beat_w8a8_within_its_bytes() -> None:
     wider, size = quantized("quant-scheme{weights=8 acts=8}", "size:1.1", activations=True, limit=None)
     assert 1.0 < size <= 1.1
     assert wider > uniform + 4
+
+
+def test_bops_budget_counts_macs_times_both_widths() -> None:
+    """bops:0.75 on W8A8 (weights searched): the chosen widths' MACs x weight bits x activation bits,
+    counted here from the scheme the pass wrote, stay within 0.75 of W8A8's, and the result beats
+    uniform W4A8 (0.5 of the bit operations) on the integer reference."""
+    from qcc.analysis.macs import node_macs
+
+    steps = ["quant-scheme{weights=8 acts=8}", PREPARE, "calibrate{samples=64}", "mixed-precision{budget=bops:0.75 samples=32}"]
+    ctx = PassContext(calibration=str(EXAMPLES / "calib.npz"), target=get_target("dsp-w4a16"))
+    graph = PassManager(parse_pipeline(",".join(steps))).run(load_graph(EXAMPLES / "digits_mbv2.onnx"), ctx)
+    assert graph.scheme is not None
+    settings = Settings.from_scheme(graph.scheme, graph)
+    layers = [n for n in graph.nodes if is_weight_layer(n)]
+    bops = sum(node_macs(n) * settings.for_node(n).weight_bits * settings.for_node(n).activation_bits for n in layers)
+    assert 0.5 < bops / sum(node_macs(n) * 64 for n in layers) <= 0.75
+    graph = PassManager(parse_pipeline("quantize")).run(graph, ctx)
+    report = evaluate_quantized(load_graph(EXAMPLES / "digits_mbv2.onnx"), graph, EXAMPLES / "test.npz", quant_evaluator=integer_node, limit=32)
+    assert next(iter(report.outputs.values())).sqnr_db > quantized("quant-scheme{weights=4 acts=8}")[0] + 3
