@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qcc.arith.fixedpoint import multiply_by_quantized_multiplier, requantize
+from qcc.arith.fixedpoint import activation_range, multiply_by_quantized_multiplier, requantize
 from qcc.backends.c.carrays import Raw
 from qcc.backends.c.packing import PACKED_BITS, pack_int4, stored_weight_bits
 from qcc.backends.c.rules_integer import is_plain_data, lower_plain_clip
@@ -322,7 +322,11 @@ def lower_requantize(b: StepBuilder, node: Node) -> None:
               "rounding": ROUNDING[a["rounding"]], "out_zp": a["out_zp"], "qmin": a["qmin"], "qmax": a["qmax"],
               "table": Raw("NULL")}
     if sx == "s8":  # the whole map, for every int8 value, by the reference's own helper
-        q = np.arange(-128, 128, dtype=np.int64)
+        # values outside a narrower input grid (docs/arithmetic.md §3.19) never occur; they map as the
+        # grid's edge does, so the table never asks for a rescale the quantize pass did not prove safe
+        quant = x.type.quant
+        lo, hi = activation_range(quant.bits) if quant is not None else (-128, 127)
+        q = np.clip(np.arange(-128, 128, dtype=np.int64), lo, hi)
         table = requantize(q - a["in_zp"], a["multiplier"], a["shift"], a["out_zp"], a["qmin"], a["qmax"], a["rounding"])
         fields["table"] = b.array("table", table, np.int16)
     b.files("qcc_elementwise.c")

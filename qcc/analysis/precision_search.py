@@ -44,7 +44,8 @@ class Budget:
         except ValueError:
             limit = float("nan")
         if kind not in ("size", "bops", "sqnr") or limit != limit or (kind != "sqnr" and limit <= 0):
-            raise PipelineError(f"mixed-precision: budget '{text}' must be size:FRACTION (of the 8-bit bytes, > 0), bops:FRACTION (of W8A8's bit operations, > 0) or sqnr:DB")
+            raise PipelineError(f"mixed-precision: budget '{text}' must be size:FRACTION (of the 8-bit bytes, > 0), "
+                                "bops:FRACTION (of W8A8's bit operations, > 0) or sqnr:DB")
         return Budget(kind, limit)
 
     @property
@@ -236,7 +237,8 @@ def search_weight_widths(
         push(knob, index + 1)
     if budget.caps_cost:
         if not fits(bits):
-            raise PipelineError(f"mixed-precision: budget {budget.kind}:{budget.limit:g} is out of reach: the narrowest {what} allowed take {cost(bits) / cost_reference:.3f}")
+            raise PipelineError(f"mixed-precision: budget {budget.kind}:{budget.limit:g} is out of reach: "
+                                f"the narrowest {what} allowed take {cost(bits) / cost_reference:.3f}")
         current = runner.sqnr_db(grid(bits))
     return SearchResult(decisions, *fractions(bits), current, curve)
 

@@ -87,7 +87,8 @@ def analyze(
         "layers": [_layer_json(r) for r in rows],
         "tensors": tensors,
         "worst": worst,
-        "mixed_precision_curve": [{"narrowed": p.narrowed, "weight_bytes_fraction": p.size_fraction, "bops_fraction": p.bops_fraction, "sqnr_db": p.sqnr_db} for p in curve],
+        "mixed_precision_curve": [{"narrowed": p.narrowed, "weight_bytes_fraction": p.size_fraction, "bops_fraction": p.bops_fraction,
+                                   "sqnr_db": p.sqnr_db} for p in curve],
     }
     return _finite(report)
 

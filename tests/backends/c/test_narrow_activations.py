@@ -104,3 +104,14 @@ def test_narrow_activations_equal_the_reference_and_stay_on_their_grid(cases: li
         except (OverflowError, ValueError):
             continue
         assert lo <= int(out.min()) and int(out.max()) <= hi, f"{case.label}: result in [{out.min()}, {out.max()}]"
+
+
+def test_requantize_table_of_a_narrow_input_stays_within_what_was_proven() -> None:
+    """The C requantize of an int8-stored input is a 256-entry table. For a 3-bit input only [-4, 3]
+    occurs, so the quantize pass proves the double-rounding left shift safe for that range alone
+    (here 2^28 x 7 fits int32; 2^28 x 255 would not): the table must not ask for more (found by the
+    property test above)."""
+    x = np.array([[[[-4, 3, 3], [-4, 2, 2]]]], dtype=np.int8)
+    attrs = dict(in_zp=-4, multiplier=2**31 - 1, shift=28, rounding="double", out_zp=0, qmin=-4, qmax=3, dtype=DType.I8)
+    g, feeds = single_node("q.requantize", [("x", (narrow_type(3, x.shape, -4), x))], attrs, result_quant=QuantParams(0.07, 0, None, 3))
+    check_cases([Case(g, feeds, "requantize at 3 bits, shift 28")])
