@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -131,7 +132,8 @@ class Columns:
         win = sliding_windows(padded, self.kernel_shape, self.attrs["strides"], self.attrs["dilations"], self.out_shape)
         b, c = win.shape[:2]
         if positions is not None:  # fancy indexing copies only the chosen windows
-            win = win[(Ellipsis, *np.unravel_index(positions, self.out_shape))]
+            coords = (Ellipsis, *np.unravel_index(positions, self.out_shape))
+            win = cast(Any, win)[coords]
         count = self.positions if positions is None else len(positions)
         return np.ascontiguousarray(win).reshape(b, self.groups, (c // self.groups) * math.prod(self.kernel_shape), count)
 
