@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from qcc.analysis.macs import graph_macs, node_macs
 from qcc.calibration.source import calibration_set
 from qcc.compression.candidates import Candidate, pruning_macs_saved
 from qcc.compression.channel_path import find_channel_path
+from qcc.compression.curve_plot import CurvePoint, write_curve_png
 from qcc.compression.greedy import MacCount, Selection, fill, frontier, select
 from qcc.compression.layer_lookup import find_conv
 from qcc.compression.mac_budget import selection_macs
@@ -47,7 +49,8 @@ class Compress(Pass):
     graph order, each fitted by least squares (ridge towards its original weights) from its inputs
     in the graph as compressed so far to its outputs in the original model: pruning refits the kept
     weights, SVD the 1 x k factor (at least `positions` patches per sample). The log shows the
-    per-layer table, the score/MAC curve and the final measured score. No fine-tuning:
+    per-layer table, the score/MAC curve and the final measured score; `plot=FILE` also measures
+    the model along the curve and draws it into a PNG (needs matplotlib). No fine-tuning:
     reconstruction is the recovery. Run first, on the float model (before fold-batchnorm or after)."""
 
     name = "compress"
@@ -58,6 +61,7 @@ class Compress(Pass):
     methods: tuple[str, ...] = METHODS
     samples: int = 64
     positions: int = 16
+    plot: str = ""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         self._check_options()
@@ -77,6 +81,7 @@ class Compress(Pass):
         selection = fill(select(columns, macs_of, total, budget), columns, macs_of, budget)
         ctx.log(_table(columns, selection, scorer.unit))
         ctx.log(_curve(columns, macs_of, total, scorer.unit))
+        measured = self._measured_curve(graph, columns, macs_of, total, samples, scorer, ctx) if self.plot else []
         targets = self._original_outputs(graph, selection.chosen, samples, ctx.seed)
         for candidate in selection.chosen:
             self._apply(graph, candidate, samples, targets[candidate.layer.name], ctx)
@@ -84,7 +89,26 @@ class Compress(Pass):
         after = graph_macs(graph)
         ctx.log(f"compress: MACs {total:,} -> {after:,} ({after / total:.1%}, selection predicted {selection.macs:,}); "
                 f"{scorer.unit} on {len(samples)} calibration samples: {final:.2f}")
+        if self.plot:
+            write_curve_png(Path(self.plot), measured, CurvePoint(after / total, final), self.macs, scorer.unit)
+            ctx.log(f"compress: accuracy/MAC curve written to {self.plot}")
         return PassResult(graph, bool(selection.chosen))
+
+    def _measured_curve(self, graph: Graph, columns: list[list[Candidate]], macs_of: MacCount, total: int,
+                        samples: Sequence[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> list[CurvePoint]:
+        """The model's score at the frontier selections nearest to 10%, 20%, ... 90% of the MACs,
+        every chosen layer standing in at once (each as fitted alone: no sequential reconstruction)."""
+        selections = frontier(columns, macs_of)
+        wanted = {min(selections, key=lambda s: abs(s.macs / total - tenth / 10)).macs for tenth in range(1, 10)}
+        points = []
+        for selection in selections:
+            if selection.macs in wanted:
+                wanted.discard(selection.macs)  # the highest threshold reaching those MACs
+                score = scorer(model_outputs(graph, samples, _standing_in(*selection.chosen)))
+                points.append(CurvePoint(selection.macs / total, score))
+        ctx.log("compress: measured curve (MACs left, " + scorer.unit + "): "
+                + ", ".join(f"{p.macs_fraction:.1%} {p.score:.2f}" for p in sorted(points, key=lambda p: p.macs_fraction)))
+        return points
 
     def _check_options(self) -> None:
         if self.macs <= 0.0:
@@ -161,11 +185,14 @@ class Compress(Pass):
         split_conv(graph, node, candidate.size, self.name, fitted)
 
 
-def _standing_in(candidate: Candidate) -> Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]:
-    """The float evaluator with the candidate's compressed layer in place of its layer."""
+def _standing_in(*candidates: Candidate) -> Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]:
+    """The float evaluator with the candidates' compressed layers in place of their layers (they
+    compose: a pruned consumer ignores the channels its producer would no longer compute)."""
+    by_layer = {id(c.layer): c for c in candidates}
 
     def evaluate_node(node: Node, operands: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
-        return candidate.evaluate(operands) if node is candidate.layer else float_node(node, operands)
+        candidate = by_layer.get(id(node))
+        return candidate.evaluate(operands) if candidate is not None else float_node(node, operands)
 
     return evaluate_node
 

@@ -73,6 +73,16 @@ def test_compress_meets_the_budget_exactly_as_predicted() -> None:
     assert any("per-layer candidates" in line for line in lines) and any("MACs left vs threshold" in line for line in lines)
 
 
+def test_plot_draws_the_measured_curve_headless(tmp_path: Path) -> None:
+    lines: list[str] = []
+    ctx = PassContext(calibration=[{"x": x[None]} for x in inputs(16, 3)], log=lines.append)
+    run_pipeline(three_conv_graph(), f"compress{{macs=0.5 samples=16 plot={tmp_path / 'curve.png'}}}", ctx)
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curve = next(line for line in lines if line.startswith("compress: measured curve"))
+    fractions = [float(f) for f in re.findall(r"(\d+\.\d)% ", curve)]
+    assert len(fractions) >= 2 and fractions == sorted(fractions) and all(0 < f < 100 for f in fractions)
+
+
 def test_recipe_after_compress_compiles_to_bit_exact_c(tmp_path: Path) -> None:
     assert recipe_pipeline("compress{macs=0.4},fast{weights=4}").startswith("compress{macs=0.4},quant-scheme{weights=4},fold-constants")
     onnx.save(three_conv_model(), tmp_path / "m.onnx")
