@@ -43,7 +43,7 @@ def write_curve_png(path: Path, points: Sequence[CurvePoint], final: CurvePoint,
     ax.set_ylabel(f"{unit} on calibration samples")
     ax.set_title("compress: accuracy against MACs")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
