@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qcc.analysis.plots import NOISE_FREE_DB, PlotsUnavailable, _pyplot
+from qcc.analysis.plots import NOISE_FREE_DB, PlotsUnavailable, headless_pyplot
 from qcc.errors import PipelineError
 
 
@@ -30,7 +30,7 @@ def _drawn(score: float) -> float:
 def write_curve_png(path: Path, points: Sequence[CurvePoint], final: CurvePoint, target: float, unit: str) -> None:
     """Draw the curve into ``path``; a one-line error when matplotlib is missing."""
     try:
-        plt = _pyplot()
+        plt = headless_pyplot()
     except PlotsUnavailable:
         raise PipelineError(f"compress: plot={path} needs matplotlib: pip install \"qcc[analyze]\"") from None
     ordered = sorted(points, key=lambda p: p.macs_fraction)
