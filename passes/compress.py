@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -13,11 +14,12 @@ from qcc.analysis.macs import graph_macs, node_macs
 from qcc.calibration.source import calibration_set
 from qcc.compression.candidates import Candidate, pruning_macs_saved
 from qcc.compression.channel_path import find_channel_path
-from qcc.compression.greedy import MacCount, Selection, frontier, select
+from qcc.compression.curve_plot import CurvePoint, write_curve_png
+from qcc.compression.greedy import MacCount, Selection, fill, frontier, select
 from qcc.compression.layer_lookup import find_conv
 from qcc.compression.mac_budget import selection_macs
-from qcc.compression.prune import prune_conv_inputs
-from qcc.compression.reconstruct import kept_count
+from qcc.compression.prune import consumer_bias, prune_conv_inputs
+from qcc.compression.reconstruct import kept_count, layer_output, svd_layer
 from qcc.compression.sampling import model_outputs, sample_patches
 from qcc.compression.scoring import Scorer
 from qcc.compression.spatial_svd import check_splittable, full_rank, split_conv, split_macs
@@ -42,9 +44,13 @@ class Compress(Pass):
     candidate is scored alone (that layer compressed, the rest original) on the first `samples`
     calibration samples: top-1 when the calibration .npz holds labels, else output SQNR against the
     uncompressed model. The highest score threshold at which each layer's cheapest candidate above
-    it fits the budget is taken; the layers are then compressed in graph order (pruning
-    reconstructs from the graph as compressed so far, `positions` patches per sample). The log
-    shows the per-layer table, the score/MAC curve and the final measured score. No fine-tuning:
+    it fits the budget is taken, then the MACs left under the budget go back to the worst-scoring
+    layers (a less compressed candidate, or none) while they fit. The layers are then compressed in
+    graph order, each fitted by least squares (ridge towards its original weights) from its inputs
+    in the graph as compressed so far to its outputs in the original model: pruning refits the kept
+    weights, SVD the 1 x k factor (at least `positions` patches per sample). The log shows the
+    per-layer table, the score/MAC curve and the final measured score; `plot=FILE` also measures
+    the model along the curve and draws it into a PNG (needs matplotlib). No fine-tuning:
     reconstruction is the recovery. Run first, on the float model (before fold-batchnorm or after)."""
 
     name = "compress"
@@ -55,6 +61,7 @@ class Compress(Pass):
     methods: tuple[str, ...] = METHODS
     samples: int = 64
     positions: int = 16
+    plot: str = ""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         self._check_options()
@@ -70,16 +77,38 @@ class Compress(Pass):
         self._score(graph, columns, samples, scorer, ctx)
         total = graph_macs(graph)
         macs_of = partial(selection_macs, graph)
-        selection = select(columns, macs_of, total, int(self.macs * total))
+        budget = int(self.macs * total)
+        selection = fill(select(columns, macs_of, total, budget), columns, macs_of, budget)
         ctx.log(_table(columns, selection, scorer.unit))
         ctx.log(_curve(columns, macs_of, total, scorer.unit))
+        measured = self._measured_curve(graph, columns, macs_of, total, samples, scorer, ctx) if self.plot else []
+        targets = self._original_outputs(graph, selection.chosen, samples, ctx.seed)
         for candidate in selection.chosen:
-            self._apply(graph, candidate, samples, ctx)
+            self._apply(graph, candidate, samples, targets[candidate.layer.name], ctx)
         final = scorer(model_outputs(graph, samples))
         after = graph_macs(graph)
         ctx.log(f"compress: MACs {total:,} -> {after:,} ({after / total:.1%}, selection predicted {selection.macs:,}); "
                 f"{scorer.unit} on {len(samples)} calibration samples: {final:.2f}")
+        if self.plot:
+            write_curve_png(Path(self.plot), measured, CurvePoint(after / total, final), self.macs, scorer.unit)
+            ctx.log(f"compress: accuracy/MAC curve written to {self.plot}")
         return PassResult(graph, bool(selection.chosen))
+
+    def _measured_curve(self, graph: Graph, columns: list[list[Candidate]], macs_of: MacCount, total: int,
+                        samples: Sequence[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> list[CurvePoint]:
+        """The model's score at the frontier selections nearest to 10%, 20%, ... 90% of the MACs,
+        every chosen layer standing in at once (each as fitted alone: no sequential reconstruction)."""
+        selections = frontier(columns, macs_of)
+        wanted = {min(selections, key=lambda s: abs(s.macs / total - tenth / 10)).macs for tenth in range(1, 10)}
+        points = []
+        for selection in selections:
+            if selection.macs in wanted:
+                wanted.discard(selection.macs)  # the highest threshold reaching those MACs
+                score = scorer(model_outputs(graph, samples, _standing_in(*selection.chosen)))
+                points.append(CurvePoint(selection.macs / total, score))
+        ctx.log("compress: measured curve (MACs left, " + scorer.unit + "): "
+                + ", ".join(f"{p.macs_fraction:.1%} {p.score:.2f}" for p in sorted(points, key=lambda p: p.macs_fraction)))
+        return points
 
     def _check_options(self) -> None:
         if self.macs <= 0.0:
@@ -127,27 +156,43 @@ class Compress(Pass):
 
     def _score(self, graph: Graph, columns: list[list[Candidate]], samples: Sequence[Mapping[str, np.ndarray]], scorer: Scorer, ctx: PassContext) -> None:
         """Score every candidate with only its layer compressed."""
-        pruned = [column[0].layer for column in columns if any(c.method == "prune" for c in column)]
-        patches = sample_patches(graph, pruned, samples, self.positions, ctx.seed)
+        patches = sample_patches(graph, [column[0].layer for column in columns], samples, self.positions, ctx.seed)
         everything = [c for column in columns for c in column]
         for candidate in ctx.progress.bar(everything, total=len(everything), desc="compress: scoring candidates"):
             candidate.prepare(patches.get(id(candidate.layer)))
             candidate.score = scorer(model_outputs(graph, samples, _standing_in(candidate)))
 
-    def _apply(self, graph: Graph, candidate: Candidate, samples: Sequence[Mapping[str, np.ndarray]], ctx: PassContext) -> None:
-        """Compress the chosen layer in the graph as it is now (earlier choices may have rebuilt it)."""
+    def _original_outputs(self, graph: Graph, chosen: Sequence[Candidate], samples: Sequence[Mapping[str, np.ndarray]],
+                          seed: int) -> dict[str, np.ndarray]:
+        """Per chosen layer (by name): its output in the uncompressed model at the sampled positions,
+        the target of sequential reconstruction."""
+        layers = [c.layer for c in chosen]
+        patches = sample_patches(graph, layers, samples, self.positions, seed)
+        return {n.name: layer_output(patches[id(n)], n.inputs[1].const_array, consumer_bias(n)) for n in layers}
+
+    def _apply(self, graph: Graph, candidate: Candidate, samples: Sequence[Mapping[str, np.ndarray]], target: np.ndarray,
+               ctx: PassContext) -> None:
+        """Compress the chosen layer in the graph as it is now (earlier choices may have rebuilt it),
+        fitting it on its inputs in the compressed graph to ``target``, its outputs in the original
+        model at the same positions (sequential reconstruction: the layer also absorbs the error the
+        layers compressed before it left in its input)."""
         node = find_conv(graph, candidate.layer.name, self.name)
-        if candidate.method == "svd":
-            split_conv(graph, node, candidate.size, self.name)
-        else:
-            prune_conv_inputs(graph, node, candidate.size, samples, self.positions, ctx.seed, self.name)
+        if candidate.method == "prune":
+            prune_conv_inputs(graph, node, candidate.size, samples, self.positions, ctx.seed, self.name, target)
+            return
+        patches = sample_patches(graph, [node], samples, self.positions, ctx.seed)[id(node)]
+        fitted = svd_layer(patches, node.inputs[1].const_array, consumer_bias(node), candidate.size, target)
+        split_conv(graph, node, candidate.size, self.name, fitted)
 
 
-def _standing_in(candidate: Candidate) -> Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]:
-    """The float evaluator with the candidate's compressed layer in place of its layer."""
+def _standing_in(*candidates: Candidate) -> Callable[[Node, Sequence[np.ndarray]], Sequence[np.ndarray]]:
+    """The float evaluator with the candidates' compressed layers in place of their layers (they
+    compose: a pruned consumer ignores the channels its producer would no longer compute)."""
+    by_layer = {id(c.layer): c for c in candidates}
 
     def evaluate_node(node: Node, operands: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
-        return candidate.evaluate(operands) if node is candidate.layer else float_node(node, operands)
+        candidate = by_layer.get(id(node))
+        return candidate.evaluate(operands) if candidate is not None else float_node(node, operands)
 
     return evaluate_node
 
@@ -155,7 +200,8 @@ def _standing_in(candidate: Candidate) -> Callable[[Node, Sequence[np.ndarray]],
 def _table(columns: list[list[Candidate]], selection: Selection, unit: str) -> str:
     """Per layer: every candidate's score alone, and the choice."""
     chosen = {id(c.layer): c for c in selection.chosen}
-    lines = [f"compress: per-layer candidates ({unit} with only that layer compressed; * = chosen at threshold {selection.threshold:.2f})"]
+    lines = [f"compress: per-layer candidates ({unit} with only that layer compressed; * = chosen at threshold {selection.threshold:.2f}, "
+             "then filled up to the budget)"]
     for column in columns:
         layer = column[0].layer
         pick = chosen.get(id(layer))

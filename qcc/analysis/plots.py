@@ -29,6 +29,9 @@ def _pyplot() -> Any:
     return plt
 
 
+headless_pyplot = _pyplot  # the public name: other modules' plots draw with the same headless setup
+
+
 def _db(value: float | None) -> float:
     return NOISE_FREE_DB if value is None else value
 

@@ -19,8 +19,8 @@ import numpy as np
 from qcc.analysis.macs import node_macs
 from qcc.compression.channel_path import ChannelPath
 from qcc.compression.prune import consumer_bias
-from qcc.compression.reconstruct import pruned_layer
-from qcc.compression.spatial_svd import split_attrs, svd_factors
+from qcc.compression.reconstruct import pruned_layer, svd_layer
+from qcc.compression.spatial_svd import split_attrs
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
 
@@ -44,22 +44,23 @@ class Candidate:
         return f"{self.method} {self.size}/{self.full}"
 
     def prepare(self, patches: np.ndarray | None) -> None:
-        """Compute the candidate's weights (pruning needs the layer's sampled input patches)."""
-        weight = self.layer.inputs[1].const_array
+        """Compute the candidate's weights, fitted by least squares to the layer's output on its
+        sampled input patches (pruning needs them; SVD refits its 1 x k factor when given them)."""
+        weight, bias = self.layer.inputs[1].const_array, consumer_bias(self.layer)
         if self.method == "svd":
-            self._arrays = svd_factors(weight, self.size)
+            self._arrays = svd_layer(patches, weight, bias, self.size)
         else:
             assert patches is not None
-            self._arrays = pruned_layer(patches, weight, consumer_bias(self.layer), self.size)
+            self._arrays = pruned_layer(patches, weight, bias, self.size)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The compressed layer's result on the layer's operands."""
         x, attrs = operands[0], self.layer.attrs
         if self.method == "svd":
-            first_w, second_w = self._arrays
+            first_w, second_w, bias = self._arrays
             first_attrs, second_attrs = split_attrs(self.layer)
             middle = evaluate("conv", [x, first_w], first_attrs)[0]
-            return evaluate("conv", [middle, second_w, *operands[2:]], second_attrs)
+            return evaluate("conv", [middle, second_w, bias], second_attrs)
         kept, weight, bias = self._arrays
         return evaluate("conv", [x[:, kept], weight, bias], attrs)
 

@@ -92,12 +92,13 @@ def prune_path(graph: Graph, path: ChannelPath, kept: np.ndarray, weight: np.nda
 
 
 def prune_conv_inputs(graph: Graph, consumer: Node, keep: int, samples: Sequence[Mapping[str, np.ndarray]], positions: int, seed: int,
-                      pass_name: str) -> tuple[ChannelPath, int]:
+                      pass_name: str, target: np.ndarray | None = None) -> tuple[ChannelPath, int]:
     """Keep ``keep`` input channels of ``consumer`` (chosen and reconstructed from patches sampled on
-    the graph as it is now) and remove the rest along its channel path. Returns the path and the
-    number of patches the reconstruction used."""
+    the graph as it is now, towards ``target``: the layer's outputs at those patches' positions in
+    the original network, default its own) and remove the rest along its channel path. Returns the
+    path and the number of patches the reconstruction used."""
     path = find_channel_path(graph, consumer, pass_name)
     patches = sample_patches(graph, [consumer], samples, positions, seed)[id(consumer)]
-    kept, weight, bias = pruned_layer(patches, consumer.inputs[1].const_array, consumer_bias(consumer), keep)
+    kept, weight, bias = pruned_layer(patches, consumer.inputs[1].const_array, consumer_bias(consumer), keep, target)
     prune_path(graph, path, kept, weight, bias)
     return path, len(patches)

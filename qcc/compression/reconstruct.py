@@ -6,17 +6,45 @@ The layer is linear in its input patches: y = W x + b with x the C_in*k_h*k_w va
 kernel at one output position. Given sampled patches X (rows), the target is the layer's own output
 Y = X W^T; with only the kept channels' columns X_K, the new weight and a bias correction solve
 min ||[X_K, 1] [W_K'^T; d] - Y||^2, so the removed channels' mean contribution moves into the bias.
+
+Two things keep the fit from memorising the calibration samples. The solve is a ridge regression
+towards the kept channels' original weights (``RIDGE`` times the mean input energy per weight): where
+the patches leave a direction undetermined or weakly determined (a conv after global pooling sees
+one patch per sample) the weight stays near its original value instead of taking the minimum-norm
+one, which fits the calibration samples exactly and generalises badly. And the patches are sampled so
+that there are at least ``ROWS_PER_UNKNOWN`` rows per unknown weight when the data has them.
+
+The target may also be given: sequential reconstruction fits the compressed network's patches to
+the ORIGINAL network's outputs of the layer, so each layer also undoes the error of those before it.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from qcc.compression.spatial_svd import svd_factors
 from qcc.ir.core import Node
+
+# ridge strength relative to the mean input energy per weight: directions of the patches carrying
+# less than an average weight's share of the energy stay near the original weights. Chosen by
+# held-out output SQNR on mtcnn-onet at 50% MACs (docs/compression.md): 1e-3 overfits 16 calibration
+# crops (2.5 / 20.8 / 7.7 dB), 0.1 gives 9.4 / 28.3 / 15.2, 1 gives 10.8 / 27.8 / 24.3, 10 9.3 / 27.1 / 17.6
+RIDGE = 1.0
+# patches sampled per unknown weight of the layer, when the calibration data has that many positions
+ROWS_PER_UNKNOWN = 4
 
 
 def output_positions(node: Node) -> tuple[int, int]:
     return tuple(node.result.type.static_shape[2:4])  # type: ignore[return-value]
+
+
+def positions_per_sample(node: Node, samples: int, positions: int) -> int:
+    """At least ``positions`` per sample, raised so that ``samples`` samples give ROWS_PER_UNKNOWN
+    rows per weight of the layer (c_in * k_h * k_w of them, plus the bias)."""
+    unknowns = math.prod(node.inputs[1].type.static_shape[1:]) + 1
+    return max(positions, math.ceil(ROWS_PER_UNKNOWN * unknowns / max(samples, 1)))
 
 
 def conv_patches(x: np.ndarray, node: Node, positions: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,24 +79,57 @@ def strongest_channels(importance: np.ndarray, keep: int) -> np.ndarray:
     return np.sort(order[:keep])
 
 
-def reconstruct(patches: np.ndarray, weight: np.ndarray, bias: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(weight [C_out, len(kept), k_h, k_w], bias [C_out]) that best reproduce the layer's
-    pre-activation output from the kept channels on the sampled patches."""
-    c_out = weight.shape[0]
+def layer_output(patches: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The conv's output [rows, C_out] at the sampled patches (float64)."""
+    flat = patches.reshape(len(patches), -1).astype(np.float64)
+    return flat @ weight.reshape(len(weight), -1).astype(np.float64).T + bias.astype(np.float64)
+
+
+def fit_layer(patches: np.ndarray, target: np.ndarray, prior_weight: np.ndarray, prior_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weight shaped like ``prior_weight``, bias) whose outputs on ``patches`` best match ``target``
+    [rows, C_out]: least squares, ridge-regularised towards ``prior_weight`` (the bias is free)."""
+    c_out = len(prior_weight)
     x = patches.reshape(len(patches), -1).astype(np.float64)
-    target = x @ weight.reshape(c_out, -1).astype(np.float64).T
-    kept_x = patches[:, kept].reshape(len(patches), -1).astype(np.float64)
-    design = np.hstack([kept_x, np.ones((len(kept_x), 1))])
-    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
-    new_weight = solution[:-1].T.reshape(c_out, len(kept), *weight.shape[2:])
-    return new_weight.astype(weight.dtype), (bias.astype(np.float64) + solution[-1]).astype(bias.dtype)
+    design = np.hstack([x, np.ones((len(x), 1))])
+    gram = design.T @ design
+    strength = RIDGE * max(float(np.mean(np.diag(gram)[:-1])), np.finfo(np.float64).tiny)
+    penalty = np.full(len(gram), strength)
+    penalty[-1] = 0.0
+    prior = np.vstack([prior_weight.reshape(c_out, -1).astype(np.float64).T, prior_bias.astype(np.float64)[None]])
+    solution = np.linalg.solve(gram + np.diag(penalty), design.T @ target + penalty[:, None] * prior)
+    weight = solution[:-1].T.reshape(prior_weight.shape)
+    return weight.astype(prior_weight.dtype), solution[-1].astype(prior_bias.dtype)
 
 
-def pruned_layer(patches: np.ndarray, weight: np.ndarray, bias: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reconstruct(patches: np.ndarray, weight: np.ndarray, bias: np.ndarray, kept: np.ndarray,
+                target: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(weight [C_out, len(kept), k_h, k_w], bias [C_out]) that best reproduce ``target`` (default:
+    the layer's own output on the patches) from the kept channels."""
+    wanted = layer_output(patches, weight, bias) if target is None else target
+    return fit_layer(patches[:, kept], wanted, weight[:, kept], bias)
+
+
+def pruned_layer(patches: np.ndarray, weight: np.ndarray, bias: np.ndarray, keep: int,
+                 target: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(kept channels, new weight, new bias) when a conv keeps its ``keep`` most important inputs."""
     kept = strongest_channels(channel_importance(patches, weight), keep)
-    new_weight, new_bias = reconstruct(patches, weight, bias, kept)
+    new_weight, new_bias = reconstruct(patches, weight, bias, kept, target)
     return kept, new_weight, new_bias
+
+
+def svd_layer(patches: np.ndarray | None, weight: np.ndarray, bias: np.ndarray, rank: int,
+              target: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k_h x 1 weight, 1 x k_w weight, bias) of the rank-``rank`` spatial SVD. With patches, the
+    1 x k_w factor and the bias are refitted by least squares to ``target`` (default: the layer's own
+    output): its input at an output position is the k_h x 1 conv applied to that position's patch,
+    first[k, c, i] * patch[c, i, j] summed over c and i (padding columns stay zero)."""
+    first, second = svd_factors(weight, rank)
+    if patches is None:
+        return first, second, bias
+    wanted = layer_output(patches, weight, bias) if target is None else target
+    middle = np.einsum("kci,ncij->nkj", first[..., 0].astype(np.float64), patches.astype(np.float64))[:, :, None, :]
+    second, bias = fit_layer(middle, wanted, second, bias)
+    return first, second, bias
 
 
 def kept_count(channels: int, fraction: float) -> int:

@@ -4,11 +4,12 @@ interpreter call as the batching plan allows."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qcc.compression.reconstruct import conv_patches
+from qcc.compression.reconstruct import conv_patches, positions_per_sample
 from qcc.interp.batching import DEFAULT_BATCH_BYTES, batch_size, batches, plan_batching, run_batch, stack_samples, stacked_outputs
 from qcc.interp.interpreter import NodeEvaluator, Observer, float_node
 from qcc.ir.core import Graph, Node, Value
@@ -30,16 +31,20 @@ def _run_all(
 
 
 def sample_patches(graph: Graph, convs: Sequence[Node], samples: Sequence[Feeds], positions: int, seed: int) -> dict[int, np.ndarray]:
-    """Per conv (keyed by id): input patches at ``positions`` random output positions per sample."""
+    """Per conv (keyed by id): input patches at random output positions, at least ``positions`` per
+    sample (more for layers with many weights, see positions_per_sample). The positions depend on
+    the seed and the conv's name only, so the same layer sampled in the original and in the
+    compressed graph gives patches at the same places (sequential reconstruction pairs them)."""
     wanted: dict[int, list[Node]] = {}
     for conv in convs:
         wanted.setdefault(id(conv.inputs[0]), []).append(conv)
-    rngs = {id(conv): np.random.default_rng([seed, index]) for index, conv in enumerate(convs)}
+    rngs = {id(conv): np.random.default_rng([seed, zlib.crc32(conv.name.encode())]) for conv in convs}
+    counts = {id(conv): positions_per_sample(conv, len(samples), positions) for conv in convs}
     parts: dict[int, list[np.ndarray]] = {id(conv): [] for conv in convs}
 
     def observe(value: Value, array: np.ndarray) -> None:
         for conv in wanted.get(id(value), ()):
-            parts[id(conv)].append(conv_patches(array, conv, positions, rngs[id(conv)]))
+            parts[id(conv)].append(conv_patches(array, conv, counts[id(conv)], rngs[id(conv)]))
 
     _run_all(graph, samples, observer=observe)
     return {key: np.concatenate(chunks) for key, chunks in parts.items()}

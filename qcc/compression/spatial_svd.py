@@ -71,19 +71,22 @@ def split_attrs(node: Node) -> tuple[dict[str, object], dict[str, object]]:
     return first, second
 
 
-def split_conv(graph: Graph, node: Node, rank: int, pass_name: str) -> tuple[Node, Node]:
-    """Replace ``node`` by its rank-``rank`` factorization in the graph; returns the two convs."""
+def split_conv(graph: Graph, node: Node, rank: int, pass_name: str,
+               fitted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Node, Node]:
+    """Replace ``node`` by its rank-``rank`` factorization in the graph; returns the two convs.
+    ``fitted`` = (first weight, second weight, bias) replaces the plain SVD factors (a refit)."""
     check_splittable(node, pass_name)
     top = full_rank(node)
     if not 1 <= rank <= top:
         raise PipelineError(f"{pass_name}: rank={rank} for layer '{node.name}' must be in [1, {top}]")
-    first_w, second_w = svd_factors(node.inputs[1].const_array, rank)
+    first_w, second_w = svd_factors(node.inputs[1].const_array, rank) if fitted is None else fitted[:2]
     first_attrs, second_attrs = split_attrs(node)
     name = node.name
     first_weight = graph.add_const(first_w, f"{node.inputs[1].name}.svd_v")
     second_weight = graph.add_const(second_w, f"{node.inputs[1].name}.svd_h")
+    bias = list(node.inputs[2:]) if fitted is None else [graph.add_const(fitted[2], f"{node.inputs[1].name}.svd_bias")]
     first = graph.add_node("conv", [node.inputs[0], first_weight], first_attrs, names=f"{name}.svd_v", before=node)
-    second = graph.add_node("conv", [first.result, second_weight, *node.inputs[2:]], second_attrs, names=f"{name}.svd_h", after=first)
+    second = graph.add_node("conv", [first.result, second_weight, *bias], second_attrs, names=f"{name}.svd_h", after=first)
     replace_result(graph, node.result, second.result)
     graph.remove_unused_constants()
     return first, second

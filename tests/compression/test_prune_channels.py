@@ -41,7 +41,7 @@ def test_reconstruction_beats_dropping_the_channels() -> None:
     naive = _drop(three_conv_graph(), sorted(_kept_channels(three_conv_graph(), pruned)))
     error = np.sum((_outputs(pruned, held_out) - reference) ** 2)
     naive_error = np.sum((_outputs(naive, held_out) - reference) ** 2)
-    assert error < 0.8 * naive_error  # measured: 120 against 175 (random weights: little redundancy)
+    assert error < 0.8 * naive_error  # measured: 130 against 175 (random weights: little redundancy)
 
 
 def _kept_channels(original, pruned) -> np.ndarray:  # noqa: ANN001
