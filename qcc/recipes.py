@@ -10,8 +10,8 @@ use which).
               (Nagel et al., ICML 2020, arXiv:2004.10568)
 
 A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
-options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``; 0 or
-absent = the target's default), which the recipe states once in a leading ``quant-scheme`` pass that
+options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``,
+``outputs``; 0 or absent = the target's default), which the recipe states once in a leading ``quant-scheme`` pass that
 every later pass reads, and ``iters`` (AdaRound iterations per layer, adaround only).
 
 ``qcc quantize --recipe`` (and ``qcc compile``) use ``recipe_pipeline``.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qcc.errors import PipelineError
-from qcc.ir.types import CALIBRATION_METHODS
+from qcc.ir.types import CALIBRATION_METHODS, OUTPUT_MODES
 from qcc.pipeline import format_pipeline, parse_pipeline, split_items
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
@@ -67,8 +67,8 @@ RECIPES: dict[str, Recipe] = {
 }
 
 DEFAULT_RECIPE = "fast"
-_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int}
-_METHODS = CALIBRATION_METHODS
+_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "outputs": str, "iters": int}
+_CHOICES = {"method": CALIBRATION_METHODS, "outputs": OUTPUT_MODES}
 
 
 def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
@@ -93,11 +93,11 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
             elif kind is int:
                 options[key] = int(raw)
             else:
-                if raw not in _METHODS:
+                if raw not in _CHOICES[key]:
                     raise KeyError
                 options[key] = raw
         except (KeyError, ValueError):
-            want = f"one of {', '.join(_METHODS)}" if key == "method" else "true or false" if kind is bool else "an integer"
+            want = f"one of {', '.join(_CHOICES[key])}" if key in _CHOICES else "true or false" if kind is bool else "an integer"
             raise PipelineError(f"recipe '{name}': option '{key}': '{raw}' is not {want}") from None
     if "iters" in options and name != "adaround":
         raise PipelineError(f"recipe '{name}': option 'iters' is only for the adaround recipe")
@@ -122,6 +122,8 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     method = options.get("method") or recipe.method
     if method:
         scheme.append(f"method={method}")
+    if options.get("outputs", "int8") != "int8":
+        scheme.append(f"outputs={options['outputs']}")
     steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
     adaround = {"adaround": f"iters={options['iters']}" if "iters" in options else ""}
     text = ",".join(_fill(step, adaround) for step in steps)

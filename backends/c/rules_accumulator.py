@@ -19,7 +19,8 @@ ACCUMULATOR_SOURCES = ("qcc_accumulator.c", "qcc_int4.h")
 
 def _check_types(node: Node) -> None:
     if node.inputs[0].type.dtype is not DType.I8 or node.result.type.dtype is not DType.I32:
-        raise CBackendError(f"node '{node.name}' ({node.op}): the C kernel takes an i8 input and writes i32, got {node.inputs[0].type.dtype} -> {node.result.type.dtype}")
+        got = f"{node.inputs[0].type.dtype} -> {node.result.type.dtype}"
+        raise CBackendError(f"node '{node.name}' ({node.op}): the C kernel takes an i8 input and writes i32, got {got}")
 
 
 def _bounds(b: StepBuilder, node: Node, channels: int) -> dict[str, Any]:
@@ -44,7 +45,8 @@ def lower_conv_acc(b: StepBuilder, node: Node) -> None:
     weight = const_data(node, node.inputs[1], "weight").astype(np.int64)
     conv = dict(geo, **weight_fields(b, node, weight), bias=_bias(b, node, geo["out_c"]), k_stride=0, rows_per_group=0, tile=0)
     b.files(*ACCUMULATOR_SOURCES)
-    b.call("qcc_conv_acc_s8", b.struct("qcc_conv_acc_t", "conv_acc", {"conv": conv, **_bounds(b, node, geo["out_c"])}), read(node.inputs[0]), write(node.result))
+    params = b.struct("qcc_conv_acc_t", "conv_acc", {"conv": conv, **_bounds(b, node, geo["out_c"])})
+    b.call("qcc_conv_acc_s8", params, read(node.inputs[0]), write(node.result))
 
 
 @rule("q.gemm_acc")
