@@ -123,3 +123,26 @@ void qcc_dequantize_axis_s16_f32(const int16_t *q, float *y, int32_t outer, int3
 {
     dequantize_axis(q, 2, y, outer, channels, inner, scale, zp);
 }
+
+/* int32 accumulator outputs: the difference in int64 (exact), then float32 as the reference does. */
+void qcc_dequantize_s32_f32(const int32_t *q, float *y, int32_t count, float scale, int32_t zp)
+{
+    int32_t i;
+    for (i = 0; i < count; i++) {
+        y[i] = (float)((int64_t)q[i] - zp) * scale;
+    }
+}
+
+void qcc_dequantize_axis_s32_f32(const int32_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                 const float *scale, const int32_t *zp)
+{
+    int32_t o, c, i;
+    size_t k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < channels; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                y[k] = (float)((int64_t)q[k] - zp[c]) * scale[c];
+            }
+        }
+    }
+}

@@ -113,6 +113,25 @@ typedef struct {
 void qcc_matmul_s8(const qcc_matmul_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void qcc_matmul_s16(const qcc_matmul_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 
+/* ---- layers that return their int32 accumulator (qcc_accumulator.c; docs/arithmetic.md 3.20) ----
+ * A conv / fully connected layer whose result is a graph output under outputs=accumulator: y holds
+ * acc = bias + sum (x - in_zp) * w clamped per output channel, no requantization (rq is unused). */
+
+typedef struct {
+    qcc_conv_t conv;           /* geometry, weights ([out_c][in_c/groups][k...]) and bias as for qcc_conv_s8 */
+    const int32_t *acc_min;    /* [out_c]: a fused clamp's bounds on the accumulator */
+    const int32_t *acc_max;
+} qcc_conv_acc_t;
+
+typedef struct {
+    qcc_fc_t fc;               /* as for qcc_fc_generic_s8: weight [n][k_stride], bias [n] or NULL */
+    const int32_t *acc_min;    /* [n] */
+    const int32_t *acc_max;
+} qcc_fc_acc_t;
+
+void qcc_conv_acc_s8(const qcc_conv_acc_t *p, const int8_t *x, int32_t *y);
+void qcc_fc_acc_s8(const qcc_fc_acc_t *p, const int8_t *a, int32_t *y);
+
 /* ---- element-wise ops (qcc_elementwise.c) ------------------------------------------------------
  * Broadcasting binary ops iterate the (contiguous) result; a_stride / b_stride give each operand's
  * element stride per result axis (0 on a broadcast axis). A result may overwrite an operand of the
@@ -349,6 +368,10 @@ void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float sca
 void qcc_dequantize_axis_s8_f32(const int8_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
                                 const float *scale, const int32_t *zp);
 void qcc_dequantize_axis_s16_f32(const int16_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
+                                 const float *scale, const int32_t *zp);
+/* int32 accumulator outputs (docs/arithmetic.md 3.20): (float)(q - zp) rounds to nearest float32. */
+void qcc_dequantize_s32_f32(const int32_t *q, float *y, int32_t count, float scale, int32_t zp);
+void qcc_dequantize_axis_s32_f32(const int32_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
                                  const float *scale, const int32_t *zp);
 
 /* ---- integer data (qcc_integer.c, docs/arithmetic.md 3.18) -----------------------------------

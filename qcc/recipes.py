@@ -10,11 +10,12 @@ use which).
               (Nagel et al., ICML 2020, arXiv:2004.10568)
 
 A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
-options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``; 0 or
-absent = the target's default), which the recipe states once in a leading ``quant-scheme`` pass that
-every later pass reads, ``iters`` (AdaRound iterations per layer, adaround only) and ``mixed``
-(a mixed-precision budget, ``fast{mixed=size:1.1}``: the ``mixed-precision`` pass with activation
-widths searched runs right after calibration, docs/mixed-precision.md).
+options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``,
+``outputs``; 0 or absent = the target's default), which the recipe states once in a leading
+``quant-scheme`` pass that every later pass reads, ``iters`` (AdaRound iterations per layer,
+adaround only) and ``mixed`` (a mixed-precision budget, ``fast{mixed=size:1.1}``: the
+``mixed-precision`` pass with activation widths searched runs right after calibration,
+docs/mixed-precision.md).
 
 ``qcc quantize --recipe`` (and ``qcc compile``) use ``recipe_pipeline``.
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 from qcc.analysis.precision_search import Budget
 from qcc.errors import PipelineError
-from qcc.ir.types import CALIBRATION_METHODS
+from qcc.ir.types import CALIBRATION_METHODS, OUTPUT_MODES
 from qcc.pipeline import format_pipeline, parse_pipeline, split_items
 
 # equalize replaces the ReLU6 of MobileNet-style models by ReLU where it needs to, as DFQ did;
@@ -34,8 +35,10 @@ from qcc.pipeline import format_pipeline, parse_pipeline, split_items
 _PREPARE = ("fold-constants", "canonicalize", "matmul-to-gemm", "fold-batchnorm")
 _EQUALIZE = ("equalize{relu6-as-relu=true guard=true}", "absorb-high-bias")
 # fuse-activation first: a ReLU/Clip folded into its producer's clamp costs nothing, while
-# fuse-elementwise turns what is left of an element-wise group into one table.
-_FOLD_ACTIVATIONS = ("fuse-activation", "fuse-elementwise", "dce", "calibrate")
+# fuse-elementwise turns what is left of an element-wise group into one table. Equalization comes
+# after them (it works on fused clamps too): its guard reads data, so the pre-flight check runs
+# before it, and it must see the graph quantize will see (a sqrt inside a group is not a refusal).
+_FOLD_ACTIVATIONS = ("fuse-activation", "fuse-elementwise", "dce")
 
 
 @dataclass(frozen=True)
@@ -52,26 +55,26 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fold batch norms and activations, calibrate, round weights to nearest (seconds)",
-            (*_PREPARE, *_FOLD_ACTIVATIONS, "quantize"),
+            (*_PREPARE, *_FOLD_ACTIVATIONS, "calibrate", "quantize"),
         ),
         Recipe(
             "dfq",
             "fast + cross-layer equalization, high-bias absorption, calibration search and empirical bias correction (seconds)",
-            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "correct-bias{mode=empirical}", "quantize"),
+            (*_PREPARE, *_FOLD_ACTIVATIONS, *_EQUALIZE, "calibrate", "correct-bias{mode=empirical}", "quantize"),
             method="search",
         ),
         Recipe(
             "adaround",
             "dfq's equalization, absorption and calibration search, then AdaRound learns every weight's rounding (minutes)",
-            (*_PREPARE, *_EQUALIZE, *_FOLD_ACTIVATIONS, "adaround{$adaround}", "quantize"),
+            (*_PREPARE, *_FOLD_ACTIVATIONS, *_EQUALIZE, "calibrate", "adaround{$adaround}", "quantize"),
             method="search",
         ),
     )
 }
 
 DEFAULT_RECIPE = "fast"
-_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "iters": int, "mixed": Budget}
-_METHODS = CALIBRATION_METHODS
+_OPTIONS = {"weights": int, "acts": int, "per-channel": bool, "method": str, "outputs": str, "iters": int, "mixed": Budget}
+_CHOICES = {"method": CALIBRATION_METHODS, "outputs": OUTPUT_MODES}
 
 
 def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
@@ -98,11 +101,11 @@ def parse_recipe(text: str) -> tuple[Recipe, dict[str, Any]]:
             elif kind is Budget:
                 options[key] = Budget.parse(raw).text
             else:
-                if raw not in _METHODS:
+                if raw not in _CHOICES[key]:
                     raise KeyError
                 options[key] = raw
         except (KeyError, ValueError):
-            want = f"one of {', '.join(_METHODS)}" if key == "method" else "true or false" if kind is bool else "an integer"
+            want = f"one of {', '.join(_CHOICES[key])}" if key in _CHOICES else "true or false" if kind is bool else "an integer"
             raise PipelineError(f"recipe '{name}': option '{key}': '{raw}' is not {want}") from None
     if "iters" in options and name != "adaround":
         raise PipelineError(f"recipe '{name}': option 'iters' is only for the adaround recipe")
@@ -127,6 +130,8 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     method = options.get("method") or recipe.method
     if method:
         scheme.append(f"method={method}")
+    if options.get("outputs", "int8") != "int8":
+        scheme.append(f"outputs={options['outputs']}")
     steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
     if options.get("mixed"):
         at = steps.index("calibrate") + 1  # after the ranges exist, before any pass that rounds weights

@@ -21,6 +21,7 @@ from qcc.backends.c.cnames import comment_text
 from qcc.backends.c.footprint import ILP32, LP64, ModelFootprint
 from qcc.backends.c.steps import Arg, BoundaryIO, CProgram, Step
 from qcc.ir.core import Value
+from qcc.ir.types import DType
 
 HEADER = "model.h"
 
@@ -238,7 +239,9 @@ def model_h(program: CProgram, footprint: ModelFootprint | None = None) -> str:
         f" * {program.prefix}_run() runs the model on integer tensors: inputs and outputs are dense",
         " * row-major arrays; the arena is caller-provided scratch memory of ARENA_SIZE bytes, aligned",
         " * to 16 bytes, and may be reused between calls. The optional helpers convert the float",
-        " * boundary (quantize: round half to even in float32; dequantize: (q - zp) * scale).\n */",
+        " * boundary (quantize: round half to even in float32; dequantize: (q - zp) * scale). An output",
+        " * of C type int32_t is a layer's accumulator (the scheme's outputs=accumulator): never clipped",
+        " * to an activation grid, dequantized with one scale per channel.\n */",
         f"#ifndef {guard}\n#define {guard}\n\n#include <stddef.h>\n#include <stdint.h>\n",
         f"#define {_macro(program, 'ARENA_SIZE')} {plan.arena_size}u",
         f"#define {_macro(program, 'ARENA_LOWER_BOUND')} {plan.lower_bound}u /* largest set of simultaneously live tensors */",
@@ -250,7 +253,8 @@ def model_h(program: CProgram, footprint: ModelFootprint | None = None) -> str:
         lines.append(f"#define {_macro(program, f'OUTPUT{k}_SIZE')} {io.count} /* {_io_comment('output', k, io)} */")
     for k, io in enumerate(program.outputs):
         if io.axis is not None:
-            lines.append(f"#define {_macro(program, f'OUTPUT{k}_AXIS')} {io.axis} /* output {k} joins differently-ranged parts: per-index parameters */")
+            why = "an int32 accumulator, one scale per channel" if io.dtype is DType.I32 else "joins differently-ranged parts"
+            lines.append(f"#define {_macro(program, f'OUTPUT{k}_AXIS')} {io.axis} /* output {k} {why}: per-index parameters */")
     if footprint is not None:
         lines.extend(_footprint_lines(program, footprint))
     lines.append("")

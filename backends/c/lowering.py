@@ -12,7 +12,7 @@ support, or has no C kernel for, is refused here with the table's reason.
 
 from __future__ import annotations
 
-from qcc.backends.c import rules_binary, rules_compute, rules_integer, rules_movement  # noqa: F401  (register the rules)
+from qcc.backends.c import rules_accumulator, rules_binary, rules_compute, rules_integer, rules_movement  # noqa: F401  (register the rules)
 from qcc.backends.c.cnames import c_identifier, model_identifier
 from qcc.backends.c.planner import plan_memory
 from qcc.backends.c.rules_movement import copy_call, identity_copy
@@ -25,6 +25,7 @@ from qcc.backends.c.steps import (
     Step,
     StepBuilder,
     element_info,
+    is_accumulator_type,
     shape_of,
 )
 from qcc.ir.core import Graph, Node, Value
@@ -84,8 +85,8 @@ def _boundary(graph: Graph) -> tuple[list[BoundaryIO], list[BoundaryIO], set[int
             raise CBackendError(f"graph output '{value.name}' ({value.type}) must be the result of a dequantize node or an i8/i16 value")
         qv = node.inputs[0]
         q = qv.type.quant
-        if q is None or qv.type.dtype not in ACTIVATION_TYPES:
-            raise CBackendError(f"node '{node.name}': the output must be dequantized from i8 or i16")
+        if q is None or not (qv.type.dtype in ACTIVATION_TYPES or is_accumulator_type(qv.type)):
+            raise CBackendError(f"node '{node.name}': the output must be dequantized from i8 or i16 (or an i32 accumulator)")
         boundary_nodes.add(id(node))
         outputs.append(BoundaryIO(io_name(value.name, "out", k), value.name, qv, qv.type.dtype, shape_of(qv), *_boundary_params(q)))
     return inputs, outputs, boundary_nodes

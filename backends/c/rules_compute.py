@@ -65,7 +65,7 @@ def unpacked_block_bytes(fields: dict[str, Any]) -> int:
 # ---- convolutions --------------------------------------------------------------------------------
 
 
-def _conv_geometry(node: Node, transposed: bool) -> dict[str, Any]:
+def conv_geometry(node: Node, transposed: bool) -> dict[str, Any]:
     x, y = node.inputs[0], node.result
     xs, ys = shape_of(x), shape_of(y)
     nsp = len(xs) - 2
@@ -140,7 +140,7 @@ def depthwise_vector_scratch(geo: dict[str, Any], rows: int) -> int:
 def lower_conv(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
     ctype, suffix, es = same_type(node, x, y)
-    geo = _conv_geometry(node, False)
+    geo = conv_geometry(node, False)
     w = const_data(node, node.inputs[1], "weight").astype(np.int64)
     groups, cout = geo["groups"], geo["out_c"]
     cig, cog = geo["in_c"] // groups, cout // groups
@@ -186,7 +186,7 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
 def lower_conv_transpose(b: StepBuilder, node: Node) -> None:
     x, y = node.inputs[0], node.result
     ctype, suffix, es = same_type(node, x, y)
-    geo = _conv_geometry(node, True)
+    geo = conv_geometry(node, True)
     w = const_data(node, node.inputs[1], "weight").astype(np.int64)  # [in_c, out_c/g, k...]
     groups = geo["groups"]
     cig, cog = geo["in_c"] // groups, geo["out_c"] // groups

@@ -21,7 +21,6 @@ from qcc.backends.c.steps import (
     MAX_DIMS,
     CBackendError,
     StepBuilder,
-    activation_info,
     const_data,
     contiguous_strides,
     element_info,
@@ -49,7 +48,7 @@ def lower_reshape(b: StepBuilder, node: Node) -> None:
 
 
 def _elem_size(node: Node, v: Value) -> int:
-    return activation_info(v, f"node '{node.name}'")[2]
+    return element_info(v, f"node '{node.name}'")[2]
 
 
 def identity_copy(shape: Sequence[int]) -> tuple[list[int], list[int], int, list[int], int, list[np.ndarray | None]]:

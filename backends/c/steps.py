@@ -18,7 +18,7 @@ from qcc.backends.c.carrays import ByteArray, Raw, array_definition, struct_defi
 from qcc.backends.c.cnames import c_identifier
 from qcc.errors import QccError
 from qcc.ir.core import Graph, Node, Value
-from qcc.ir.types import DType
+from qcc.ir.types import DType, TensorType
 from qcc.registry import Registry
 
 MAX_DIMS = 8
@@ -161,9 +161,16 @@ def activation_info(v: Value, where: str) -> tuple[str, str, int]:
     return info
 
 
+def is_accumulator_type(t: TensorType) -> bool:
+    """An int32 accumulator on its way to a graph output (docs/arithmetic.md §3.20)."""
+    return t.dtype is DType.I32 and t.quant is not None and t.quant.bits == 32
+
+
 def element_info(v: Value, where: str) -> tuple[str, str, int]:
-    """(ctype, suffix, size) of an activation or of plain integer data (views and copies only)."""
-    info = ACTIVATION_TYPES.get(v.type.dtype) if v.type.quant is not None else PLAIN_INTEGER_TYPES.get(v.type.dtype)
+    """(ctype, suffix, size) of an activation, an int32 accumulator output or plain integer data
+    (views and copies only)."""
+    quantized = v.type.quant is not None and not is_accumulator_type(v.type)
+    info = ACTIVATION_TYPES.get(v.type.dtype) if quantized else PLAIN_INTEGER_TYPES.get(v.type.dtype)
     if info is None:
         raise CBackendError(f"{where}: value '{v.name}' has element type {v.type.dtype}; the C code takes i8/i16 activations "
                             "and bool, u8, i8, i16, i32 or i64 integer data")

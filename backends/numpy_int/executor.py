@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qcc.backends.numpy_int import kernels_binary  # noqa: F401  (registers q.div, q.max, q.min, q.lut2)
+from qcc.backends.numpy_int import (
+    kernels_accumulator,  # noqa: F401  (registers q.conv_acc, q.gemm_acc)
+    kernels_binary,  # noqa: F401  (registers q.div, q.max, q.min, q.lut2)
+)
 from qcc.backends.numpy_int.kernels import INT_KERNELS
 from qcc.errors import IRError
 from qcc.interp.interpreter import Observer, evaluate, run, run_samples

@@ -101,21 +101,21 @@ def along_axis(values: np.ndarray, axis: int, ndim: int) -> np.ndarray:
 # ---- requantizing ops ----------------------------------------------------------------------------
 
 
-@int_kernel("q.conv", "q.conv_transpose")
-def qconv(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def conv_accumulator(node: Node, xs: Sequence[np.ndarray], float_op: str) -> np.ndarray:
+    """bias + sum (x - in_zp) * w of a q.conv-like node (docs/arithmetic.md §3.1), int64, checked
+    against the accumulator width the quantize pass proved."""
     attrs = node.attrs
-    float_op = node.op.removeprefix("q.")
     keys = ("strides", "pads", "dilations", "group") + (("output_padding",) if float_op == "conv_transpose" else ())
     products = evaluate(float_op, [_centered(xs[0], attrs["in_zp"]), xs[1].astype(np.float64)], {k: attrs[k] for k in keys})[0]
     acc = _exact(products)
     if len(xs) > 2:
         acc += xs[2].astype(np.int64).reshape((1, -1) + (1,) * (acc.ndim - 2))
     _check_accumulator(acc, attrs, node)
-    return [_output_stage(acc, attrs, channel_axis=1)]
+    return acc
 
 
-@int_kernel("q.gemm")
-def qgemm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def gemm_accumulator(node: Node, xs: Sequence[np.ndarray]) -> np.ndarray:
+    """bias + (a - in_zp) @ op(b) of a q.gemm-like node, int64, checked like ``conv_accumulator``."""
     attrs = node.attrs
     a = _centered(xs[0], attrs["in_zp"])
     b = xs[1].astype(np.float64)
@@ -125,7 +125,19 @@ def qgemm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     if len(xs) > 2:
         acc += xs[2].astype(np.int64)
     _check_accumulator(acc, attrs, node)
-    return [_output_stage(acc, attrs, channel_axis=acc.ndim - 1)]
+    return acc
+
+
+@int_kernel("q.conv", "q.conv_transpose")
+def qconv(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    acc = conv_accumulator(node, xs, node.op.removeprefix("q."))
+    return [_output_stage(acc, node.attrs, channel_axis=1)]
+
+
+@int_kernel("q.gemm")
+def qgemm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    acc = gemm_accumulator(node, xs)
+    return [_output_stage(acc, node.attrs, channel_axis=acc.ndim - 1)]
 
 
 @int_kernel("q.matmul")

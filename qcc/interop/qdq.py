@@ -26,6 +26,7 @@ from qcc.ir.types import QuantParams
 # Ops whose float form is read from the reference graph: their integer form dropped the float function or parameters.
 FROM_REFERENCE = frozenset({"q.lut", "q.lut2", "q.prelu", "q.layer_norm", "q.lrn", "q.resize", "q.from_int"})
 _BINARY = {"q.mul": "Mul", "q.div": "Div", "q.max": "Max", "q.min": "Min", "q.matmul": "MatMul"}
+ACCUMULATOR_OPS = ("q.conv_acc", "q.gemm_acc")
 _Q_TYPES = {4: TensorProto.INT4, 8: TensorProto.INT8, 16: TensorProto.INT16, 32: TensorProto.INT32}
 
 
@@ -136,6 +137,9 @@ class QdqExporter:
             outs = [emit(self, node, hint)]
         elif node.op in FROM_REFERENCE:
             outs = self.from_reference(node, hint)
+        elif node.op in ACCUMULATOR_OPS:  # ONNX's QuantizeLinear cannot make the int32 tensor a DequantizeLinear would read
+            raise ExportError(f"node '{node.name}' ({node.op}): an int32 accumulator output (quant-scheme outputs=accumulator) has no QDQ export; "
+                              "quantize with outputs=int8 to export")
         elif node.op.startswith("q."):
             raise ExportError(f"node '{node.name}': integer op '{node.op}' has no QDQ export yet")
         else:

@@ -245,6 +245,8 @@ CALIBRATION_METHODS = ("auto", "minmax", "percentile", "mse", "entropy", "search
 below and ``minmax`` above, ``search`` tries several and keeps the one the network's outputs prefer
 (passes/calibrate.py says why)."""
 ROUNDINGS = ("double", "single")
+OUTPUT_MODES = ("int8", "accumulator")
+"""How graph outputs made by conv/gemm leave the integer graph (QuantScheme.outputs)."""
 
 
 @dataclass(frozen=True)
@@ -301,8 +303,13 @@ class QuantScheme:
     rounding: str
     calibration: str = "auto"
     overrides: tuple[NodeOverride, ...] = ()
+    outputs: str = "int8"
+    """How conv/gemm graph outputs leave the integer graph: ``int8`` (requantized to the activation
+    grid) or ``accumulator`` (the int32 accumulator itself, docs/arithmetic.md §3.20)."""
 
     def __post_init__(self) -> None:
+        if self.outputs not in OUTPUT_MODES:
+            raise IRError(f"scheme: outputs '{self.outputs}' must be one of {', '.join(OUTPUT_MODES)}")
         if self.rounding not in ROUNDINGS:
             raise IRError(f"scheme: rounding '{self.rounding}' must be one of {', '.join(ROUNDINGS)}")
         if self.calibration not in CALIBRATION_METHODS:
@@ -323,17 +330,19 @@ class QuantScheme:
             "target": self.target, "weights": self.weight_bits, "acts": self.activation_bits,
             "per_channel": self.per_channel, "rounding": self.rounding, "calibration": self.calibration,
             "overrides": ",".join(str(o) for o in self.overrides),
-        }
+        } | ({} if self.outputs == "int8" else {"outputs": self.outputs})  # the default is not printed
 
     @staticmethod
     def from_attrs(attrs: Mapping[str, Any]) -> QuantScheme:
         want = {"target", "weights", "acts", "per_channel", "rounding", "calibration", "overrides"}
-        if set(attrs) != want:
-            missing, extra = sorted(want - set(attrs)), sorted(set(attrs) - want)
+        optional = {"outputs"}
+        if not want <= set(attrs) <= want | optional:
+            missing, extra = sorted(want - set(attrs)), sorted(set(attrs) - want - optional)
             problems = ([f"missing {missing}"] if missing else []) + ([f"unknown {extra}"] if extra else [])
             raise IRError("scheme: " + " / ".join(problems))
         return QuantScheme(
             str(attrs["target"]), int(attrs["weights"]), int(attrs["acts"]), bool(attrs["per_channel"]),
             str(attrs["rounding"]), str(attrs["calibration"]),
             tuple(NodeOverride.parse(t) for t in str(attrs["overrides"]).split(",") if t),
+            str(attrs.get("outputs", "int8")),
         )

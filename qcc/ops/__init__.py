@@ -5,5 +5,6 @@
 from qcc.ops import elementwise, nn, tensor  # noqa: F401  (float ops first: integer ops reuse their shape rules)
 from qcc.ops import pointwise  # noqa: F401, E402  (expressions over the element-wise ops)
 from qcc.ops import quantized, quantized_binary  # noqa: F401, E402
+from qcc.ops import quantized_accumulator  # noqa: F401, E402  (int32 accumulator outputs)
 from qcc.ops import integer  # noqa: F401, E402  (the integer op table)
 # isort: on

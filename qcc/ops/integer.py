@@ -119,6 +119,8 @@ for _op in (
     IntegerOp("q.conv", "compute", "convolution (incl. depthwise, grouped; standalone batch norm)", ("conv", "batch_norm"), weights=True),
     IntegerOp("q.conv_transpose", "compute", "transposed convolution", ("conv_transpose",), weights=True),
     IntegerOp("q.gemm", "compute", "fully connected layer", ("gemm", "matmul"), weights=True),
+    IntegerOp("q.conv_acc", "compute", "convolution returning its int32 accumulator (a graph output, outputs=accumulator)", ("conv",), weights=True),
+    IntegerOp("q.gemm_acc", "compute", "fully connected layer returning its int32 accumulator (outputs=accumulator)", ("gemm", "matmul"), weights=True),
     IntegerOp("q.matmul", "compute", "matrix product of two activations", ("matmul",)),
     IntegerOp("q.add", "compute", "add / sub of two activations", ("add", "sub")),
     IntegerOp("q.mul", "compute", "product of two activations", ("mul",)),

@@ -32,6 +32,7 @@ from qcc.errors import PipelineError, QccError
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, NodeOverride, QuantParams, QuantScheme, TensorType
+from qcc.quant.accumulator_outputs import accumulator_output_nodes
 from qcc.quant.output_joins import output_bound_values
 from qcc.quant.scheme import scheme_target
 from qcc.registry import Registry
@@ -112,6 +113,9 @@ class Lowerer:
         self.node: Node | None = None
         # values that reach a graph output only through data movement (docs/arithmetic.md §3.17)
         self.output_bound = output_bound_values(src)
+        # conv/gemm nodes whose graph output is their int32 accumulator (outputs=accumulator, §3.20)
+        wants_accumulators = src.scheme is not None and src.scheme.outputs == "accumulator"
+        self.accumulator_nodes = accumulator_output_nodes(src) if wants_accumulators else frozenset()
         self.notes: list[str] = []  # decisions worth a log line, for the pass to report
         # pre-flight: uncalibrated values get placeholder ranges, and every NoLowering is collected
         # (node, reason) instead of raised, so one run names every node that cannot be lowered

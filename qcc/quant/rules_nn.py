@@ -10,6 +10,7 @@ from qcc.arith.fixedpoint import INT32_MAX, accumulator_bound
 from qcc.arith.params import bias_weight_scale_floor
 from qcc.ir.core import Node
 from qcc.quant.lowering import Lowerer, NoLowering, int_dtype, lowering, scales_of
+from qcc.quant.rules_accumulator import lower_accumulator_output, returns_accumulator
 
 
 def _fused_clamp(node: Node) -> tuple[float, float]:
@@ -43,6 +44,9 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
     max_w = int(np.abs(w.const_array).max(initial=0))
     acc_bits = lw.accumulator_bits(x, max_w, reduction, bias_max)
     alpha = node.attr("alpha") if float_op == "gemm" else 1.0
+    if returns_accumulator(lw, node, acc_bits):  # a graph output that is never requantized (§3.20)
+        lower_accumulator_output(lw, node, float_op, operands, alpha * x_scale * w_scales, extra_attrs)
+        return
     bound = accumulator_bound(lw.max_centered(x), max_w, reduction, bias_max)
     multiplier, shift = lw.multipliers(alpha * x_scale * w_scales / out_q.scale_value(), bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))

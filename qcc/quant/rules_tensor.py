@@ -11,6 +11,7 @@ from qcc.arith.params import activation_range
 from qcc.ir.core import Node
 from qcc.ir.types import TensorType
 from qcc.quant.lowering import Lowerer, int_dtype, lowering
+from qcc.quant.rules_accumulator import is_accumulator
 from qcc.quant.rules_output_joins import carries_axis_params, keeps_part_params, lower_axis_movement, lower_output_concat
 
 SHARED_PARAMETER_OPS = ("reshape", "transpose", "slice", "gather", "expand", "tile", "max_pool", "global_max_pool", "reduce_max")
@@ -21,7 +22,9 @@ def lower_shared(lw: Lowerer, node: Node) -> None:
     if carries_axis_params(lw, node):
         lower_axis_movement(lw, node)
         return
-    x = lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
+    first = lw.operand(node.inputs[0])
+    # an int32 accumulator on its way to a graph output (§3.20) moves unchanged; anything else at the node's width
+    x = first if is_accumulator(first) else lw.operand(node.inputs[0], lw.settings_of(node).activation_bits)
     others = [lw.operand(v) for v in node.inputs[1:]]  # gather's indices stay integers
     lw.result(node.result, lw.add(node.op, [x, *others], node.attrs, name=node.result.name, quant=x.type.quant))
 

@@ -30,6 +30,7 @@ def scheme_for_target(
     per_channel: bool | None = None,
     calibration: str = "auto",
     overrides: Sequence[str] = (),
+    outputs: str = "int8",
 ) -> QuantScheme:
     """A scheme for ``target``: 0 / None take the target's defaults; what the target cannot run is
     refused here, in one line."""
@@ -44,7 +45,7 @@ def scheme_for_target(
             target.check_widths(o.weight_bits or weight_bits, o.activation_bits or activation_bits, f"override '{o}'")
             if o.per_channel:
                 target.check_per_channel(True)
-        return QuantScheme(target.name, weight_bits, activation_bits, channelwise, target.rounding, calibration, parsed)
+        return QuantScheme(target.name, weight_bits, activation_bits, channelwise, target.rounding, calibration, parsed, outputs)
     except QccError as e:
         raise PipelineError(str(e)) from None
 

@@ -150,9 +150,9 @@ def test_adaround_steps_take_no_more_samples_than_the_budget_allows() -> None:
     taken: list[int] = []
 
     class Recording(Columns):
-        def take(self, index: np.ndarray) -> np.ndarray:
+        def take(self, index: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
             taken.append(len(index))
-            return super().take(index)
+            return super().take(index, positions)
 
     columns = Recording("conv", attrs, x, 1, (3, 3), chunk_bytes=4 * 18 * 25 * 4)  # four samples' columns
     target = layer_forward(w.astype(np.float32), Columns("conv", attrs, x, 1, (3, 3)).take(np.arange(30)), np.zeros((1, 3, 1), np.float32))

@@ -87,7 +87,8 @@ def test_cli_recipe(tmp_path: Path, small_calib: Path) -> None:
     proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", out, "--recipe", "dfq", "--target", "mcu-int8-per-tensor", "-v")
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    assert "pipeline: quant-scheme{method=search},fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,equalize{relu6-as-relu=true guard=true}" in proc.stderr
+    assert ("pipeline: quant-scheme{method=search},fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,"
+            "equalize{relu6-as-relu=true guard=true},absorb-high-bias,calibrate,correct-bias,quantize") in proc.stderr
     assert "equalize: output SQNR on" in proc.stderr  # the guarded equalization judged itself
     assert "correct-bias: output SQNR on" in proc.stderr  # and so did bias correction
 
