@@ -47,8 +47,10 @@ typedef struct {
     const int8_t *weight;      /* generic / depthwise / transpose: [out_c][in_c/groups][kd][kh][kw] */
     int32_t weight_bits;       /* 4: weight holds those values packed two per byte (qcc_int4.h); else 8 */
     const int32_t *bias;       /* [out_c] or NULL */
-    /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
-     * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
+    /* qcc_conv_gemm_s8 / _s16 only: weight is [groups][rows_per_group][k_stride], each row in c4
+     * order (qcc_vnni.h: input channels in groups of 4, then kd, kh, kw, then the channel within
+     * the group); rows beyond out_c/groups, the missing channels of a last partial group and
+     * columns beyond K = ceil(in_c/groups / 4) * 4 * kd*kh*kw are zero (k_stride is a multiple
      * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
      * stride-1 depthwise kernel: output rows per band); the
      * kernel sums (x + 128) * w, so bias holds bias - (128 + in_zp) * sum_k w modulo 2^32
@@ -67,6 +69,9 @@ typedef struct {
 void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
 void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
 void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch); /* acc32 */
+/* qcc_conv_gemm_s8's stride-1 path on VNNI builds (qcc_conv_direct.c): computes the convolution
+ * and returns 1 when it applies (2-D, stride 1, a band of output rows fits the scratch), else 0. */
+int32_t qcc_conv_direct_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch);
 /* Bytes of scratch of the stride-1 depthwise kernel: int32 accumulators for rows output rows of
  * the padded width pw = out_w + (kw - 1) * dilation_w (plus 8), then the input band of rows + extra
  * rows (extra = (kh - 1) * dilation_h) of pw bytes (plus 64 for whole-vector reads). */

@@ -47,7 +47,8 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 
-CONV_SOURCES = ("qcc_conv.c", "qcc_simd.h", "qcc_int4.h")  # the kernels, their compile-time vector path, 4-bit weights
+# the kernels, the stride-1 VNNI path, their compile-time vector path and micro-kernel, 4-bit weights
+CONV_SOURCES = ("qcc_conv.c", "qcc_conv_direct.c", "qcc_simd.h", "qcc_vnni.h", "qcc_int4.h")
 GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h", "qcc_int4.h")
 
 
@@ -94,6 +95,21 @@ def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int
     base = np.zeros(len(weight_rows), np.int64) if bias is None else bias.astype(np.int64)
     folded = base - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
     return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
+
+
+def c4_order(w: np.ndarray, groups: int) -> np.ndarray:
+    """Convolution weights [out_c][in_c/groups][k...] as the GEMM kernels' rows
+    [groups][out_c/groups][K] in c4 order (qcc_vnni.h): input channels in groups of 4, then the
+    kernel taps, then the channel within the group, so that 4 consecutive values are 4 channels at
+    one tap (one vpdpbusd lane) and a stride-1 convolution needs no im2col panel. The channels a
+    last partial group lacks get weight 0: K = ceil(in_c/groups / 4) * 4 * taps."""
+    cout, cig = w.shape[:2]
+    taps = math.prod(w.shape[2:])
+    quads = -(-cig // 4)
+    padded = np.zeros((cout, quads * 4, taps), dtype=w.dtype)
+    padded[:, :cig] = w.reshape(cout, cig, taps)
+    rows = padded.reshape(cout, quads, 4, taps).transpose(0, 1, 3, 2)
+    return rows.reshape(groups, cout // groups, quads * taps * 4)
 
 
 def panel_tile(k_stride: int, pixels: int) -> int:
@@ -156,10 +172,11 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
-        k_stride = round_up(ktotal, 16)
+        ordered = c4_order(w, groups)
+        k_stride = round_up(ordered.shape[2], 16)
         rows = round_up(cog, 4)
         packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
-        packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
+        packed[:, :cog, :ordered.shape[2]] = ordered
         pixels = math.prod(geo["out_size"])
         tile = panel_tile(k_stride, pixels)
         fields.update(weight_fields(b, node, packed), k_stride=k_stride, rows_per_group=rows, tile=tile)

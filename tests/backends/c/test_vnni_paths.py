@@ -104,6 +104,33 @@ def edge_conv_cases() -> list[Case]:
     return cases
 
 
+def edge_direct_cases() -> list[Case]:
+    """Stride-1 convolutions, which the VNNI builds compute from a band of interleaved input rows
+    instead of a panel (qcc_conv_direct.c): dilation, asymmetric pads, kernels that are not square,
+    groups, channel counts that leave a partial group of 4, a 1-D convolution, an image tall enough
+    for several bands, and one so wide that no band fits the scratch (the panel path runs)."""
+    rng = np.random.default_rng(14)
+    cases = []
+    shapes = [  # (cin, cout, kernel (h, w), dilation, pads [top, left, bottom, right], groups, input (h, w))
+        (7, 6, (3, 3), 2, [2, 2, 2, 2], 1, (12, 10)),
+        (5, 9, (5, 3), 1, [0, 2, 1, 0], 1, (9, 11)),
+        (12, 8, (3, 3), 1, [1, 1, 1, 1], 2, (8, 8)),
+        (64, 8, (3, 3), 1, [1, 1, 1, 1], 1, (60, 40)),
+        (4, 4, (3, 3), 1, [1, 1, 1, 1], 1, (3, 600)),
+        (6, 5, (5,), 1, [2, 2], 1, (37,)),
+    ]
+    for cin, cout, kernel, dil, pads, groups, size in shapes:
+        zp = int(rng.integers(-128, 128))
+        x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
+        w = _edge_weights(rng, (cout, cin // groups, *kernel))
+        attrs = dict(strides=[1] * len(size), pads=pads, dilations=[dil] * len(size), group=groups, in_zp=zp, rounding="double",
+                     acc_bits=32, out_zp=int(rng.integers(-20, 20)), qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
+        bias = rng.integers(-5000, 5000, cout).astype(np.int32)
+        g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w), ("b", bias)], attrs)
+        cases.append(Case(g, feeds, f"conv {cin}->{cout} k{kernel} d{dil} pads{pads} g{groups} {size}"))
+    return cases
+
+
 def edge_depthwise_cases() -> list[Case]:
     """The stride-1 depthwise kernel's bands in the arena: one row wider than a whole band
     (2100 columns), several bands over a tall image, dilation 2, a channel multiplier of 2."""
@@ -150,7 +177,7 @@ def wrapping_correction_case() -> Case:
 
 
 def test_edge_programs_on_every_path(path: str) -> None:
-    cases = edge_conv_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
+    cases = edge_conv_cases() + edge_direct_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
     kernels = set(check_cases(cases, min_valid=1.0))
     assert {"qcc_conv_gemm_s8", "qcc_conv_depthwise_s8", "qcc_fc_s8"} <= kernels, kernels
 
