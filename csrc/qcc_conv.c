@@ -467,10 +467,9 @@ static void gather_tap(const qcc_conv_t *p, const void *xg, int32_t es, size_t p
 }
 
 /* Packs output pixels [p0, p0 + np) of one batch element and group into panel rows of k_stride
- * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads in c4 order
- * (qcc_vnni.h: channels in groups of 4, then kd, kh, kw, then the channel within the group; 0 for
- * the channels a last partial group lacks), zp - sub where a tap falls on padding; columns
- * K .. k_stride stay as they are.
+ * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads in the weights'
+ * order (qcc_kernels.h: c4 order when in_c/groups is a multiple of 4, else channel-major, then kd,
+ * kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
  * With u8panel (the VNNI paths, sub = -128) the values go to the u8 layout of pack_pointwise_u8
  * instead (npad pixel slots per group of 4 taps). */
 static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel, int32_t sub,
@@ -486,6 +485,7 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     const int16_t fill = (int16_t)(zp - sub);
     const int32_t flush = u8panel != NULL ? 4 : 8; /* taps per write into the panel */
     const size_t ks = (size_t)p->k_stride;
+    const int32_t quad = QCC_C4_ORDER(cig) ? 4 : 1;
     int32_t j, ci, cg, a, b, c, k;
     const int pointwise = kd == 1 && kh == 1 && kw == 1 && p->stride[0] == 1 && p->stride[1] == 1 && sw == 1 &&
                           p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0 && p->out_size[0] == id && oh == ih && ow == iw;
@@ -580,17 +580,13 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
             j += runs.len[r];
         }
         /* one k-major row of np values per tap (contiguous, vectorizable), transposed into the
-         * panel 8 (int16) or 4 (u8) taps at a time, in c4 order */
-        for (cg = 0; cg < cig; cg += 4) {
+         * panel 8 (int16) or 4 (u8) taps at a time; quad channels per tap (c4 order or not) */
+        for (cg = 0; cg < cig; cg += quad) {
             for (a = 0; a < kd; a++) {
                 for (b = 0; b < kh; b++) {
                     for (c = 0; c < kw; c++) {
-                        for (ci = cg; ci < cg + 4; ci++) {
-                            if (ci < cig) {
-                                gather_tap(p, xg, es, (size_t)ci * in_plane, a, b, c, &runs, sub, fill, rows[nt]);
-                            } else { /* a channel the last group lacks: its weights are 0 */
-                                memset(rows[nt], 0, sizeof(int16_t) * (size_t)np);
-                            }
+                        for (ci = cg; ci < cg + quad; ci++) {
+                            gather_tap(p, xg, es, (size_t)ci * in_plane, a, b, c, &runs, sub, fill, rows[nt]);
                             if (++nt == flush) {
                                 write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
                                 k0 += nt;
@@ -754,7 +750,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
 {
     const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
     const int32_t taps = p->kernel[0] * p->kernel[1] * p->kernel[2];
-    const int32_t kq = (cig + 3) / 4 * taps; /* groups of 4 values of the u8 panel (c4 order) */
+    const int32_t kq = (cig * taps + 3) / 4; /* groups of 4 values of the u8 panel */
     const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
@@ -768,8 +764,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
 #else
     const int32_t ktotal = cig * taps;
     int32_t j;
-    /* columns K .. k_stride of the int16 panel stay zero (their weights are zero too; pack_panel
-     * rewrites the columns up to the c4 order's K on every tile) */
+    /* columns K .. k_stride of the int16 panel stay zero (their weights are zero too) */
     for (j = 0; j < tile; j++) {
         memset(scratch + (size_t)j * p->k_stride + ktotal, 0, sizeof(int16_t) * (size_t)(p->k_stride - ktotal));
     }

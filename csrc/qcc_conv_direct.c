@@ -14,6 +14,9 @@
  * its tap (b, c) is band position q + b * dilation_h * pw + c * dilation_w. The (kw - 1) * dilation_w
  * positions per row that land in the right padding are computed and dropped.
  *
+ * It runs when in_c/groups is a multiple of 4 (the weights are then in c4 order; first layers
+ * with 1 or 3 channels keep the panel, whose weights need no padding channels).
+ *
  * The band lives in the kernel's scratch (QCC_CONV_GEMM_SCRATCH bytes, sized for the panel path):
  * as many output rows per band as fit; when not even one row fits, the panel path runs instead.
  */
@@ -50,11 +53,11 @@ static size_t odd_lines(size_t bytes)
 /* The band layout for this convolution, or 0 when the direct path does not apply. */
 static int32_t band_layout(const qcc_conv_t *p, band_layout_t *band)
 {
-    const int32_t ngroups = (p->in_c / p->groups + 3) / 4;
+    const int32_t ngroups = p->in_c / p->groups / 4;
     const int32_t kh = p->kernel[1], kw = p->kernel[2];
     const size_t capacity = QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride) / (4 * (size_t)ngroups); /* positions per group */
     size_t rows;
-    if (p->kernel[0] != 1 || p->in_size[0] != 1 || p->out_size[0] != 1 || p->stride[1] != 1 || p->stride[2] != 1 ||
+    if (!QCC_C4_ORDER(p->in_c / p->groups) || p->kernel[0] != 1 || p->in_size[0] != 1 || p->out_size[0] != 1 || p->stride[1] != 1 || p->stride[2] != 1 ||
         kh * kw > QCC_DIRECT_MAX_TAPS || kh * kw == 1) { /* 1x1: the pointwise panel measured faster */
         return 0;
     }
@@ -90,8 +93,8 @@ static void pack_band(const qcc_conv_t *p, const int8_t *xg, int32_t r0, int32_t
                 continue;
             }
             memset(row, fill, 4 * (size_t)c0);
-            qcc_interleave4_u8(xg + (size_t)ci * in_plane + (size_t)yi * (size_t)iw + (c0 - left), in_plane,
-                               cig - ci < 4 ? cig - ci : 4, c1 - c0, row + 4 * (size_t)c0);
+            qcc_interleave4_u8(xg + (size_t)ci * in_plane + (size_t)yi * (size_t)iw + (c0 - left), in_plane, 4, c1 - c0,
+                               row + 4 * (size_t)c0);
             memset(row + 4 * (size_t)c1, fill, 4 * (size_t)(pw - c1));
         }
         memset(gdst + 4 * (size_t)(nr + band->extra) * (size_t)pw, 0, 4 * QCC_DIRECT_SLACK);
@@ -119,7 +122,7 @@ static void scatter_positions(const int8_t *staged, int32_t q0, int32_t n, int32
 
 int32_t qcc_conv_direct_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
-    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups, ngroups = (cig + 3) / 4;
+    const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups, ngroups = cig / 4;
     const int32_t kh = p->kernel[1], kw = p->kernel[2], taps = kh * kw;
     const int32_t oh = p->out_size[1], ow = p->out_size[2];
     const size_t in_plane = (size_t)p->in_size[1] * (size_t)p->in_size[2], pixels = (size_t)oh * (size_t)ow;

@@ -47,17 +47,20 @@ typedef struct {
     const int8_t *weight;      /* generic / depthwise / transpose: [out_c][in_c/groups][kd][kh][kw] */
     int32_t weight_bits;       /* 4: weight holds those values packed two per byte (qcc_int4.h); else 8 */
     const int32_t *bias;       /* [out_c] or NULL */
-    /* qcc_conv_gemm_s8 / _s16 only: weight is [groups][rows_per_group][k_stride], each row in c4
-     * order (qcc_vnni.h: input channels in groups of 4, then kd, kh, kw, then the channel within
-     * the group); rows beyond out_c/groups, the missing channels of a last partial group and
-     * columns beyond K = ceil(in_c/groups / 4) * 4 * kd*kh*kw are zero (k_stride is a multiple
-     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
+    /* qcc_conv_gemm_s8 / _s16 only: weight is [groups][rows_per_group][k_stride]; a row runs over
+     * K = in_c/groups * kd*kh*kw in c4 order when in_c/groups is a multiple of 4 (QCC_C4_ORDER;
+     * qcc_vnni.h: channels in groups of 4, then kd, kh, kw, then the channel within the group),
+     * else channel-major, then kd, kh, kw; rows beyond out_c/groups and columns beyond K are zero
+     * (k_stride is a multiple of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
      * stride-1 depthwise kernel: output rows per band); the
      * kernel sums (x + 128) * w, so bias holds bias - (128 + in_zp) * sum_k w modulo 2^32
      * (qcc_simd.h). */
     int32_t k_stride, rows_per_group, tile;
     qcc_requant_t rq;
 } qcc_conv_t;
+
+/* The GEMM convolution weights' reduction order for cig = in_c/groups (see weight above). */
+#define QCC_C4_ORDER(cig) ((cig) % 4 == 0)
 
 /* Bytes of scratch qcc_conv_gemm_s8 / _s16 need: an int16 panel, or a u8 one of tile rounded up to
  * 16 pixels (the VNNI paths); with 4-bit weights, 4 * k_stride more after it for the unpacked

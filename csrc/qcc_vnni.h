@@ -5,11 +5,12 @@
  * The u8 operand is a set of "groups", each a run of pixel slots of 4 bytes: byte t of a slot is
  * x + 128 of reduction index 4g + t at that pixel, so one 32-bit lane of a vector load is one
  * pixel's 4 reduction values, and vpdpbusd against 4 weights of one output channel broadcast to
- * every lane adds 4 products to each pixel's int32 sum. A GEMM convolution's reduction index runs
- * over channels in groups of 4, then kernel taps, then the channel within the group ("c4 order",
- * the weight layout of qcc_conv_gemm_*), so a group of 4 reduction values is 4 channels at one tap:
- * for a stride-1 convolution every tap's operand is the same interleaved input shifted by a
- * constant, and no panel has to be built.
+ * every lane adds 4 products to each pixel's int32 sum. When its channels per group are a
+ * multiple of 4, a GEMM convolution's reduction index runs over channels in groups of 4, then
+ * kernel taps, then the channel within the group ("c4 order", the weight layout of
+ * qcc_conv_gemm_*), so a group of 4 reduction values is 4 channels at one tap: for a stride-1
+ * convolution every tap's operand is the same interleaved input shifted by a constant, and no
+ * panel has to be built.
  */
 #ifndef QCC_VNNI_H
 #define QCC_VNNI_H

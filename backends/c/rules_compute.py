@@ -97,19 +97,19 @@ def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int
     return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
 
 
-def c4_order(w: np.ndarray, groups: int) -> np.ndarray:
+def gemm_weight_rows(w: np.ndarray, groups: int) -> np.ndarray:
     """Convolution weights [out_c][in_c/groups][k...] as the GEMM kernels' rows
-    [groups][out_c/groups][K] in c4 order (qcc_vnni.h): input channels in groups of 4, then the
-    kernel taps, then the channel within the group, so that 4 consecutive values are 4 channels at
-    one tap (one vpdpbusd lane) and a stride-1 convolution needs no im2col panel. The channels a
-    last partial group lacks get weight 0: K = ceil(in_c/groups / 4) * 4 * taps."""
+    [groups][out_c/groups][K]. With in_c/groups a multiple of 4 the reduction is in c4 order
+    (qcc_vnni.h: input channels in groups of 4, then the kernel taps, then the channel within the
+    group), so that 4 consecutive values are 4 channels at one tap (one vpdpbusd lane) and a
+    stride-1 convolution needs no im2col panel; otherwise channel-major, then taps (padding the
+    channels to 4 would cost flash on the first layers, 1 or 3 channels, which gain nothing)."""
     cout, cig = w.shape[:2]
     taps = math.prod(w.shape[2:])
-    quads = -(-cig // 4)
-    padded = np.zeros((cout, quads * 4, taps), dtype=w.dtype)
-    padded[:, :cig] = w.reshape(cout, cig, taps)
-    rows = padded.reshape(cout, quads, 4, taps).transpose(0, 1, 3, 2)
-    return rows.reshape(groups, cout // groups, quads * taps * 4)
+    rows = w.reshape(cout, cig, taps)
+    if cig % 4 == 0:
+        rows = rows.reshape(cout, cig // 4, 4, taps).transpose(0, 1, 3, 2)
+    return rows.reshape(groups, cout // groups, cig * taps)
 
 
 def panel_tile(k_stride: int, pixels: int) -> int:
@@ -172,11 +172,10 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
-        ordered = c4_order(w, groups)
-        k_stride = round_up(ordered.shape[2], 16)
+        k_stride = round_up(ktotal, 16)
         rows = round_up(cog, 4)
         packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
-        packed[:, :cog, :ordered.shape[2]] = ordered
+        packed[:, :cog, :ktotal] = gemm_weight_rows(w, groups)
         pixels = math.prod(geo["out_size"])
         tile = panel_tile(k_stride, pixels)
         fields.update(weight_fields(b, node, packed), k_stride=k_stride, rows_per_group=rows, tile=tile)

@@ -105,19 +105,21 @@ def edge_conv_cases() -> list[Case]:
 
 
 def edge_direct_cases() -> list[Case]:
-    """Stride-1 convolutions, which the VNNI builds compute from a band of interleaved input rows
-    instead of a panel (qcc_conv_direct.c): dilation, asymmetric pads, kernels that are not square,
-    groups, channel counts that leave a partial group of 4, a 1-D convolution, an image tall enough
-    for several bands, and one so wide that no band fits the scratch (the panel path runs)."""
+    """Stride-1 convolutions with channels per group a multiple of 4, which the VNNI builds compute
+    from a band of interleaved input rows instead of a panel (qcc_conv_direct.c): dilation,
+    asymmetric pads, kernels that are not square, groups, a 1-D convolution, an image tall enough
+    for several bands, one so wide that no band fits the scratch (the panel path runs), and 7
+    channels (not c4 order: the panel path runs)."""
     rng = np.random.default_rng(14)
     cases = []
     shapes = [  # (cin, cout, kernel (h, w), dilation, pads [top, left, bottom, right], groups, input (h, w))
-        (7, 6, (3, 3), 2, [2, 2, 2, 2], 1, (12, 10)),
-        (5, 9, (5, 3), 1, [0, 2, 1, 0], 1, (9, 11)),
-        (12, 8, (3, 3), 1, [1, 1, 1, 1], 2, (8, 8)),
+        (8, 6, (3, 3), 2, [2, 2, 2, 2], 1, (12, 10)),
+        (4, 9, (5, 3), 1, [0, 2, 1, 0], 1, (9, 11)),
+        (16, 8, (3, 3), 1, [1, 1, 1, 1], 2, (8, 8)),
         (64, 8, (3, 3), 1, [1, 1, 1, 1], 1, (60, 40)),
         (4, 4, (3, 3), 1, [1, 1, 1, 1], 1, (3, 600)),
-        (6, 5, (5,), 1, [2, 2], 1, (37,)),
+        (12, 5, (5,), 1, [2, 2], 1, (37,)),
+        (7, 6, (3, 3), 1, [1, 1, 1, 1], 1, (10, 9)),
     ]
     for cin, cout, kernel, dil, pads, groups, size in shapes:
         zp = int(rng.integers(-128, 128))
