@@ -93,7 +93,7 @@ static void pack_band(const qcc_conv_t *p, const int8_t *xg, int32_t r0, int32_t
                 continue;
             }
             memset(row, fill, 4 * (size_t)c0);
-            qcc_interleave4_u8(xg + (size_t)ci * in_plane + (size_t)yi * (size_t)iw + (c0 - left), in_plane, 4, c1 - c0,
+            qcc_interleave4_u8(xg + (size_t)ci * in_plane + (size_t)yi * (size_t)iw + (c0 - left), in_plane, 1, 4, c1 - c0,
                                row + 4 * (size_t)c0);
             memset(row + 4 * (size_t)c1, fill, 4 * (size_t)(pw - c1));
         }

@@ -24,31 +24,43 @@
 
 #define QCC_MAX_PANEL 64 /* output pixels per micro-kernel call (4 vectors of 16 lanes) */
 
-/* dst[4j + t] = x_t[j] + 128 for the nc (<= 4) channel rows x_t = s + t * plane, 0 for t >= nc:
- * n pixel slots of the u8 layout above. */
-static inline void qcc_interleave4_u8(const int8_t *s, size_t plane, int32_t nc, int32_t n, uint8_t *dst)
+/* dst[4j + t] = x_t[j * step] + 128 for the nc (<= 4) channel rows x_t = s + t * plane, 0 for
+ * t >= nc: n pixel slots of the u8 layout above, from every step-th input column (the stride of a
+ * 1x1 convolution; 1 and 2 have vector loops). */
+static inline void qcc_interleave4_u8(const int8_t *s, size_t plane, int32_t step, int32_t nc, int32_t n, uint8_t *dst)
 {
     int32_t j = 0, t;
 #if defined(__AVX2__)
-    if (nc == 4) {
+    if (nc == 4 && (step == 1 || step == 2)) {
         const __m128i flip = _mm_set1_epi8((char)0x80); /* x ^ 0x80 = x + 128 as a byte */
-        for (; j + 16 <= n; j += 16) {
-            const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + j)), flip);
-            const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + plane + j)), flip);
-            const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 2 * plane + j)), flip);
-            const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 3 * plane + j)), flip);
-            const __m128i a = _mm_unpacklo_epi8(r0, r1), b = _mm_unpackhi_epi8(r0, r1);
-            const __m128i c = _mm_unpacklo_epi8(r2, r3), d = _mm_unpackhi_epi8(r2, r3);
-            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j), _mm_unpacklo_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 16), _mm_unpackhi_epi16(a, c));
-            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 32), _mm_unpacklo_epi16(b, d));
-            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 48), _mm_unpackhi_epi16(b, d));
+        const __m128i even = _mm_set1_epi16(0x00FF);
+        /* 16 pixels per step; with step 2 the even bytes of 32 columns, the last of which
+         * (2j + 31) must stay below the last one needed, 2(n - 1): one vector fewer */
+        for (; j + 16 + (step == 2) <= n; j += 16) {
+            __m128i r[4];
+            for (t = 0; t < 4; t++) {
+                const int8_t *row = s + (size_t)t * plane + (size_t)j * (size_t)step;
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)row);
+                if (step == 2) {
+                    const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(row + 16));
+                    v = _mm_packus_epi16(_mm_and_si128(v, even), _mm_and_si128(hi, even));
+                }
+                r[t] = _mm_xor_si128(v, flip);
+            }
+            {
+                const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+                const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j), _mm_unpacklo_epi16(a, c));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 16), _mm_unpackhi_epi16(a, c));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 32), _mm_unpacklo_epi16(b, d));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 48), _mm_unpackhi_epi16(b, d));
+            }
         }
     }
 #endif
     for (; j < n; j++) {
         for (t = 0; t < 4; t++) {
-            dst[4 * j + t] = t < nc ? (uint8_t)(s[(size_t)t * plane + j] + 128) : 0;
+            dst[4 * j + t] = t < nc ? (uint8_t)(s[(size_t)t * plane + (size_t)j * (size_t)step] + 128) : 0;
         }
     }
 }

@@ -133,6 +133,25 @@ def edge_direct_cases() -> list[Case]:
     return cases
 
 
+def edge_strided_pointwise_cases() -> list[Case]:
+    """1x1 convolutions with a stride, whose VNNI panel takes every stride-th input column
+    (qcc_vnni.h): odd and even widths at stride 2 (the vector loop must not read past the last
+    column), stride 3, 6 channels (a partial group of 4), and end pads only (padding taps: the
+    general panel runs)."""
+    rng = np.random.default_rng(15)
+    cases = []
+    for cin, cout, stride, pads, size in [(8, 5, 2, [0, 0, 0, 0], (15, 37)), (6, 7, 2, [0, 0, 0, 0], (10, 34)),
+                                          (12, 4, 3, [0, 0, 0, 0], (11, 50)), (8, 4, 1, [0, 0, 1, 2], (5, 6))]:
+        zp = int(rng.integers(-128, 128))
+        x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
+        w = _edge_weights(rng, (cout, cin, 1, 1))
+        attrs = dict(strides=[stride, stride], pads=pads, dilations=[1, 1], group=1, in_zp=zp, rounding="double", acc_bits=32,
+                     out_zp=0, qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
+        g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w)], attrs)
+        cases.append(Case(g, feeds, f"conv {cin}->{cout} k1 s{stride} pads{pads} {size}"))
+    return cases
+
+
 def edge_depthwise_cases() -> list[Case]:
     """The stride-1 depthwise kernel's bands in the arena: one row wider than a whole band
     (2100 columns), several bands over a tall image, dilation 2, a channel multiplier of 2."""
@@ -179,7 +198,7 @@ def wrapping_correction_case() -> Case:
 
 
 def test_edge_programs_on_every_path(path: str) -> None:
-    cases = edge_conv_cases() + edge_direct_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
+    cases = edge_conv_cases() + edge_direct_cases() + edge_strided_pointwise_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
     kernels = set(check_cases(cases, min_valid=1.0))
     assert {"qcc_conv_gemm_s8", "qcc_conv_depthwise_s8", "qcc_fc_s8"} <= kernels, kernels
 
