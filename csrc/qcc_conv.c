@@ -479,8 +479,8 @@ static void gather_tap(const qcc_conv_t *p, const void *xg, int32_t es, size_t p
 
 /* Packs output pixels [p0, p0 + np) of one batch element and group into panel rows of k_stride
  * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads in the weights'
- * order (qcc_kernels.h: c4 order when in_c/groups is a multiple of 4, else channel-major, then kd,
- * kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
+ * order (qcc_kernels.h: c4 order, 0 for the channels a last group of 4 lacks, or channel-major,
+ * then kd, kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
  * With u8panel (the VNNI paths, sub = -128) the values go to the u8 layout of pack_pointwise_u8
  * instead (npad pixel slots per group of 4 taps). */
 static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel, int32_t sub,
@@ -598,7 +598,11 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
                 for (b = 0; b < kh; b++) {
                     for (c = 0; c < kw; c++) {
                         for (ci = cg; ci < cg + quad; ci++) {
-                            gather_tap(p, xg, es, (size_t)ci * in_plane, a, b, c, &runs, sub, fill, rows[nt]);
+                            if (ci < cig) {
+                                gather_tap(p, xg, es, (size_t)ci * in_plane, a, b, c, &runs, sub, fill, rows[nt]);
+                            } else { /* a channel the last group of 4 lacks: its weights are 0 */
+                                memset(rows[nt], 0, sizeof(int16_t) * (size_t)np);
+                            }
                             if (++nt == flush) {
                                 write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
                                 k0 += nt;
@@ -762,7 +766,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
 {
     const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
     const int32_t taps = p->kernel[0] * p->kernel[1] * p->kernel[2];
-    const int32_t kq = (cig * taps + 3) / 4; /* groups of 4 values of the u8 panel */
+    const int32_t kq = (QCC_CONV_GEMM_K(cig, taps) + 3) / 4; /* groups of 4 values of the u8 panel */
     const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
@@ -770,7 +774,7 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
     int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0;
 #if QCC_VNNI
-    if (qcc_conv_direct_s8(p, x, y, scratch)) { /* stride 1: no panel (qcc_conv_direct.c) */
+    if (qcc_conv_direct_s8(p, x, y, scratch)) { /* no panel (qcc_conv_direct.c) */
         return;
     }
 #else

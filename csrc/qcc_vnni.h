@@ -31,7 +31,7 @@ static inline void qcc_interleave4_u8(const int8_t *s, size_t plane, int32_t ste
 {
     int32_t j = 0, t;
 #if defined(__AVX2__)
-    if (nc == 4 && (step == 1 || step == 2)) {
+    if (step == 1 || step == 2) {
         const __m128i flip = _mm_set1_epi8((char)0x80); /* x ^ 0x80 = x + 128 as a byte */
         const __m128i even = _mm_set1_epi16(0x00FF);
         /* 16 pixels per step; with step 2 the even bytes of 32 columns, the last of which
@@ -40,7 +40,12 @@ static inline void qcc_interleave4_u8(const int8_t *s, size_t plane, int32_t ste
             __m128i r[4];
             for (t = 0; t < 4; t++) {
                 const int8_t *row = s + (size_t)t * plane + (size_t)j * (size_t)step;
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)row);
+                __m128i v;
+                if (t >= nc) { /* a channel the group lacks */
+                    r[t] = _mm_setzero_si128();
+                    continue;
+                }
+                v = _mm_loadu_si128((const __m128i *)(const void *)row);
                 if (step == 2) {
                     const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(row + 16));
                     v = _mm_packus_epi16(_mm_and_si128(v, even), _mm_and_si128(hi, even));

@@ -105,31 +105,36 @@ def edge_conv_cases() -> list[Case]:
 
 
 def edge_direct_cases() -> list[Case]:
-    """Stride-1 convolutions with channels per group a multiple of 4, which the VNNI builds compute
-    from a band of interleaved input rows instead of a panel (qcc_conv_direct.c): dilation,
-    asymmetric pads, kernels that are not square, groups, a 1-D convolution, an image tall enough
-    for several bands, one so wide that no band fits the scratch (the panel path runs), and 7
-    channels (not c4 order: the panel path runs)."""
+    """Convolutions larger than 1x1 with 3 or a multiple of 4 channels per group, which the VNNI
+    builds compute from a band of interleaved input rows (one phase per stride offset) instead of
+    a panel (qcc_conv_direct.c): dilation, asymmetric pads, kernels that are not square, groups, a
+    1-D convolution, strides 2 and 3 (with dilation, odd sizes, pads larger than the stride), an
+    RGB stem (7x7 stride 2, one zero channel), an image tall enough for several bands, one so wide
+    that no band fits the scratch (the panel path runs), and 7 channels (not c4 order: panel)."""
     rng = np.random.default_rng(14)
     cases = []
-    shapes = [  # (cin, cout, kernel (h, w), dilation, pads [top, left, bottom, right], groups, input (h, w))
-        (8, 6, (3, 3), 2, [2, 2, 2, 2], 1, (12, 10)),
-        (4, 9, (5, 3), 1, [0, 2, 1, 0], 1, (9, 11)),
-        (16, 8, (3, 3), 1, [1, 1, 1, 1], 2, (8, 8)),
-        (64, 8, (3, 3), 1, [1, 1, 1, 1], 1, (60, 40)),
-        (4, 4, (3, 3), 1, [1, 1, 1, 1], 1, (3, 600)),
-        (12, 5, (5,), 1, [2, 2], 1, (37,)),
-        (7, 6, (3, 3), 1, [1, 1, 1, 1], 1, (10, 9)),
+    shapes = [  # (cin, cout, kernel, stride, dilation, pads [top, left, bottom, right], groups, input size)
+        (8, 6, (3, 3), 1, 2, [2, 2, 2, 2], 1, (12, 10)),
+        (4, 9, (5, 3), 1, 1, [0, 2, 1, 0], 1, (9, 11)),
+        (16, 8, (3, 3), 1, 1, [1, 1, 1, 1], 2, (8, 8)),
+        (64, 8, (3, 3), 1, 1, [1, 1, 1, 1], 1, (60, 40)),
+        (4, 4, (3, 3), 1, 1, [1, 1, 1, 1], 1, (3, 600)),
+        (12, 5, (5,), 1, 1, [2, 2], 1, (37,)),
+        (7, 6, (3, 3), 1, 1, [1, 1, 1, 1], 1, (10, 9)),
+        (8, 6, (3, 3), 2, 1, [1, 1, 1, 1], 1, (13, 16)),
+        (4, 5, (3, 2), 3, 2, [3, 0, 2, 1], 1, (17, 14)),
+        (3, 16, (7, 7), 2, 1, [3, 3, 3, 3], 1, (30, 33)),
+        (3, 4, (3, 3), 1, 1, [1, 1, 1, 1], 1, (6, 7)),
     ]
-    for cin, cout, kernel, dil, pads, groups, size in shapes:
+    for cin, cout, kernel, stride, dil, pads, groups, size in shapes:
         zp = int(rng.integers(-128, 128))
         x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
         w = _edge_weights(rng, (cout, cin // groups, *kernel))
-        attrs = dict(strides=[1] * len(size), pads=pads, dilations=[dil] * len(size), group=groups, in_zp=zp, rounding="double",
+        attrs = dict(strides=[stride] * len(size), pads=pads, dilations=[dil] * len(size), group=groups, in_zp=zp, rounding="double",
                      acc_bits=32, out_zp=int(rng.integers(-20, 20)), qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
         bias = rng.integers(-5000, 5000, cout).astype(np.int32)
         g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w), ("b", bias)], attrs)
-        cases.append(Case(g, feeds, f"conv {cin}->{cout} k{kernel} d{dil} pads{pads} g{groups} {size}"))
+        cases.append(Case(g, feeds, f"conv {cin}->{cout} k{kernel} s{stride} d{dil} pads{pads} g{groups} {size}"))
     return cases
 
 
