@@ -389,15 +389,16 @@ static void write_taps(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t np, i
 }
 
 #if QCC_VNNI
-/* The u8 panel (layout of write_taps_u8) of a 2-D 1x1 convolution without padding: the 4 channel
- * rows of a group, for each run of panel pixels in one output row, are every stride-th value of
- * one input row, interleaved as they are (one run for the whole panel at stride 1). */
-static void pack_pointwise_u8(const qcc_conv_t *p, const int8_t *xg, int32_t p0, int32_t np, int32_t npad, uint8_t *panel)
+/* The u8 panel (layout of write_taps_u8) of a 1x1x1 convolution whose taps all fall inside the
+ * input: the 4 channel rows of a group are interleaved as they are. contiguous: stride 1, output
+ * pixel = input pixel (any number of spatial axes), one run for the whole panel; else a 2-D one
+ * with a stride, one run per output row, every stride-th value of one input row. */
+static void pack_pointwise_u8(const qcc_conv_t *p, const int8_t *xg, int contiguous, int32_t p0, int32_t np, int32_t npad,
+                              uint8_t *panel)
 {
     const int32_t cig = p->in_c / p->groups, iw = p->in_size[2], ow = p->out_size[2];
     const int32_t sh = p->stride[1], sw = p->stride[2];
-    const size_t in_plane = (size_t)p->in_size[1] * (size_t)iw;
-    const int contiguous = sh == 1 && sw == 1;
+    const size_t in_plane = (size_t)p->in_size[0] * (size_t)p->in_size[1] * (size_t)iw;
     int32_t ci, j;
     for (ci = 0; ci < cig; ci += 4) {
         const int32_t nc = cig - ci < 4 ? cig - ci : 4;
@@ -501,9 +502,10 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     const int pointwise = kd == 1 && kh == 1 && kw == 1 && p->stride[0] == 1 && p->stride[1] == 1 && sw == 1 &&
                           p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0 && p->out_size[0] == id && oh == ih && ow == iw;
 #if QCC_VNNI
-    if (u8panel != NULL && es == 1 && kd == 1 && kh == 1 && kw == 1 && id == 1 && p->pad[1] == 0 && p->pad[2] == 0 &&
-        (oh - 1) * p->stride[1] < ih && (ow - 1) * sw < iw) { /* no tap on padding (end pads would add some) */
-        pack_pointwise_u8(p, (const int8_t *)xg, p0, np, npad, u8panel); /* any stride */
+    if (u8panel != NULL && es == 1 &&
+        (pointwise || (kd == 1 && kh == 1 && kw == 1 && id == 1 && p->pad[1] == 0 && p->pad[2] == 0 &&
+                       (oh - 1) * p->stride[1] < ih && (ow - 1) * sw < iw))) { /* no tap on padding (end pads add some) */
+        pack_pointwise_u8(p, (const int8_t *)xg, pointwise, p0, np, npad, u8panel);
         return;
     }
 #endif

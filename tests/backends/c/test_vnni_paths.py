@@ -141,16 +141,17 @@ def edge_direct_cases() -> list[Case]:
 def edge_strided_pointwise_cases() -> list[Case]:
     """1x1 convolutions with a stride, whose VNNI panel takes every stride-th input column
     (qcc_vnni.h): odd and even widths at stride 2 (the vector loop must not read past the last
-    column), stride 3, 6 channels (a partial group of 4), and end pads only (padding taps: the
-    general panel runs)."""
+    column), stride 3, 6 channels (a partial group of 4), end pads only (padding taps: the general
+    panel runs), and a 3-D one at stride 1 (one contiguous run per channel)."""
     rng = np.random.default_rng(15)
     cases = []
     for cin, cout, stride, pads, size in [(8, 5, 2, [0, 0, 0, 0], (15, 37)), (6, 7, 2, [0, 0, 0, 0], (10, 34)),
-                                          (12, 4, 3, [0, 0, 0, 0], (11, 50)), (8, 4, 1, [0, 0, 1, 2], (5, 6))]:
+                                          (12, 4, 3, [0, 0, 0, 0], (11, 50)), (8, 4, 1, [0, 0, 1, 2], (5, 6)),
+                                          (9, 5, 1, [0] * 6, (4, 5, 2))]:
         zp = int(rng.integers(-128, 128))
         x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
-        w = _edge_weights(rng, (cout, cin, 1, 1))
-        attrs = dict(strides=[stride, stride], pads=pads, dilations=[1, 1], group=1, in_zp=zp, rounding="double", acc_bits=32,
+        w = _edge_weights(rng, (cout, cin) + (1,) * len(size))
+        attrs = dict(strides=[stride] * len(size), pads=pads, dilations=[1] * len(size), group=1, in_zp=zp, rounding="double", acc_bits=32,
                      out_zp=0, qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
         g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w)], attrs)
         cases.append(Case(g, feeds, f"conv {cin}->{cout} k1 s{stride} pads{pads} {size}"))
