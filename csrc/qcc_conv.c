@@ -4,11 +4,13 @@
  *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into a panel
  *                          of x + 128 (im2col of the tile, zp + 128 on padding; the bias carries
  *                          -(128 + zp) * sum w, qcc_simd.h) and multiplied with the weight matrix:
- *                          with VNNI a u8 panel in groups of 4 taps and a 4-row x 64-pixel vpdpbusd
- *                          micro-kernel (weights stay row-major: 4 consecutive weights of a row are
- *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
- *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
- *                          same path (their panel is a transpose).
+ *                          with VNNI a u8 panel in groups of 4 reduction values and the 4-row x
+ *                          64-pixel vpdpbusd micro-kernel of qcc_vnni.h (4 consecutive weights of a
+ *                          row are one broadcast 32-bit lane); else an int16 panel and a 4x2
+ *                          dot-product micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions
+ *                          use the same path (their panel is a transpose, with a stride a strided
+ *                          one). On the VNNI builds larger kernels with weights in c4 order skip the
+ *                          panel (qcc_conv_direct.c).
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the int16 panel and a 4x2 dot-product
  *                          micro-kernel (vpdpwssd on the AVX-512 VNNI and AVX-VNNI paths, vpmaddwd on
  *                          AVX2, portable C), the int32 sums widened to int64 every 512 products.
