@@ -4,11 +4,13 @@
  *   qcc_conv_gemm_s8       int8, int32 accumulators: a tile of output pixels is packed into a panel
  *                          of x + 128 (im2col of the tile, zp + 128 on padding; the bias carries
  *                          -(128 + zp) * sum w, qcc_simd.h) and multiplied with the weight matrix:
- *                          with VNNI a u8 panel in groups of 4 taps and a 4-row x 64-pixel vpdpbusd
- *                          micro-kernel (weights stay row-major: 4 consecutive weights of a row are
- *                          one broadcast 32-bit lane); else an int16 panel and a 4x2 dot-product
- *                          micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions use the
- *                          same path (their panel is a transpose).
+ *                          with VNNI a u8 panel in groups of 4 reduction values and the 4-row x
+ *                          64-pixel vpdpbusd micro-kernel of qcc_vnni.h (4 consecutive weights of a
+ *                          row are one broadcast 32-bit lane); else an int16 panel and a 4x2
+ *                          dot-product micro-kernel (AVX2 vpmaddwd, or portable C). 1x1 convolutions
+ *                          use the same path (their panel is a transpose, with a stride a strided
+ *                          one). On the VNNI builds larger kernels with weights in c4 order skip the
+ *                          panel (qcc_conv_direct.c).
  *   qcc_conv_gemm_s16      int16 activations, int64 accumulators: the int16 panel and a 4x2 dot-product
  *                          micro-kernel (vpdpwssd on the AVX-512 VNNI and AVX-VNNI paths, vpmaddwd on
  *                          AVX2, portable C), the int32 sums widened to int64 every 512 products.
@@ -31,6 +33,7 @@
 #include "qcc_int4.h"
 #include "qcc_kernels.h"
 #include "qcc_simd.h"
+#include "qcc_vnni.h"
 
 #include <string.h>
 #if defined(__AVX2__)
@@ -38,7 +41,6 @@
 #endif
 
 #define QCC_ROW_TILE 64   /* accumulators per row pass (stack: 64 * 8 bytes) */
-#define QCC_MAX_PANEL 64  /* output pixels per packed panel */
 
 /* Output positions o in [0, n_out) whose tap o * stride + offset lies in [0, n_in): [*lo, *hi). */
 static void valid_range(int32_t n_out, int32_t n_in, int32_t stride, int32_t offset, int32_t *lo, int32_t *hi)
@@ -394,45 +396,99 @@ static void write_taps(int16_t rows[8][QCC_MAX_PANEL], int32_t nt, int32_t np, i
 }
 
 #if QCC_VNNI
-/* The u8 panel (layout of write_taps_u8) of a 1x1 stride-1 convolution: the 4 channel rows of a
- * group are contiguous runs of the input, flipped to u8 (x ^ 0x80 = x + 128) and interleaved. */
-static void pack_pointwise_u8(const int8_t *xg, int32_t cig, int32_t in_plane, int32_t p0, int32_t np, int32_t npad,
+/* The u8 panel (layout of write_taps_u8) of a 1x1x1 convolution whose taps all fall inside the
+ * input: the 4 channel rows of a group are interleaved as they are. contiguous: stride 1, output
+ * pixel = input pixel (any number of spatial axes), one run for the whole panel; else a 2-D one
+ * with a stride, one run per output row, every stride-th value of one input row. */
+static void pack_pointwise_u8(const qcc_conv_t *p, const int8_t *xg, int contiguous, int32_t p0, int32_t np, int32_t npad,
                               uint8_t *panel)
 {
-    const __m128i flip = _mm_set1_epi8((char)0x80);
-    int32_t ci, j, t;
+    const int32_t cig = p->in_c / p->groups, iw = p->in_size[2], ow = p->out_size[2];
+    const int32_t sh = p->stride[1], sw = p->stride[2];
+    const size_t in_plane = (size_t)p->in_size[0] * (size_t)p->in_size[1] * (size_t)iw;
+    int32_t ci, j;
     for (ci = 0; ci < cig; ci += 4) {
         const int32_t nc = cig - ci < 4 ? cig - ci : 4;
-        const int8_t *s = xg + (size_t)ci * in_plane + p0;
         uint8_t *dst = panel + (size_t)(ci / 4) * (size_t)npad * 4;
-        j = 0;
-        if (nc == 4) {
-            for (; j + 16 <= np; j += 16) {
-                const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + j)), flip);
-                const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + in_plane + j)), flip);
-                const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 2 * (size_t)in_plane + j)), flip);
-                const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + 3 * (size_t)in_plane + j)), flip);
-                const __m128i a = _mm_unpacklo_epi8(r0, r1), b = _mm_unpackhi_epi8(r0, r1);
-                const __m128i c = _mm_unpacklo_epi8(r2, r3), d = _mm_unpackhi_epi8(r2, r3);
-                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j), _mm_unpacklo_epi16(a, c));
-                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 16), _mm_unpackhi_epi16(a, c));
-                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 32), _mm_unpacklo_epi16(b, d));
-                _mm_storeu_si128((__m128i *)(void *)(dst + 4 * j + 48), _mm_unpackhi_epi16(b, d));
-            }
-        }
-        for (; j < np; j++) {
-            for (t = 0; t < 4; t++) {
-                dst[4 * j + t] = t < nc ? (uint8_t)(s[(size_t)t * in_plane + j] + 128) : 0;
-            }
+        for (j = 0; j < np;) {
+            const int32_t y = (p0 + j) / ow, x = (p0 + j) % ow;
+            const int32_t len = contiguous || ow - x > np - j ? np - j : ow - x;
+            const size_t at = contiguous ? (size_t)(p0 + j) : (size_t)y * (size_t)sh * (size_t)iw + (size_t)x * (size_t)sw;
+            qcc_interleave4_u8(xg + (size_t)ci * in_plane + at, in_plane, sw, nc, len, dst + 4 * (size_t)j);
+            j += len;
         }
         memset(dst + 4 * np, 0, (size_t)(4 * (npad - np)));
     }
 }
 #endif
 
+/* The output pixels of a panel as runs that share one output row (the same input rows,
+ * consecutive columns): run r covers panel pixels j[r] .. j[r] + len[r], output (z, y, x[r] ...). */
+typedef struct {
+    int32_t n;
+    int32_t j[QCC_MAX_PANEL], len[QCC_MAX_PANEL], x[QCC_MAX_PANEL], y[QCC_MAX_PANEL], z[QCC_MAX_PANEL];
+} pixel_runs_t;
+
+/* dst[j] = x - sub of the input channel at element offset plane that tap (a, b, c) reads for panel
+ * pixel j, fill (zp - sub) where the tap falls on padding. */
+static void gather_tap(const qcc_conv_t *p, const void *xg, int32_t es, size_t plane, int32_t a, int32_t b, int32_t c,
+                       const pixel_runs_t *runs, int32_t sub, int16_t fill, int16_t *dst)
+{
+    const int32_t id = p->in_size[0], ih = p->in_size[1], iw = p->in_size[2];
+    const int32_t sw = p->stride[2];
+    int32_t r, t;
+    for (r = 0; r < runs->n; r++) {
+        const int32_t zi = runs->z[r] * p->stride[0] - p->pad[0] + a * p->dilation[0];
+        const int32_t yi = runs->y[r] * p->stride[1] - p->pad[1] + b * p->dilation[1];
+        const int32_t off = runs->x[r] * sw - p->pad[2] + c * p->dilation[2];
+        const int inside = zi >= 0 && zi < id && yi >= 0 && yi < ih;
+        const size_t row = plane + ((size_t)(inside ? zi : 0) * ih + (inside ? yi : 0)) * iw;
+        int16_t *out = dst + runs->j[r];
+        int32_t lo = 0, hi = 0;
+        if (inside) {
+            valid_range(runs->len[r], iw, sw, off, &lo, &hi);
+        }
+        for (t = 0; t < lo; t++) {
+            out[t] = fill;
+        }
+        if (es == 1) {
+            const int8_t *src = (const int8_t *)xg + row + off;
+            if (sw == 1) {
+                for (t = lo; t < hi; t++) {
+                    out[t] = (int16_t)(src[t] - sub);
+                }
+            } else {
+                t = lo;
+#if defined(__AVX2__)
+                if (sw == 2) { /* 16 outputs from 32 bytes: the even ones, sign-extended */
+                    const __m256i s = _mm256_set1_epi16((int16_t)sub);
+                    for (; t + 17 <= hi; t += 16) { /* reads up to src[2t + 31] <= src[2 (hi - 1)] */
+                        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * t));
+                        _mm256_storeu_si256((__m256i *)(void *)(out + t),
+                                            _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), s));
+                    }
+                }
+#endif
+                for (; t < hi; t++) {
+                    out[t] = (int16_t)(src[t * sw] - sub);
+                }
+            }
+        } else {
+            const int16_t *src = (const int16_t *)xg + row + off;
+            for (t = lo; t < hi; t++) {
+                out[t] = (int16_t)(src[t * sw] - sub);
+            }
+        }
+        for (t = hi > lo ? hi : lo; t < runs->len[r]; t++) {
+            out[t] = fill;
+        }
+    }
+}
+
 /* Packs output pixels [p0, p0 + np) of one batch element and group into panel rows of k_stride
- * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads (channel-major, then
- * kd, kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
+ * int16 values: row j holds (x - sub) for the K taps output pixel p0 + j reads in the weights'
+ * order (qcc_kernels.h: c4 order, 0 for the channels a last group of 4 lacks, or channel-major,
+ * then kd, kh, kw), zp - sub where a tap falls on padding; columns K .. k_stride stay as they are.
  * With u8panel (the VNNI paths, sub = -128) the values go to the u8 layout of pack_pointwise_u8
  * instead (npad pixel slots per group of 4 taps). */
 static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t p0, int32_t np, int16_t *panel, int32_t sub,
@@ -448,12 +504,15 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     const int16_t fill = (int16_t)(zp - sub);
     const int32_t flush = u8panel != NULL ? 4 : 8; /* taps per write into the panel */
     const size_t ks = (size_t)p->k_stride;
-    int32_t j, ci, a, b, c, k;
+    const int32_t quad = QCC_C4_ORDER(cig) ? 4 : 1;
+    int32_t j, ci, cg, a, b, c, k;
     const int pointwise = kd == 1 && kh == 1 && kw == 1 && p->stride[0] == 1 && p->stride[1] == 1 && sw == 1 &&
                           p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0 && p->out_size[0] == id && oh == ih && ow == iw;
 #if QCC_VNNI
-    if (pointwise && u8panel != NULL && es == 1) {
-        pack_pointwise_u8((const int8_t *)xg, cig, in_plane, p0, np, npad, u8panel);
+    if (u8panel != NULL && es == 1 &&
+        (pointwise || (kd == 1 && kh == 1 && kw == 1 && id == 1 && p->pad[1] == 0 && p->pad[2] == 0 &&
+                       (oh - 1) * p->stride[1] < ih && (ow - 1) * sw < iw))) { /* no tap on padding (end pads add some) */
+        pack_pointwise_u8(p, (const int8_t *)xg, pointwise, p0, np, npad, u8panel);
         return;
     }
 #endif
@@ -528,76 +587,36 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
     }
     /* runs of pixels that share one output row: the same input rows, consecutive columns */
     {
-        int32_t run_j[QCC_MAX_PANEL], run_len[QCC_MAX_PANEL], run_x[QCC_MAX_PANEL], run_y[QCC_MAX_PANEL], run_z[QCC_MAX_PANEL];
+        pixel_runs_t runs;
         int16_t rows[8][QCC_MAX_PANEL];
-        int32_t nruns = 0, nt = 0, k0 = 0, r, t;
-        for (j = 0; j < np; nruns++) {
-            const int32_t pix = p0 + j;
-            run_j[nruns] = j;
-            run_x[nruns] = pix % ow;
-            run_y[nruns] = (pix / ow) % oh;
-            run_z[nruns] = pix / (ow * oh);
-            run_len[nruns] = ow - run_x[nruns] < np - j ? ow - run_x[nruns] : np - j;
-            j += run_len[nruns];
+        int32_t nt = 0, k0 = 0;
+        runs.n = 0;
+        for (j = 0; j < np; runs.n++) {
+            const int32_t pix = p0 + j, r = runs.n;
+            runs.j[r] = j;
+            runs.x[r] = pix % ow;
+            runs.y[r] = (pix / ow) % oh;
+            runs.z[r] = pix / (ow * oh);
+            runs.len[r] = ow - runs.x[r] < np - j ? ow - runs.x[r] : np - j;
+            j += runs.len[r];
         }
         /* one k-major row of np values per tap (contiguous, vectorizable), transposed into the
-         * panel 8 taps at a time */
-        for (ci = 0; ci < cig; ci++) {
-            const size_t plane = (size_t)ci * in_plane;
+         * panel 8 (int16) or 4 (u8) taps at a time; quad channels per tap (c4 order or not) */
+        for (cg = 0; cg < cig; cg += quad) {
             for (a = 0; a < kd; a++) {
                 for (b = 0; b < kh; b++) {
                     for (c = 0; c < kw; c++) {
-                        int16_t *dst = rows[nt];
-                        for (r = 0; r < nruns; r++) {
-                            const int32_t zi = run_z[r] * p->stride[0] - p->pad[0] + a * p->dilation[0];
-                            const int32_t yi = run_y[r] * p->stride[1] - p->pad[1] + b * p->dilation[1];
-                            const int32_t off = run_x[r] * sw - p->pad[2] + c * p->dilation[2];
-                            const int inside = zi >= 0 && zi < id && yi >= 0 && yi < ih;
-                            const size_t row = plane + ((size_t)(inside ? zi : 0) * ih + (inside ? yi : 0)) * iw;
-                            int16_t *out = dst + run_j[r];
-                            int32_t lo = 0, hi = 0;
-                            if (inside) {
-                                valid_range(run_len[r], iw, sw, off, &lo, &hi);
+                        for (ci = cg; ci < cg + quad; ci++) {
+                            if (ci < cig) {
+                                gather_tap(p, xg, es, (size_t)ci * in_plane, a, b, c, &runs, sub, fill, rows[nt]);
+                            } else { /* a channel the last group of 4 lacks: its weights are 0 */
+                                memset(rows[nt], 0, sizeof(int16_t) * (size_t)np);
                             }
-                            for (t = 0; t < lo; t++) {
-                                out[t] = fill;
+                            if (++nt == flush) {
+                                write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
+                                k0 += nt;
+                                nt = 0;
                             }
-                            if (es == 1) {
-                                const int8_t *src = (const int8_t *)xg + row + off;
-                                if (sw == 1) {
-                                    for (t = lo; t < hi; t++) {
-                                        out[t] = (int16_t)(src[t] - sub);
-                                    }
-                                } else {
-                                    t = lo;
-#if defined(__AVX2__)
-                                    if (sw == 2) { /* 16 outputs from 32 bytes: the even ones, sign-extended */
-                                        const __m256i s = _mm256_set1_epi16((int16_t)sub);
-                                        for (; t + 17 <= hi; t += 16) { /* reads up to src[2t + 31] <= src[2 (hi - 1)] */
-                                            const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * t));
-                                            _mm256_storeu_si256((__m256i *)(void *)(out + t),
-                                                                _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), s));
-                                        }
-                                    }
-#endif
-                                    for (; t < hi; t++) {
-                                        out[t] = (int16_t)(src[t * sw] - sub);
-                                    }
-                                }
-                            } else {
-                                const int16_t *src = (const int16_t *)xg + row + off;
-                                for (t = lo; t < hi; t++) {
-                                    out[t] = (int16_t)(src[t * sw] - sub);
-                                }
-                            }
-                            for (t = hi > lo ? hi : lo; t < run_len[r]; t++) {
-                                out[t] = fill;
-                            }
-                        }
-                        if (++nt == flush) {
-                            write_taps(rows, nt, np, panel, ks, k0, u8panel, npad);
-                            k0 += nt;
-                            nt = 0;
                         }
                     }
                 }
@@ -610,7 +629,7 @@ static void pack_panel(const qcc_conv_t *p, const void *xg, int32_t es, int32_t 
 }
 
 #if QCC_VNNI == 512
-/* no dot_4x2: the int8 kernel uses vnni_rows, the int16 one dot_4x2_s16 (below) */
+/* no dot_4x2: the int8 kernel uses qcc_vnni_rows, the int16 one dot_4x2_s16 (below) */
 #elif defined(__AVX2__)
 /* lanes of s += the two adjacent int16 products of a and x: one vpdpwssd on the AVX-VNNI and
  * AVX-512 VL paths, else vpmaddwd then vpaddd (the same int32 sums, modulo 2^32) */
@@ -725,67 +744,6 @@ static void dot_4x2_s16(const int8_t *w, int32_t ldw, const int16_t *b0, const i
 }
 #endif
 
-#if QCC_VNNI
-/* out[r][j] = sum_k u8panel[k][j] * w_r[k] for 4 weight rows (stride ldw) over kq groups of 4 taps
- * and nv pixel vectors (a constant where it is called, so the accumulators stay in registers):
- * one vpdpbusd per row and vector adds 4 products to each pixel's int32 lane. */
-static inline __attribute__((always_inline)) void vnni_4xn(const int8_t *w, size_t ldw, const uint8_t *panel, int32_t kq,
-                                                           size_t group_bytes, int32_t nv, int32_t out[4][QCC_MAX_PANEL])
-{
-    qcc_v_t acc[4][QCC_VMAX_NV], x[QCC_VMAX_NV];
-    int32_t g, r, v;
-    for (r = 0; r < 4; r++) {
-        for (v = 0; v < nv; v++) {
-            acc[r][v] = QCC_V_ZERO();
-        }
-    }
-    for (g = 0; g < kq; g++) {
-        const uint8_t *pg = panel + (size_t)g * group_bytes;
-        for (v = 0; v < nv; v++) {
-            x[v] = QCC_V_LOAD(pg + (size_t)v * QCC_VLANES * 4);
-        }
-        for (r = 0; r < 4; r++) {
-            const qcc_v_t wr = QCC_V_SET1(qcc_load4(w + (size_t)r * ldw + (size_t)g * 4));
-            for (v = 0; v < nv; v++) {
-                acc[r][v] = QCC_V_DPBUSD(acc[r][v], x[v], wr);
-            }
-        }
-    }
-    for (r = 0; r < 4; r++) {
-        for (v = 0; v < nv; v++) {
-            QCC_V_STORE(out[r] + v * QCC_VLANES, acc[r][v]);
-        }
-    }
-}
-
-/* acc_rows[r][0 .. npad) = the dot products of 4 weight rows with every pixel of the u8 panel. */
-static void vnni_rows(const int8_t *w, size_t ldw, const uint8_t *panel, int32_t kq, int32_t npad, int32_t acc_rows[4][QCC_MAX_PANEL])
-{
-    const int32_t nvec = npad / QCC_VLANES;
-    const size_t group_bytes = (size_t)npad * 4;
-    int32_t v0;
-    for (v0 = 0; v0 < nvec; v0 += QCC_VMAX_NV) {
-        const uint8_t *pv = panel + (size_t)v0 * QCC_VLANES * 4;
-        int32_t(*out)[QCC_MAX_PANEL] = (int32_t(*)[QCC_MAX_PANEL])(void *)(acc_rows[0] + v0 * QCC_VLANES);
-        switch (nvec - v0 < QCC_VMAX_NV ? nvec - v0 : QCC_VMAX_NV) {
-        case 1:
-            vnni_4xn(w, ldw, pv, kq, group_bytes, 1, out);
-            break;
-        case 2:
-            vnni_4xn(w, ldw, pv, kq, group_bytes, 2, out);
-            break;
-#if QCC_VMAX_NV >= 4
-        case 4:
-            vnni_4xn(w, ldw, pv, kq, group_bytes, 4, out);
-            break;
-#endif
-        default:
-            vnni_4xn(w, ldw, pv, kq, group_bytes, 3, out);
-            break;
-        }
-    }
-}
-#endif
 
 /* acc_rows[r][j] = the dot products of 4 weight rows of one group with panel pixels 0 .. np, by the
  * path this file was compiled for: the u8 panel (VNNI) or the int16 one (AVX2 / portable). */
@@ -793,8 +751,9 @@ static void gemm_rows_s8(const qcc_conv_t *p, const int8_t *w, const int16_t *pa
                          int32_t acc_rows[4][QCC_MAX_PANEL])
 {
 #if QCC_VNNI
+    static const int32_t one_tap[1] = {0};
     (void)np;
-    vnni_rows(w, (size_t)p->k_stride, (const uint8_t *)(const void *)panel, kq, npad, acc_rows);
+    qcc_vnni_rows(w, (size_t)p->k_stride, (const uint8_t *)(const void *)panel, kq, (size_t)npad * 4, one_tap, 1, npad, acc_rows);
 #else
     int32_t j, r;
     (void)kq;
@@ -815,15 +774,20 @@ static void gemm_rows_s8(const qcc_conv_t *p, const int8_t *w, const int16_t *pa
 void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch)
 {
     const int32_t cig = p->in_c / p->groups, cog = p->out_c / p->groups;
-    const int32_t ktotal = cig * p->kernel[0] * p->kernel[1] * p->kernel[2];
-    const int32_t kq = (ktotal + 3) / 4; /* groups of 4 taps of the u8 panel */
+    const int32_t taps = p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int32_t kq = (QCC_CONV_GEMM_K(cig, taps) + 3) / 4; /* groups of 4 values of the u8 panel */
     const int32_t in_plane = p->in_size[0] * p->in_size[1] * p->in_size[2];
     const int32_t pixels = p->out_size[0] * p->out_size[1] * p->out_size[2];
     const int32_t tile = p->tile < QCC_MAX_PANEL ? p->tile : QCC_MAX_PANEL;
     int32_t acc_rows[4][QCC_MAX_PANEL];
     int8_t *wbuf = (int8_t *)(void *)scratch + QCC_CONV_GEMM_SCRATCH(p->tile, p->k_stride); /* 4-bit weights, unpacked */
     int32_t n, g, p0;
-#if !QCC_VNNI
+#if QCC_VNNI
+    if (qcc_conv_direct_s8(p, x, y, scratch)) { /* no panel (qcc_conv_direct.c) */
+        return;
+    }
+#else
+    const int32_t ktotal = cig * taps;
     int32_t j;
     /* columns K .. k_stride of the int16 panel stay zero (their weights are zero too) */
     for (j = 0; j < tile; j++) {
@@ -850,20 +814,8 @@ void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *
                     gemm_rows_s8(p, w, scratch, kq, np, npad, acc_rows);
                     for (r = 0; r < 4 && row + r < cog; r++) {
                         const int32_t co = g * cog + row + r;
-                        const int32_t c = p->rq.per_channel ? co : 0;
-                        const uint32_t bias = p->bias ? (uint32_t)p->bias[co] : 0;
-                        int8_t *out = y + ((size_t)n * p->out_c + co) * pixels + p0;
-#if QCC_VNNI == 512
-                        qcc_requant_row16_s8(acc_rows[r], np, qcc_wrap_i32(bias), p->rq.multiplier[c], p->rq.shift[c],
-                                             p->rq.rounding, p->rq.out_zp, p->rq.qmin, p->rq.qmax, out);
-#else
-                        int32_t j;
-                        for (j = 0; j < np; j++) { /* the full accumulator: fits int32 (proven), exact modulo 2^32 */
-                            acc_rows[r][j] = qcc_wrap_i32((uint32_t)acc_rows[r][j] + bias);
-                        }
-                        qcc_requant_row_s8(acc_rows[r], np, p->rq.multiplier[c], p->rq.shift[c], p->rq.rounding,
-                                           p->rq.out_zp, p->rq.qmin, p->rq.qmax, out, 1);
-#endif
+                        qcc_requant_channel_s8(&p->rq, co, p->bias ? (uint32_t)p->bias[co] : 0u, acc_rows[r], np,
+                                               y + ((size_t)n * p->out_c + co) * pixels + p0);
                     }
                 }
             }

@@ -47,15 +47,24 @@ typedef struct {
     const int8_t *weight;      /* generic / depthwise / transpose: [out_c][in_c/groups][kd][kh][kw] */
     int32_t weight_bits;       /* 4: weight holds those values packed two per byte (qcc_int4.h); else 8 */
     const int32_t *bias;       /* [out_c] or NULL */
-    /* qcc_conv_gemm_s8 only: weight is [groups][rows_per_group][k_stride], rows beyond
-     * out_c/groups and columns beyond K = in_c/groups*kd*kh*kw are zero (k_stride is a multiple
-     * of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
+    /* qcc_conv_gemm_s8 / _s16 only: weight is [groups][rows_per_group][k_stride]; a row runs over
+     * K (QCC_CONV_GEMM_K) in c4 order when in_c/groups is a multiple of 4 or 3 (QCC_C4_ORDER;
+     * qcc_vnni.h: channels in groups of 4, then kd, kh, kw, then the channel within the group),
+     * else channel-major, then kd, kh, kw; rows beyond out_c/groups and columns beyond K are zero
+     * (k_stride is a multiple of 16, rows_per_group of 4); tile = output pixels per packed panel (even, <= 64; the
      * stride-1 depthwise kernel: output rows per band); the
      * kernel sums (x + 128) * w, so bias holds bias - (128 + in_zp) * sum_k w modulo 2^32
      * (qcc_simd.h). */
     int32_t k_stride, rows_per_group, tile;
     qcc_requant_t rq;
 } qcc_conv_t;
+
+/* The GEMM convolution weights' reduction order for cig = in_c/groups (see weight above): c4 when
+ * cig is a multiple of 4, or 3 (an RGB stem: one zero channel buys the panel-free stride-2 path). */
+#define QCC_C4_ORDER(cig) ((cig) % 4 == 0 || (cig) == 3)
+/* K, the length of a GEMM convolution's weight row before padding to k_stride: in c4 order the
+ * channels of a last partial group count as 4 (their weights are 0). */
+#define QCC_CONV_GEMM_K(cig, taps) (QCC_C4_ORDER(cig) ? ((cig) + 3) / 4 * 4 * (taps) : (cig) * (taps))
 
 /* Bytes of scratch qcc_conv_gemm_s8 / _s16 need: an int16 panel, or a u8 one of tile rounded up to
  * 16 pixels (the VNNI paths); with 4-bit weights, 4 * k_stride more after it for the unpacked
@@ -67,6 +76,10 @@ typedef struct {
 void qcc_conv_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y);       /* any shape; acc32 or acc64 */
 void qcc_conv_s16(const qcc_conv_t *p, const int16_t *x, int16_t *y);    /* any shape; acc64 */
 void qcc_conv_gemm_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch); /* acc32 */
+/* qcc_conv_gemm_s8's panel-free path on VNNI builds (qcc_conv_direct.c): computes the convolution
+ * and returns 1 when it applies (2-D, c4 order, kernel larger than 1x1, strides up to 4, a band of
+ * output rows fits the scratch), else 0. */
+int32_t qcc_conv_direct_s8(const qcc_conv_t *p, const int8_t *x, int8_t *y, int16_t *scratch);
 /* Bytes of scratch of the stride-1 depthwise kernel: int32 accumulators for rows output rows of
  * the padded width pw = out_w + (kw - 1) * dilation_w (plus 8), then the input band of rows + extra
  * rows (extra = (kh - 1) * dilation_h) of pw bytes (plus 64 for whole-vector reads). */

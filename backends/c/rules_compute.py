@@ -46,7 +46,9 @@ from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node, Value
 from qcc.ir.types import DType
 
-CONV_SOURCES = ("qcc_conv.c", "qcc_depthwise.c", "qcc_depthwise.h", "qcc_simd.h", "qcc_int4.h")  # the kernels, their compile-time vector paths, 4-bit weights
+# the kernels, the panel-free VNNI path, the depthwise VNNI path, their compile-time vector paths and
+# micro-kernel, 4-bit weights
+CONV_SOURCES = ("qcc_conv.c", "qcc_conv_direct.c", "qcc_depthwise.c", "qcc_depthwise.h", "qcc_simd.h", "qcc_vnni.h", "qcc_int4.h")
 GEMM_SOURCES = ("qcc_gemm.c", "qcc_simd.h", "qcc_int4.h")
 
 
@@ -93,6 +95,29 @@ def u8_shifted_bias(bias: np.ndarray | None, weight_rows: np.ndarray, in_zp: int
     base = np.zeros(len(weight_rows), np.int64) if bias is None else bias.astype(np.int64)
     folded = base - (U8_SHIFT + in_zp) * weight_rows.astype(np.int64).sum(axis=1)
     return ((folded + 2**31) % 2**32 - 2**31).astype(np.int64)
+
+
+def c4_order(cig: int) -> bool:
+    """Whether the GEMM convolution weights are in c4 order (QCC_C4_ORDER in qcc_kernels.h)."""
+    return cig % 4 == 0 or cig == 3
+
+
+def gemm_weight_rows(w: np.ndarray, groups: int) -> np.ndarray:
+    """Convolution weights [out_c][in_c/groups][k...] as the GEMM kernels' rows
+    [groups][out_c/groups][K]. In c4 order (qcc_vnni.h: input channels in groups of 4, then the
+    kernel taps, then the channel within the group) 4 consecutive values are 4 channels at one tap
+    (one vpdpbusd lane) and the VNNI builds need no im2col panel; a 3-channel stem gets one zero
+    channel for it. Other channel counts stay channel-major, then taps: padding 1 or 2 channels to 4
+    would cost more flash than the layer gains."""
+    cout, cig = w.shape[:2]
+    taps = math.prod(w.shape[2:])
+    rows: np.ndarray = w.reshape(cout, cig, taps)
+    if c4_order(cig):
+        quads = -(-cig // 4)
+        padded = np.zeros((cout, quads * 4, taps), dtype=w.dtype)
+        padded[:, :cig] = rows
+        rows = padded.reshape(cout, quads, 4, taps).transpose(0, 1, 3, 2)
+    return rows.reshape(groups, cout // groups, -1)
 
 
 def panel_tile(k_stride: int, pixels: int) -> int:
@@ -166,10 +191,11 @@ def lower_conv(b: StepBuilder, node: Node) -> None:
         return
     gemm_s16 = es == 2 and not acc32 and geo["in_zp"] == 0
     if (es == 1 and acc32 or gemm_s16) and not b.force_generic:
-        k_stride = round_up(ktotal, 16)
+        weight_rows = gemm_weight_rows(w, groups)
+        k_stride = round_up(weight_rows.shape[2], 16)
         rows = round_up(cog, 4)
         packed = np.zeros((groups, rows, k_stride), dtype=np.int64)
-        packed[:, :cog, :ktotal] = w.reshape(groups, cog, ktotal)
+        packed[:, :cog, :weight_rows.shape[2]] = weight_rows
         pixels = math.prod(geo["out_size"])
         tile = panel_tile(k_stride, pixels)
         fields.update(weight_fields(b, node, packed), k_stride=k_stride, rows_per_group=rows, tile=tile)

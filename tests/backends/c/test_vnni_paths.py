@@ -104,6 +104,60 @@ def edge_conv_cases() -> list[Case]:
     return cases
 
 
+def edge_direct_cases() -> list[Case]:
+    """Convolutions larger than 1x1 with 3 or a multiple of 4 channels per group, which the VNNI
+    builds compute from a band of interleaved input rows (one phase per stride offset) instead of
+    a panel (qcc_conv_direct.c): dilation, asymmetric pads, kernels that are not square, groups, a
+    1-D convolution, strides 2 and 3 (with dilation, odd sizes, pads larger than the stride), an
+    RGB stem (7x7 stride 2, one zero channel), an image tall enough for several bands, one so wide
+    that no band fits the scratch (the panel path runs), and 7 channels (not c4 order: panel)."""
+    rng = np.random.default_rng(14)
+    cases = []
+    shapes = [  # (cin, cout, kernel, stride, dilation, pads [top, left, bottom, right], groups, input size)
+        (8, 6, (3, 3), 1, 2, [2, 2, 2, 2], 1, (12, 10)),
+        (4, 9, (5, 3), 1, 1, [0, 2, 1, 0], 1, (9, 11)),
+        (16, 8, (3, 3), 1, 1, [1, 1, 1, 1], 2, (8, 8)),
+        (64, 8, (3, 3), 1, 1, [1, 1, 1, 1], 1, (60, 40)),
+        (4, 4, (3, 3), 1, 1, [1, 1, 1, 1], 1, (3, 600)),
+        (12, 5, (5,), 1, 1, [2, 2], 1, (37,)),
+        (7, 6, (3, 3), 1, 1, [1, 1, 1, 1], 1, (10, 9)),
+        (8, 6, (3, 3), 2, 1, [1, 1, 1, 1], 1, (13, 16)),
+        (4, 5, (3, 2), 3, 2, [3, 0, 2, 1], 1, (17, 14)),
+        (3, 16, (7, 7), 2, 1, [3, 3, 3, 3], 1, (30, 33)),
+        (3, 4, (3, 3), 1, 1, [1, 1, 1, 1], 1, (6, 7)),
+    ]
+    for cin, cout, kernel, stride, dil, pads, groups, size in shapes:
+        zp = int(rng.integers(-128, 128))
+        x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
+        w = _edge_weights(rng, (cout, cin // groups, *kernel))
+        attrs = dict(strides=[stride] * len(size), pads=pads, dilations=[dil] * len(size), group=groups, in_zp=zp, rounding="double",
+                     acc_bits=32, out_zp=int(rng.integers(-20, 20)), qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
+        bias = rng.integers(-5000, 5000, cout).astype(np.int32)
+        g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w), ("b", bias)], attrs)
+        cases.append(Case(g, feeds, f"conv {cin}->{cout} k{kernel} s{stride} d{dil} pads{pads} g{groups} {size}"))
+    return cases
+
+
+def edge_strided_pointwise_cases() -> list[Case]:
+    """1x1 convolutions with a stride, whose VNNI panel takes every stride-th input column
+    (qcc_vnni.h): odd and even widths at stride 2 (the vector loop must not read past the last
+    column), stride 3, 6 channels (a partial group of 4), end pads only (padding taps: the general
+    panel runs), and a 3-D one at stride 1 (one contiguous run per channel)."""
+    rng = np.random.default_rng(15)
+    cases = []
+    for cin, cout, stride, pads, size in [(8, 5, 2, [0, 0, 0, 0], (15, 37)), (6, 7, 2, [0, 0, 0, 0], (10, 34)),
+                                          (12, 4, 3, [0, 0, 0, 0], (11, 50)), (8, 4, 1, [0, 0, 1, 2], (5, 6)),
+                                          (9, 5, 1, [0] * 6, (4, 5, 2))]:
+        zp = int(rng.integers(-128, 128))
+        x = rng.integers(-128, 128, size=(1, cin, *size)).astype(np.int8)
+        w = _edge_weights(rng, (cout, cin) + (1,) * len(size))
+        attrs = dict(strides=[stride] * len(size), pads=pads, dilations=[1] * len(size), group=1, in_zp=zp, rounding="double", acc_bits=32,
+                     out_zp=0, qmin=-128, qmax=127, dtype=DType.I8, **_requant(rng, cout))
+        g, feeds = single_node("q.conv", [("x", (act_type(DType.I8, x.shape, zp), x)), ("w", w)], attrs)
+        cases.append(Case(g, feeds, f"conv {cin}->{cout} k1 s{stride} pads{pads} {size}"))
+    return cases
+
+
 def edge_depthwise_cases() -> list[Case]:
     """The stride-1 depthwise kernel's bands in the arena: one row wider than a whole band
     (2100 columns), several bands over a tall image, dilation 2, a channel multiplier of 2."""
@@ -150,7 +204,7 @@ def wrapping_correction_case() -> Case:
 
 
 def test_edge_programs_on_every_path(path: str) -> None:
-    cases = edge_conv_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
+    cases = edge_conv_cases() + edge_direct_cases() + edge_strided_pointwise_cases() + edge_depthwise_cases() + edge_fc_cases() + [wrapping_correction_case()]
     kernels = set(check_cases(cases, min_valid=1.0))
     assert {"qcc_conv_gemm_s8", "qcc_conv_depthwise_s8", "qcc_fc_s8"} <= kernels, kernels
 
