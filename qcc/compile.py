@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcc.accuracy import evaluate_quantized
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.carrays import CONSTANT_FORMS
 from qcc.backends.c.emitter import emit_sources, model_h
@@ -25,8 +24,7 @@ from qcc.backends.c.lowering import lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.steps import CBackendError, CProgram
-from qcc.backends.c.verify import verify_samples
-from qcc.backends.numpy_int.executor import integer_node
+from qcc.backends.c.verify import verify_and_compare, verify_samples
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
@@ -115,11 +113,15 @@ def compile_graph(
         (tmp / MANIFEST).write_text(info.to_json())
         (model,) = build_programs([program])
         log("built the C module")
-        checked = verify_samples(program, model, _take(samples(), verify)).samples if verify > 0 else 0
+        report = None
+        if verify > 0 and float_graph is not None:  # one integer reference run per sample serves both
+            result, report = verify_and_compare(program, model, _take(samples(), verify), float_graph)
+            checked = result.samples
+        else:
+            checked = verify_samples(program, model, _take(samples(), verify)).samples if verify > 0 else 0
         log(f"verified {checked} sample(s): byte-equal to the integer reference")
         ctx = ReportContext(model_label, target, pipeline, checked)
-        if checked and float_graph is not None:
-            report = evaluate_quantized(float_graph, quantized, list(_take(samples(), verify)), quant_evaluator=integer_node, per_layer=True)
+        if checked and report is not None:
             ctx.layer_sqnr = {k: v.sqnr_db for k, v in report.layers.items()}
             ctx.output_sqnr = {k: v.sqnr_db for k, v in report.outputs.items()}
         seconds = time.perf_counter() - started

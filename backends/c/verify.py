@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from qcc.accuracy import Comparison, EvalReport
 from qcc.backends.c.planner import nbytes
 from qcc.backends.c.runtime import CModel
 from qcc.backends.c.steps import CProgram
-from qcc.backends.numpy_int.executor import run_integer
+from qcc.backends.numpy_int.executor import integer_node, run_integer
 from qcc.errors import CheckFailed
-from qcc.ir.core import Value
+from qcc.interp.interpreter import Observer
+from qcc.ir.core import Graph, Value
 
 
 @dataclass
@@ -87,27 +89,52 @@ def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[s
     naming the first differing node."""
     count = checked = 0
     for index, feeds in enumerate(samples):
-        captured = _reference_values(program, feeds, {io.value.name for io in (*program.inputs, *program.outputs)})
-        xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
-        ints = model.quantize_inputs(xs)
-        for io, q in zip(program.inputs, ints):
-            ref_q = captured.get(io.value.name)
-            if ref_q is not None and not np.array_equal(ref_q, q):
-                raise CheckFailed(f"the C quantize helper of input '{io.float_name}' differs from the reference on sample {index}")
-        outs = model.run(ints)
-        for io, got in zip(program.outputs, outs):
-            name = io.value.name
-            expected = captured.get(name)
-            if expected is None:
-                expected = _output_reference(program, io, feeds)
-            checked += 1
-            if not np.array_equal(expected, got):
-                mismatch = first_difference(program, model, feeds, index)
-                if mismatch is None:
-                    raise CheckFailed(f"C output '{io.float_name}' differs from the integer reference on sample {index}")
-                raise CheckFailed(mismatch.message())
+        checked += check_sample(program, model, feeds, _reference_values(program, feeds, boundary_names(program)), index)
         count += 1
     return VerifyResult(count, checked)
+
+
+def verify_and_compare(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]],
+                       float_graph: Graph) -> tuple[VerifyResult, EvalReport]:
+    """``verify_samples`` and the per-layer/per-output SQNR of the integer graph against
+    ``float_graph`` on the same samples, from one run of the integer reference per sample (it is
+    the slow part of both)."""
+    comparison = Comparison(float_graph, program.graph, per_layer=True)
+    names = boundary_names(program)
+    count = checked = 0
+    for index, feeds in enumerate(samples):
+        captured: dict[str, np.ndarray] = {}
+        comparison.add(feeds, integer_node, observe_quant=_capture(names, captured))
+        checked += check_sample(program, model, feeds, captured, index)
+        count += 1
+    return VerifyResult(count, checked), comparison.finish()
+
+
+def boundary_names(program: CProgram) -> set[str]:
+    """The values the check reads from the reference: run()'s integer inputs and outputs."""
+    return {io.value.name for io in (*program.inputs, *program.outputs)}
+
+
+def check_sample(program: CProgram, model: CModel, feeds: Mapping[str, np.ndarray], captured: Mapping[str, np.ndarray], index: int) -> int:
+    """Run the C model on one sample and compare it with the reference's ``captured`` boundary
+    values (``boundary_names``); returns the number of outputs checked."""
+    xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
+    ints = model.quantize_inputs(xs)
+    for io, q in zip(program.inputs, ints):
+        ref_q = captured.get(io.value.name)
+        if ref_q is not None and not np.array_equal(ref_q, q):
+            raise CheckFailed(f"the C quantize helper of input '{io.float_name}' differs from the reference on sample {index}")
+    outs = model.run(ints)
+    for io, got in zip(program.outputs, outs):
+        expected = captured.get(io.value.name)
+        if expected is None:
+            expected = _output_reference(program, io, feeds)
+        if not np.array_equal(expected, got):
+            mismatch = first_difference(program, model, feeds, index)
+            if mismatch is None:
+                raise CheckFailed(f"C output '{io.float_name}' differs from the integer reference on sample {index}")
+            raise CheckFailed(mismatch.message())
+    return len(program.outputs)
 
 
 def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -122,10 +149,15 @@ def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray
 def _reference_values(program: CProgram, feeds: Mapping[str, np.ndarray], names: set[str] | None) -> dict[str, np.ndarray]:
     """Run the integer reference on one sample and keep the values named in ``names`` (every value if None)."""
     kept: dict[str, np.ndarray] = {}
+    run_integer(program.graph, feeds, observer=_capture(names, kept))
+    return kept
+
+
+def _capture(names: set[str] | None, into: dict[str, np.ndarray]) -> Observer:
+    """An observer that stores the values named in ``names`` (every value if None) in ``into``."""
 
     def keep(value: Value, array: Any) -> None:
         if names is None or value.name in names:
-            kept[value.name] = np.asarray(array)
+            into[value.name] = np.asarray(array)
 
-    run_integer(program.graph, feeds, observer=keep)
-    return kept
+    return keep
