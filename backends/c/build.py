@@ -4,8 +4,8 @@ The module is cffi's API-mode wrapper (``FFI.emit_c_code``) compiled together wi
 sources and the kernel library by the system C compiler, in a temporary directory; the finished
 shared object moves into the cache under a name derived from the SHA-256 of everything that went
 into it (sources, flags, compiler, Python ABI). Building the same sources again is a file lookup.
-Kernel library objects are cached the same way, so a test that builds many small models compiles
-the library once.
+Kernel library objects are cached the same way in a cache of their own (``kernel_cache_dir``), so
+the library is compiled once per compiler and flags, not once per model.
 
 No compiler, or a compile error, is one ``QccError`` naming the problem.
 """
@@ -57,16 +57,36 @@ def csrc_dir() -> Path:
     raise BuildError("cannot find the qcc kernel library sources (csrc/qcc_kernels.h); reinstall qcc")
 
 
+def is_kernel_file(name: str) -> bool:
+    """A file of the kernel library (csrc/), as opposed to a model's own sources."""
+    return (csrc_dir() / name).is_file()
+
+
 def kernel_sources(names: Sequence[str]) -> dict[str, str]:
     """The text of the named kernel library files."""
     root = csrc_dir()
     return {name: (root / name).read_text() for name in names}
 
 
-def cache_dir() -> Path:
+def _cache_base() -> Path:
     root = os.environ.get("QCC_CACHE_DIR")
-    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcc"
-    path = base / "c-modules"
+    return Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcc"
+
+
+def cache_dir() -> Path:
+    """Built model modules (and the model.c stack call graphs), keyed by content."""
+    path = _cache_base() / "c-modules"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def kernel_cache_dir() -> Path:
+    """The kernel library's objects and stack call graphs, per compiler, flags and csrc/ content:
+    csrc/ is the same for every model, so it is compiled once per machine, not per model.
+    ``$QCC_KERNEL_CACHE_DIR`` moves it on its own (a benchmark can then empty the module cache
+    but keep the library)."""
+    root = os.environ.get("QCC_KERNEL_CACHE_DIR")
+    path = Path(root) if root else _cache_base() / "kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -136,7 +156,7 @@ def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, 
     headers = {k: v for k, v in kernels.items() if k.endswith(".h")}
     header_key = content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
     out, todo = [], []
-    root = cache_dir() / "objects"
+    root = kernel_cache_dir() / "objects"
     root.mkdir(exist_ok=True)
     for name, text in sorted(kernels.items()):
         if not name.endswith(".c"):
