@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from qcc.backends.c.lowering import lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.steps import CBackendError, CProgram
-from qcc.backends.c.verify import verify_and_compare, verify_samples
+from qcc.backends.c.verify import verify_and_compare
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
@@ -101,25 +102,24 @@ def compile_graph(
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
     kernels = kernel_sources(program.files)
-    stack = program_stack(program, sources["model.c"], sources["model.h"], stack_compiler)
-    footprint = model_footprint(program, sources["model.c"], stack)
-    sources["model.h"] = model_h(program, footprint)
-    log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
-    with atomic_directory(out) as tmp:
+    # the C build and the stack measurement are compiler processes: they run while Python runs the
+    # references of the verification (the module does not include the footprint model.h gets)
+    with ThreadPoolExecutor(max_workers=2) as pool, atomic_directory(out) as tmp:
+        build: Future[CModel] = pool.submit(lambda: build_programs([program])[0])
+        stack_job = pool.submit(program_stack, program, sources["model.c"], sources["model.h"], stack_compiler)
+        result, report = verify_and_compare(program, build, _take(samples(), verify), float_graph) if verify > 0 else (None, None)
+        model = build.result()
+        checked = result.samples if result is not None else 0
+        log(f"built the C module; verified {checked} sample(s): byte-equal to the integer reference")
+        stack = stack_job.result()
+        footprint = model_footprint(program, sources["model.c"], stack)
+        sources["model.h"] = model_h(program, footprint)
+        log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
         for file_name, text in {**sources, **kernels}.items():
             (tmp / file_name).write_text(text)
         save(quantized, tmp / "model.qir")
         info = ModelInfo.from_program(program)
         (tmp / MANIFEST).write_text(info.to_json())
-        (model,) = build_programs([program])
-        log("built the C module")
-        report = None
-        if verify > 0 and float_graph is not None:  # one integer reference run per sample serves both
-            result, report = verify_and_compare(program, model, _take(samples(), verify), float_graph)
-            checked = result.samples
-        else:
-            checked = verify_samples(program, model, _take(samples(), verify)).samples if verify > 0 else 0
-        log(f"verified {checked} sample(s): byte-equal to the integer reference")
         ctx = ReportContext(model_label, target, pipeline, checked)
         if checked and report is not None:
             ctx.layer_sqnr = {k: v.sqnr_db for k, v in report.layers.items()}

@@ -10,6 +10,7 @@ the first node that differs is the one reported.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,27 +88,43 @@ class VerifyResult:
 def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]]) -> VerifyResult:
     """Check the C model against the reference on every sample; raises ``CheckFailed`` (exit 1)
     naming the first differing node."""
-    count = checked = 0
-    for index, feeds in enumerate(samples):
-        checked += check_sample(program, model, feeds, _reference_values(program, feeds, boundary_names(program)), index)
-        count += 1
-    return VerifyResult(count, checked)
+    built: Future[CModel] = Future()
+    built.set_result(model)
+    return verify_and_compare(program, built, samples, None)[0]
 
 
-def verify_and_compare(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]],
-                       float_graph: Graph) -> tuple[VerifyResult, EvalReport]:
-    """``verify_samples`` and the per-layer/per-output SQNR of the integer graph against
-    ``float_graph`` on the same samples, from one run of the integer reference per sample (it is
-    the slow part of both)."""
-    comparison = Comparison(float_graph, program.graph, per_layer=True)
+def verify_and_compare(program: CProgram, model: Future[CModel], samples: Iterable[Mapping[str, np.ndarray]],
+                       float_graph: Graph | None) -> tuple[VerifyResult, EvalReport | None]:
+    """``verify_samples`` while the C module is still being built, plus (given ``float_graph``) the
+    per-layer/per-output SQNR of the integer graph on the same samples, from one run of the integer
+    reference per sample (the slow part of both). Samples are checked as soon as ``model`` is
+    ready; only those whose reference finished before it are held, so memory stays flat once
+    the build is done. A build error is raised as soon as the build fails."""
+    comparison = Comparison(float_graph, program.graph, per_layer=True) if float_graph is not None else None
     names = boundary_names(program)
-    count = checked = 0
+    pending: list[tuple[int, Mapping[str, np.ndarray], dict[str, np.ndarray]]] = []
+    checked = 0
+
+    def check_pending() -> None:
+        nonlocal checked
+        built = model.result()  # raises the build's error
+        for index, feeds, captured in pending:
+            checked += check_sample(program, built, feeds, captured, index)
+        pending.clear()
+
+    count = 0
     for index, feeds in enumerate(samples):
         captured: dict[str, np.ndarray] = {}
-        comparison.add(feeds, integer_node, observe_quant=_capture(names, captured))
-        checked += check_sample(program, model, feeds, captured, index)
+        if comparison is not None:
+            comparison.add(feeds, integer_node, observe_quant=_capture(names, captured))
+        else:
+            run_integer(program.graph, feeds, observer=_capture(names, captured))
+        pending.append((index, feeds, captured))
+        if model.done():
+            check_pending()
         count += 1
-    return VerifyResult(count, checked), comparison.finish()
+    check_pending()
+    return VerifyResult(count, checked), comparison.finish() if comparison is not None else None
 
 
 def boundary_names(program: CProgram) -> set[str]:
