@@ -29,6 +29,7 @@ from qcc.backends.c.verify import verify_and_compare
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
 from qcc.limits import check_arena, check_tensor_sizes
@@ -107,7 +108,8 @@ def compile_graph(
     with ThreadPoolExecutor(max_workers=2) as pool, atomic_directory(out) as tmp:
         build: Future[CModel] = pool.submit(lambda: build_programs([program])[0])
         stack_job = pool.submit(program_stack, program, sources["model.c"], sources["model.h"], stack_compiler)
-        result, report = verify_and_compare(program, build, _take(samples(), verify), float_graph) if verify > 0 else (None, None)
+        with limited_blas_threads(reserved=1):  # one core for the compiler: idle BLAS threads spin
+            result, report = verify_and_compare(program, build, _take(samples(), verify), float_graph) if verify > 0 else (None, None)
         model = build.result()
         checked = result.samples if result is not None else 0
         log(f"built the C module; verified {checked} sample(s): byte-equal to the integer reference")

@@ -52,9 +52,17 @@ class HistogramObserver:
         else:
             self._cover(mn, mx)
         self.min, self.max = min(self.min, mn), max(self.max, mx)
-        idx = np.floor((x.astype(np.float64) - self.lo) / self.width).astype(np.int64)
-        np.clip(idx, 0, self.bins - 1, out=idx)
-        self.counts += np.bincount(idx, minlength=self.bins)
+        self.counts += np.bincount(self._bin_indices(x), minlength=self.bins)
+
+    def _bin_indices(self, x: np.ndarray) -> np.ndarray:
+        """floor((x - lo) / width) in float64, clamped to the bins: one float64 buffer worked in
+        place (calibration's hot loop: fresh temporaries per step cost more than the arithmetic).
+        Clamping to [0, bins - 1] first and then truncating gives the same indices as floor then
+        clamp (truncation is floor on non-negative values; every value is finite)."""
+        t = np.subtract(x, self.lo, dtype=np.float64)
+        t /= self.width
+        np.clip(t, 0, self.bins - 1, out=t)
+        return t.astype(np.int64)
 
     def update_batch(self, batch: np.ndarray, count: int) -> None:
         """``count`` samples stacked on axis 0, in order: the same state as ``update`` with each
