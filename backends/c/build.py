@@ -68,6 +68,15 @@ def kernel_sources(names: Sequence[str]) -> dict[str, str]:
     return {name: (root / name).read_text() for name in names}
 
 
+def library_header_key(given: Mapping[str, str]) -> str:
+    """The digest the library's objects are keyed by: every csrc/ header, as given in ``given``
+    where it is there. Every model passes a different subset of headers; keying by the whole set
+    lets one compiled library file serve them all."""
+    headers = {p.name: p.read_text() for p in csrc_dir().glob("*.h")}
+    headers.update({k: v for k, v in given.items() if k.endswith(".h") and k in headers})
+    return content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
+
+
 def _cache_base() -> Path:
     root = os.environ.get("QCC_CACHE_DIR")
     return Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcc"
@@ -153,8 +162,7 @@ def _install(built: Path, target: Path) -> None:
 
 def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, ...]) -> list[Path]:
     """Compile (or find in the cache) one object per kernel library .c file."""
-    headers = {k: v for k, v in kernels.items() if k.endswith(".h")}
-    header_key = content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
+    header_key = library_header_key(kernels)
     out, todo = [], []
     root = kernel_cache_dir() / "objects"
     root.mkdir(exist_ok=True)
@@ -182,6 +190,11 @@ def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, 
     return out
 
 
+def module_flags(cc: list[str]) -> tuple[str, ...]:
+    """The flags the host module (model and kernel library) is compiled with."""
+    return BUILD_FLAGS + _native_flags(cc) + _extra_flags()
+
+
 @dataclass
 class ModelSources:
     """One model to link into a module: its files (model.c, model.h, ...) and its prototypes."""
@@ -196,7 +209,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     import cffi
 
     cc = find_compiler()
-    flags = BUILD_FLAGS + _native_flags(cc) + _extra_flags()
+    flags = module_flags(cc)
     cdef = "\n".join(m.prototypes for m in models)
     key = content_digest(
         cdef, " ".join(cc), " ".join(flags), sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "",
