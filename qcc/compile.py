@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qcc.accuracy import Comparison
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.carrays import CONSTANT_FORMS
 from qcc.backends.c.emitter import emit_sources, model_h
@@ -25,7 +26,8 @@ from qcc.backends.c.lowering import lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.steps import CBackendError, CProgram
-from qcc.backends.c.verify import verify_and_compare
+from qcc.backends.c.verify import ReferenceRun, verify_while_building
+from qcc.backends.numpy_int.executor import integer_node
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
@@ -108,10 +110,13 @@ def compile_graph(
     with ThreadPoolExecutor(max_workers=2) as pool, atomic_directory(out) as tmp:
         build: Future[CModel] = pool.submit(lambda: build_programs([program])[0])
         stack_job = pool.submit(program_stack, program, sources["model.c"], sources["model.h"], stack_compiler)
+        # report.md's SQNR comes from the same integer reference runs as the check
+        comparison = Comparison(float_graph, quantized, per_layer=True) if verify > 0 and float_graph is not None else None
+        run_reference = _adding_to(comparison) if comparison is not None else None
         with limited_blas_threads(reserved=1):  # one core for the compiler: idle BLAS threads spin
-            result, report = verify_and_compare(program, build, _take(samples(), verify), float_graph) if verify > 0 else (None, None)
+            checked = verify_while_building(program, build, _take(samples(), verify), run_reference).samples if verify > 0 else 0
         model = build.result()
-        checked = result.samples if result is not None else 0
+        report = comparison.finish() if comparison is not None else None
         log(f"built the C module; verified {checked} sample(s): byte-equal to the integer reference")
         stack = stack_job.result()
         footprint = model_footprint(program, sources["model.c"], stack)
@@ -130,6 +135,11 @@ def compile_graph(
         ctx.compile_seconds = seconds
         (tmp / "report.md").write_text(render_report(program, ctx, footprint))
     return CompileResult(program, model, out, checked, seconds)
+
+
+def _adding_to(comparison: Comparison) -> ReferenceRun:
+    """The verification's integer reference run that also adds the sample to ``comparison``."""
+    return lambda feeds, observer: comparison.add(feeds, integer_node, observe_quant=observer)
 
 
 def _take(iterable: Any, n: int) -> Any:

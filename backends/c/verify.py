@@ -9,21 +9,20 @@ the first node that differs is the one reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from qcc.accuracy import Comparison, EvalReport
 from qcc.backends.c.planner import nbytes
 from qcc.backends.c.runtime import CModel
 from qcc.backends.c.steps import CProgram
-from qcc.backends.numpy_int.executor import integer_node, run_integer
+from qcc.backends.numpy_int.executor import run_integer
 from qcc.errors import CheckFailed
 from qcc.interp.interpreter import Observer
-from qcc.ir.core import Graph, Value
+from qcc.ir.core import Value
 
 
 @dataclass
@@ -85,25 +84,29 @@ class VerifyResult:
     outputs_checked: int
 
 
+ReferenceRun = Callable[[Mapping[str, np.ndarray], Observer], Any]
+"""Runs the integer reference of the program's graph on one sample, handing every value to the
+observer (a caller can compute more from the same run: ``qcc compile`` gets report.md's SQNR)."""
+
+
 def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]]) -> VerifyResult:
     """Check the C model against the reference on every sample; raises ``CheckFailed`` (exit 1)
     naming the first differing node."""
     built: Future[CModel] = Future()
     built.set_result(model)
-    return verify_and_compare(program, built, samples, None)[0]
+    return verify_while_building(program, built, samples)
 
 
-def verify_and_compare(program: CProgram, model: Future[CModel], samples: Iterable[Mapping[str, np.ndarray]],
-                       float_graph: Graph | None) -> tuple[VerifyResult, EvalReport | None]:
-    """``verify_samples`` while the C module is still being built, plus (given ``float_graph``) the
-    per-layer/per-output SQNR of the integer graph on the same samples, from one run of the integer
-    reference per sample (the slow part of both). Samples are checked as soon as ``model`` is
-    ready; only those whose reference finished before it are held, so memory stays flat once
-    the build is done. A build error is raised as soon as the build fails."""
-    comparison = Comparison(float_graph, program.graph, per_layer=True) if float_graph is not None else None
+def verify_while_building(program: CProgram, model: Future[CModel], samples: Iterable[Mapping[str, np.ndarray]],
+                          run_reference: ReferenceRun | None = None) -> VerifyResult:
+    """``verify_samples`` while the C module may still be being built: each sample's reference
+    runs (``run_reference``, default: the integer reference alone) and the sample is checked as
+    soon as ``model`` is ready; only samples whose reference finished before it are held, so
+    memory stays flat once the build is done. A build error is raised as soon as it happens."""
     names = boundary_names(program)
+    run = run_reference or (lambda feeds, observer: run_integer(program.graph, feeds, observer=observer))
     pending: list[tuple[int, Mapping[str, np.ndarray], dict[str, np.ndarray]]] = []
-    checked = 0
+    count = checked = 0
 
     def check_pending() -> None:
         nonlocal checked
@@ -112,19 +115,15 @@ def verify_and_compare(program: CProgram, model: Future[CModel], samples: Iterab
             checked += check_sample(program, built, feeds, captured, index)
         pending.clear()
 
-    count = 0
     for index, feeds in enumerate(samples):
         captured: dict[str, np.ndarray] = {}
-        if comparison is not None:
-            comparison.add(feeds, integer_node, observe_quant=_capture(names, captured))
-        else:
-            run_integer(program.graph, feeds, observer=_capture(names, captured))
+        run(feeds, _capture(names, captured))
         pending.append((index, feeds, captured))
         if model.done():
             check_pending()
         count += 1
     check_pending()
-    return VerifyResult(count, checked), comparison.finish() if comparison is not None else None
+    return VerifyResult(count, checked)
 
 
 def boundary_names(program: CProgram) -> set[str]:
