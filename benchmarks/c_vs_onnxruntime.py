@@ -16,9 +16,12 @@ one thread:
   cffi build (-O3 -march=native), called through its ``run`` function on integer tensors.
 
 Latency is the median of ``--runs`` timed runs after warm-up. The qcc row also gives the wall time
-of the whole ``qcc compile`` (import, quantize, lower, build, verify on 4 samples, write OUT/),
-measured in a fresh process-level cache so that the C build is included, next to the wall time of
-onnxruntime's ``quant_pre_process`` + ``quantize_static`` on the same samples.
+of the whole ``qcc compile`` (import, calibrate, quantize, lower, build, verify on 4 samples, write
+OUT/) in an empty module cache, so the model's C build is included, next to the wall time of
+onnxruntime's ``quant_pre_process`` + ``quantize_static`` on the same samples. The kernel library
+(csrc/, the same for every model) is built once per machine into the kernel cache before the rows
+(``prebuild_kernels``, its time printed on its own), as onnxruntime's kernels come prebuilt in its
+wheel; ``--cold-kernels`` builds it inside every compile instead.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)
 
+from qcc.backends.c.build import kernel_cache_dir  # noqa: E402
+from qcc.backends.c.kernel_cache import prebuild_kernels  # noqa: E402
 from qcc.compile import compile_model  # noqa: E402
 from qcc.pipeline import PassContext  # noqa: E402
 from qcc.recipes import recipe_pipeline  # noqa: E402
@@ -86,7 +91,7 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sample: np.ndarray, runs: int, workdir: Path,
-          shape: tuple[int, ...] | None = None) -> dict[str, float]:
+          shape: tuple[int, ...] | None = None, cold_kernels: bool = False) -> dict[str, float]:
     model_path = folded(model_path, workdir)
     x = sample[None].astype(np.float32)
 
@@ -105,7 +110,9 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
 
     calib_file = workdir / f"{name}_calib.npz"
     np.savez(calib_file, **{input_name: calib})  # keyed by the model's own input name
-    os.environ["QCC_CACHE_DIR"] = str(workdir / "qcc-cache")  # a cold build cache: compile time includes the C build
+    os.environ["QCC_CACHE_DIR"] = str(workdir / f"qcc-cache-{name}")  # an empty module cache: compile time includes the C build
+    if cold_kernels:
+        os.environ["QCC_KERNEL_CACHE_DIR"] = str(workdir / f"kernels-{name}")
     start = time.perf_counter()
     result = compile_model(model_path, workdir / f"{name}_out", calibration=str(calib_file), pipeline=PIPELINE,
                            context=PassContext(calibration=str(calib_file), target=get_target("generic-int8")), verify=4,
@@ -124,23 +131,32 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs per measurement (median)")
     parser.add_argument("--calib", type=int, default=16, help="calibration samples for both quantizers")
     parser.add_argument("--zoo", action="store_true", help="also the zoo's detector and classifier (run benchmarks/zoo.py first)")
+    parser.add_argument("--cold-kernels", action="store_true", help="build the kernel library inside every compile (an empty kernel cache per model)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        cold = args.cold_kernels
+        if cold:
+            library = "built inside each compile (--cold-kernels)"
+        else:  # the rows empty their module caches: the library stays where it is now
+            os.environ["QCC_KERNEL_CACHE_DIR"] = str(kernel_cache_dir())
+            library = f"built once before the rows: {prebuild_kernels():.1f} s (0 when the kernel cache already held it)"
         calib = np.load(ROOT / "examples" / "calib.npz")["input"][: args.calib]
         test = np.load(ROOT / "examples" / "test.npz")["input"]
-        rows.append(("example (digits_mbv2)", bench("digits_mbv2", ROOT / "examples" / "digits_mbv2.onnx", "input", calib, test[0], args.runs, workdir)))
+        example = ROOT / "examples" / "digits_mbv2.onnx"
+        rows.append(("example (digits_mbv2)", bench("digits_mbv2", example, "input", calib, test[0], args.runs, workdir, cold_kernels=cold)))
         rng = np.random.default_rng(0)
         images = rng.random((args.calib + 1, 3, 224, 224), dtype=np.float32)
         resnet = light_model_path("light_resnet50")
-        rows.append(("light_resnet50", bench("light_resnet50", resnet, "gpu_0/data_0", images[:-1], images[-1], args.runs, workdir)))
+        rows.append(("light_resnet50", bench("light_resnet50", resnet, "gpu_0/data_0", images[:-1], images[-1], args.runs, workdir, cold_kernels=cold)))
         for name, member, input_name, shape in ZOO_ROWS if args.zoo else ():
             run = ZOO_CACHE / "runs" / name
             calib_images = np.load(run / "calib.npz")[input_name][: args.calib]
             test_image = np.load(run / "test.npz")[input_name][0]
-            rows.append((name, bench(name, ZOO_CACHE / "models" / member, input_name, calib_images, test_image, args.runs, workdir, shape)))
+            rows.append((name, bench(name, ZOO_CACHE / "models" / member, input_name, calib_images, test_image, args.runs, workdir, shape, cold)))
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, single thread")
+    print(f"qcc kernel library: {library}; load average at the end {os.getloadavg()[0]:.1f}")
     print()
     print("| model | onnxruntime float (ms) | onnxruntime int8 QDQ (ms) | qcc C (ms) | qcc / ort float | qcc / ort int8 "
           "| qcc compile (s) | ort quantize_static (s) | compile / quantize_static | arena / lower bound (bytes) |")

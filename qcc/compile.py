@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcc.accuracy import evaluate_quantized
+from qcc.accuracy import Comparison
 from qcc.backends.c.build import kernel_sources
 from qcc.backends.c.carrays import CONSTANT_FORMS
 from qcc.backends.c.emitter import emit_sources, model_h
@@ -25,11 +26,12 @@ from qcc.backends.c.lowering import lower_graph
 from qcc.backends.c.report import ReportContext, render_report
 from qcc.backends.c.runtime import CModel, ModelInfo, build_programs
 from qcc.backends.c.steps import CBackendError, CProgram
-from qcc.backends.c.verify import verify_samples
+from qcc.backends.c.verify import ReferenceRun, verify_while_building
 from qcc.backends.numpy_int.executor import integer_node
 from qcc.calibration.source import CalibrationSet
 from qcc.errors import InputError, QccError
 from qcc.fileio import atomic_directory
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph
 from qcc.ir.serialize import save
 from qcc.limits import check_arena, check_tensor_sizes
@@ -103,29 +105,41 @@ def compile_graph(
     log(f"lowered {len(program.steps)} steps; arena {program.plan.arena_size} bytes (lower bound {program.plan.lower_bound})")
     sources = emit_sources(program)
     kernels = kernel_sources(program.files)
-    stack = program_stack(program, sources["model.c"], sources["model.h"], stack_compiler)
-    footprint = model_footprint(program, sources["model.c"], stack)
-    sources["model.h"] = model_h(program, footprint)
-    log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
-    with atomic_directory(out) as tmp:
+    # the C build and the stack measurement are compiler processes: they run while Python runs the
+    # references of the verification (the module does not include the footprint model.h gets)
+    with ThreadPoolExecutor(max_workers=2) as pool, atomic_directory(out) as tmp:
+        build: Future[CModel] = pool.submit(lambda: build_programs([program])[0])
+        stack_job = pool.submit(program_stack, program, sources["model.c"], sources["model.h"], stack_compiler)
+        # report.md's SQNR comes from the same integer reference runs as the check
+        comparison = Comparison(float_graph, quantized, per_layer=True) if verify > 0 and float_graph is not None else None
+        run_reference = _adding_to(comparison) if comparison is not None else None
+        with limited_blas_threads(reserved=1):  # one core for the compiler: idle BLAS threads spin
+            checked = verify_while_building(program, build, _take(samples(), verify), run_reference).samples if verify > 0 else 0
+        model = build.result()
+        report = comparison.finish() if comparison is not None else None
+        log(f"built the C module; verified {checked} sample(s): byte-equal to the integer reference")
+        stack = stack_job.result()
+        footprint = model_footprint(program, sources["model.c"], stack)
+        sources["model.h"] = model_h(program, footprint)
+        log(f"flash {footprint.flash.by_model()} bytes; stack {'not measured' if stack is None else stack.bytes}")
         for file_name, text in {**sources, **kernels}.items():
             (tmp / file_name).write_text(text)
         save(quantized, tmp / "model.qir")
         info = ModelInfo.from_program(program)
         (tmp / MANIFEST).write_text(info.to_json())
-        (model,) = build_programs([program])
-        log("built the C module")
-        checked = verify_samples(program, model, _take(samples(), verify)).samples if verify > 0 else 0
-        log(f"verified {checked} sample(s): byte-equal to the integer reference")
         ctx = ReportContext(model_label, target, pipeline, checked)
-        if checked and float_graph is not None:
-            report = evaluate_quantized(float_graph, quantized, list(_take(samples(), verify)), quant_evaluator=integer_node, per_layer=True)
+        if checked and report is not None:
             ctx.layer_sqnr = {k: v.sqnr_db for k, v in report.layers.items()}
             ctx.output_sqnr = {k: v.sqnr_db for k, v in report.outputs.items()}
         seconds = time.perf_counter() - started
         ctx.compile_seconds = seconds
         (tmp / "report.md").write_text(render_report(program, ctx, footprint))
     return CompileResult(program, model, out, checked, seconds)
+
+
+def _adding_to(comparison: Comparison) -> ReferenceRun:
+    """The verification's integer reference run that also adds the sample to ``comparison``."""
+    return lambda feeds, observer: comparison.add(feeds, integer_node, observe_quant=observer)
 
 
 def _take(iterable: Any, n: int) -> Any:

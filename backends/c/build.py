@@ -4,8 +4,8 @@ The module is cffi's API-mode wrapper (``FFI.emit_c_code``) compiled together wi
 sources and the kernel library by the system C compiler, in a temporary directory; the finished
 shared object moves into the cache under a name derived from the SHA-256 of everything that went
 into it (sources, flags, compiler, Python ABI). Building the same sources again is a file lookup.
-Kernel library objects are cached the same way, so a test that builds many small models compiles
-the library once.
+Kernel library objects are cached the same way in a cache of their own (``kernel_cache_dir``), so
+the library is compiled once per compiler and flags, not once per model.
 
 No compiler, or a compile error, is one ``QccError`` naming the problem.
 """
@@ -57,16 +57,45 @@ def csrc_dir() -> Path:
     raise BuildError("cannot find the qcc kernel library sources (csrc/qcc_kernels.h); reinstall qcc")
 
 
+def is_kernel_file(name: str) -> bool:
+    """A file of the kernel library (csrc/), as opposed to a model's own sources."""
+    return (csrc_dir() / name).is_file()
+
+
 def kernel_sources(names: Sequence[str]) -> dict[str, str]:
     """The text of the named kernel library files."""
     root = csrc_dir()
     return {name: (root / name).read_text() for name in names}
 
 
-def cache_dir() -> Path:
+def library_header_key(given: Mapping[str, str]) -> str:
+    """The digest the library's objects are keyed by: every csrc/ header, as given in ``given``
+    where it is there. Every model passes a different subset of headers; keying by the whole set
+    lets one compiled library file serve them all."""
+    headers = {p.name: p.read_text() for p in csrc_dir().glob("*.h")}
+    headers.update({k: v for k, v in given.items() if k.endswith(".h") and k in headers})
+    return content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
+
+
+def _cache_base() -> Path:
     root = os.environ.get("QCC_CACHE_DIR")
-    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcc"
-    path = base / "c-modules"
+    return Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcc"
+
+
+def cache_dir() -> Path:
+    """Built model modules (and the model.c stack call graphs), keyed by content."""
+    path = _cache_base() / "c-modules"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def kernel_cache_dir() -> Path:
+    """The kernel library's objects and stack call graphs, per compiler, flags and csrc/ content:
+    csrc/ is the same for every model, so it is compiled once per machine, not per model.
+    ``$QCC_KERNEL_CACHE_DIR`` moves it on its own (a benchmark can then empty the module cache
+    but keep the library)."""
+    root = os.environ.get("QCC_KERNEL_CACHE_DIR")
+    path = Path(root) if root else _cache_base() / "kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -133,10 +162,9 @@ def _install(built: Path, target: Path) -> None:
 
 def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, ...]) -> list[Path]:
     """Compile (or find in the cache) one object per kernel library .c file."""
-    headers = {k: v for k, v in kernels.items() if k.endswith(".h")}
-    header_key = content_digest(*(f"{k}\n{v}" for k, v in sorted(headers.items())))
+    header_key = library_header_key(kernels)
     out, todo = [], []
-    root = cache_dir() / "objects"
+    root = kernel_cache_dir() / "objects"
     root.mkdir(exist_ok=True)
     for name, text in sorted(kernels.items()):
         if not name.endswith(".c"):
@@ -162,6 +190,11 @@ def kernel_objects(kernels: Mapping[str, str], cc: list[str], flags: tuple[str, 
     return out
 
 
+def module_flags(cc: list[str]) -> tuple[str, ...]:
+    """The flags the host module (model and kernel library) is compiled with."""
+    return BUILD_FLAGS + _native_flags(cc) + _extra_flags()
+
+
 @dataclass
 class ModelSources:
     """One model to link into a module: its files (model.c, model.h, ...) and its prototypes."""
@@ -176,7 +209,7 @@ def build_module(models: Sequence[ModelSources], kernels: Mapping[str, str]) -> 
     import cffi
 
     cc = find_compiler()
-    flags = BUILD_FLAGS + _native_flags(cc) + _extra_flags()
+    flags = module_flags(cc)
     cdef = "\n".join(m.prototypes for m in models)
     key = content_digest(
         cdef, " ".join(cc), " ".join(flags), sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from qcc.backends.c.build import BuildError, cache_dir, content_digest, run_compiler
+from qcc.backends.c.build import BuildError, cache_dir, content_digest, is_kernel_file, kernel_cache_dir, library_header_key, run_compiler
 
 STACK_FLAGS = ("-fstack-usage", "-fcallgraph-info=su")
 RED_ZONES = {"x86_64": 128}
@@ -69,16 +69,22 @@ def compiler_identity(cc: tuple[str, ...]) -> tuple[str, str]:
     return (f"{version} for {machine}" if machine else version), machine
 
 
-def _callgraphs(sources: Mapping[str, str], cc: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
+def callgraphs(sources: Mapping[str, str], cc: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
     """The ``.ci`` text of every ``.c`` in ``sources``, compiled with ``flags`` (cached by content)."""
-    headers = content_digest(*(f"{k}\n{v}" for k, v in sorted(sources.items()) if k.endswith(".h")))
-    root = cache_dir() / "stack"
-    root.mkdir(exist_ok=True)
+    # the library's .c files include only the library's headers: their graphs are keyed without
+    # model.h and kept in the kernel cache, so they serve every model
+    kernel = {name: is_kernel_file(name) for name in sources}
+    headers = {True: library_header_key(sources),
+               False: content_digest(*(f"{k}\n{v}" for k, v in sorted(sources.items()) if k.endswith(".h")))}
+    roots = {library: (kernel_cache_dir() if library else cache_dir()) / "stack" for library in (True, False)}
+    for root in roots.values():
+        root.mkdir(exist_ok=True)
     result: dict[str, str] = {}
     todo = []
     for name, text in sorted(sources.items()):
         if name.endswith(".c"):
-            cached = root / f"{Path(name).stem}-{content_digest(text, headers, ' '.join(cc), ' '.join(flags))[:24]}.ci"
+            key = content_digest(text, headers[kernel[name]], " ".join(cc), " ".join(flags))[:24]
+            cached = roots[kernel[name]] / f"{Path(name).stem}-{key}.ci"
             if cached.exists():
                 result[name] = cached.read_text()
             else:
@@ -159,7 +165,7 @@ def heaviest_chain(callgraphs: Mapping[str, str], entry: str) -> tuple[int, list
 def measure_stack(sources: Mapping[str, str], entry: str, cc: Sequence[str], flags: Sequence[str]) -> StackUsage:
     """Compile ``sources`` (file name -> text: the model's .c/.h and its kernel library files) with
     ``cc flags`` and the stack-usage flags; the heaviest chain from ``entry``."""
-    total, chain, bounded, external = heaviest_chain(_callgraphs(sources, cc, flags), entry)
+    total, chain, bounded, external = heaviest_chain(callgraphs(sources, cc, flags), entry)
     compiler, machine = compiler_identity(tuple(cc))
     red_zone = next((size for arch, size in RED_ZONES.items() if machine.startswith(arch)), 0)
     if red_zone:

@@ -9,7 +9,8 @@ the first node that differs is the one reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from qcc.backends.c.runtime import CModel
 from qcc.backends.c.steps import CProgram
 from qcc.backends.numpy_int.executor import run_integer
 from qcc.errors import CheckFailed
+from qcc.interp.interpreter import Observer
 from qcc.ir.core import Value
 
 
@@ -82,32 +84,73 @@ class VerifyResult:
     outputs_checked: int
 
 
+ReferenceRun = Callable[[Mapping[str, np.ndarray], Observer], Any]
+"""Runs the integer reference of the program's graph on one sample, handing every value to the
+observer (a caller can compute more from the same run: ``qcc compile`` gets report.md's SQNR)."""
+
+
 def verify_samples(program: CProgram, model: CModel, samples: Iterable[Mapping[str, np.ndarray]]) -> VerifyResult:
     """Check the C model against the reference on every sample; raises ``CheckFailed`` (exit 1)
     naming the first differing node."""
+    built: Future[CModel] = Future()
+    built.set_result(model)
+    return verify_while_building(program, built, samples)
+
+
+def verify_while_building(program: CProgram, model: Future[CModel], samples: Iterable[Mapping[str, np.ndarray]],
+                          run_reference: ReferenceRun | None = None) -> VerifyResult:
+    """``verify_samples`` while the C module may still be being built: each sample's reference
+    runs (``run_reference``, default: the integer reference alone) and the sample is checked as
+    soon as ``model`` is ready; only samples whose reference finished before it are held, so
+    memory stays flat once the build is done. A build error is raised as soon as it happens."""
+    names = boundary_names(program)
+    run = run_reference or (lambda feeds, observer: run_integer(program.graph, feeds, observer=observer))
+    pending: list[tuple[int, Mapping[str, np.ndarray], dict[str, np.ndarray]]] = []
     count = checked = 0
+
+    def check_pending() -> None:
+        nonlocal checked
+        built = model.result()  # raises the build's error
+        for index, feeds, captured in pending:
+            checked += check_sample(program, built, feeds, captured, index)
+        pending.clear()
+
     for index, feeds in enumerate(samples):
-        captured = _reference_values(program, feeds, {io.value.name for io in (*program.inputs, *program.outputs)})
-        xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
-        ints = model.quantize_inputs(xs)
-        for io, q in zip(program.inputs, ints):
-            ref_q = captured.get(io.value.name)
-            if ref_q is not None and not np.array_equal(ref_q, q):
-                raise CheckFailed(f"the C quantize helper of input '{io.float_name}' differs from the reference on sample {index}")
-        outs = model.run(ints)
-        for io, got in zip(program.outputs, outs):
-            name = io.value.name
-            expected = captured.get(name)
-            if expected is None:
-                expected = _output_reference(program, io, feeds)
-            checked += 1
-            if not np.array_equal(expected, got):
-                mismatch = first_difference(program, model, feeds, index)
-                if mismatch is None:
-                    raise CheckFailed(f"C output '{io.float_name}' differs from the integer reference on sample {index}")
-                raise CheckFailed(mismatch.message())
+        captured: dict[str, np.ndarray] = {}
+        run(feeds, _capture(names, captured))
+        pending.append((index, feeds, captured))
+        if model.done():
+            check_pending()
         count += 1
+    check_pending()
     return VerifyResult(count, checked)
+
+
+def boundary_names(program: CProgram) -> set[str]:
+    """The values the check reads from the reference: run()'s integer inputs and outputs."""
+    return {io.value.name for io in (*program.inputs, *program.outputs)}
+
+
+def check_sample(program: CProgram, model: CModel, feeds: Mapping[str, np.ndarray], captured: Mapping[str, np.ndarray], index: int) -> int:
+    """Run the C model on one sample and compare it with the reference's ``captured`` boundary
+    values (``boundary_names``); returns the number of outputs checked."""
+    xs = [feeds[io.float_name] if io.scale is not None else captured[io.value.name] for io in program.inputs]
+    ints = model.quantize_inputs(xs)
+    for io, q in zip(program.inputs, ints):
+        ref_q = captured.get(io.value.name)
+        if ref_q is not None and not np.array_equal(ref_q, q):
+            raise CheckFailed(f"the C quantize helper of input '{io.float_name}' differs from the reference on sample {index}")
+    outs = model.run(ints)
+    for io, got in zip(program.outputs, outs):
+        expected = captured.get(io.value.name)
+        if expected is None:
+            expected = _output_reference(program, io, feeds)
+        if not np.array_equal(expected, got):
+            mismatch = first_difference(program, model, feeds, index)
+            if mismatch is None:
+                raise CheckFailed(f"C output '{io.float_name}' differs from the integer reference on sample {index}")
+            raise CheckFailed(mismatch.message())
+    return len(program.outputs)
 
 
 def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -122,10 +165,15 @@ def _output_reference(program: CProgram, io: Any, feeds: Mapping[str, np.ndarray
 def _reference_values(program: CProgram, feeds: Mapping[str, np.ndarray], names: set[str] | None) -> dict[str, np.ndarray]:
     """Run the integer reference on one sample and keep the values named in ``names`` (every value if None)."""
     kept: dict[str, np.ndarray] = {}
+    run_integer(program.graph, feeds, observer=_capture(names, kept))
+    return kept
+
+
+def _capture(names: set[str] | None, into: dict[str, np.ndarray]) -> Observer:
+    """An observer that stores the values named in ``names`` (every value if None) in ``into``."""
 
     def keep(value: Value, array: Any) -> None:
         if names is None or value.name in names:
-            kept[value.name] = np.asarray(array)
+            into[value.name] = np.asarray(array)
 
-    run_integer(program.graph, feeds, observer=keep)
-    return kept
+    return keep

@@ -26,8 +26,10 @@ except ImportError:  # optional: the limit is an optimization, never needed for 
 ENV = "QCC_BLAS_THREADS"
 
 
-def blas_threads() -> int:
-    """``QCC_BLAS_THREADS`` if set, else the cores not already busy (at least 1)."""
+def blas_threads(reserved: int = 0) -> int:
+    """``QCC_BLAS_THREADS`` if set, else the cores not already busy (at least 1); ``reserved``
+    cores are kept free for work this process starts alongside (compiler processes), which the
+    load average does not show yet."""
     text = os.environ.get(ENV, "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
@@ -38,16 +40,16 @@ def blas_threads() -> int:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this platform
         return cores
-    return max(1, cores - math.floor(busy))
+    return max(1, cores - math.floor(busy) - reserved)
 
 
 @contextlib.contextmanager
-def limited_blas_threads() -> Iterator[int]:
-    """Run the body with BLAS limited to ``blas_threads()`` threads; yields that number (0 when
-    threadpoolctl is not installed and BLAS keeps its own setting)."""
+def limited_blas_threads(reserved: int = 0) -> Iterator[int]:
+    """Run the body with BLAS limited to ``blas_threads(reserved)`` threads; yields that number (0
+    when threadpoolctl is not installed and BLAS keeps its own setting)."""
     if threadpool_limits is None:
         yield 0
         return
-    threads = blas_threads()
+    threads = blas_threads(reserved)
     with threadpool_limits(limits=threads, user_api="blas"):
         yield threads

@@ -33,6 +33,7 @@ def test_by_default_the_idle_cores_at_least_one(monkeypatch: pytest.MonkeyPatch)
     assert blas_threads() == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     assert blas_threads() == cores
+    assert blas_threads(reserved=1) == max(1, cores - 1)  # a compiler process started alongside
 
 
 def test_the_limit_holds_inside_the_context_only(monkeypatch: pytest.MonkeyPatch) -> None:
