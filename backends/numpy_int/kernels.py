@@ -29,6 +29,7 @@ from qcc.arith.fixedpoint import (
     dequantize as dequantize_ints,
 )
 from qcc.arith.lut import lut_lookup_int16
+from qcc.backends.numpy_int.blocks import blockwise
 from qcc.backends.numpy_int.windows import window_sums
 from qcc.interp.interpreter import evaluate
 from qcc.ir.core import Node
@@ -67,8 +68,8 @@ def _output_stage(acc: np.ndarray, attrs: Mapping[str, Any], channel_axis: int |
             multiplier, shift = multiplier.reshape(shape), shift.reshape(shape)
         elif multiplier.size == 1:
             multiplier, shift = multiplier.reshape(()), shift.reshape(())
-    out = requantize(acc, multiplier, shift, attrs["out_zp"], attrs["qmin"], attrs["qmax"], attrs["rounding"], attrs.get("acc_bits", 32))
-    return out.astype(attrs["dtype"].numpy)
+    out_zp, qmin, qmax, rounding, acc_bits = attrs["out_zp"], attrs["qmin"], attrs["qmax"], attrs["rounding"], attrs.get("acc_bits", 32)
+    return blockwise(lambda a, m, s: requantize(a, m, s, out_zp, qmin, qmax, rounding, acc_bits), acc.shape, attrs["dtype"].numpy, acc, multiplier, shift)
 
 
 # ---- boundary ------------------------------------------------------------------------------------
@@ -153,9 +154,13 @@ def qadd(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     attrs = node.attrs
     shift = attrs["left_shift"]
     rounding = attrs["rounding"]
-    a = multiply_by_quantized_multiplier((xs[0].astype(np.int64) - attrs["a_zp"]) << shift, attrs["a_multiplier"], attrs["a_shift"], rounding)
-    b = multiply_by_quantized_multiplier((xs[1].astype(np.int64) - attrs["b_zp"]) << shift, attrs["b_multiplier"], attrs["b_shift"], rounding)
-    acc = a - b if attrs["subtract"] else a + b
+
+    def scaled_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a = multiply_by_quantized_multiplier((x.astype(np.int64) - attrs["a_zp"]) << shift, attrs["a_multiplier"], attrs["a_shift"], rounding)
+        b = multiply_by_quantized_multiplier((y.astype(np.int64) - attrs["b_zp"]) << shift, attrs["b_multiplier"], attrs["b_shift"], rounding)
+        return a - b if attrs["subtract"] else a + b
+
+    acc = blockwise(scaled_sum, np.broadcast_shapes(xs[0].shape, xs[1].shape), np.dtype(np.int64), xs[0], xs[1])
     return [_output_stage(acc, attrs, channel_axis=None)]
 
 
