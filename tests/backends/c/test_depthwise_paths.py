@@ -14,9 +14,6 @@ the weights, and 4-bit weights.
 
 from __future__ import annotations
 
-import platform
-import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +25,7 @@ from qcc.ir.ops import Tensor
 from qcc.ir.types import DType, QuantParams, TensorType
 from tests.backends.c.harness import Case, act_type, check_cases, single_node
 from tests.backends.c.test_kernels import SETTINGS
-from tests.backends.c.test_vnni_paths import PATHS, _selected
+from tests.backends.c.test_vnni_paths import PATHS, use_path
 
 VECTOR_PATHS = {  # name -> (flags after -march=native, the /proc/cpuinfo flag the CPU needs, QCC_VNNI, __AVX2__)
     "avx512-vbmi": ("", "avx512vbmi", 512, True),
@@ -41,17 +38,7 @@ FOUR_BIT = QuantParams(1.0, 0, None, 4)
 @pytest.fixture(params=list(VECTOR_PATHS))
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Builds in this test use the kernel path named by the parameter."""
-    flags, cpu_flag, vnni, avx2 = VECTOR_PATHS[request.param]
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        pytest.skip("the vector paths are x86-64 ones")
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    if cpu_flag and not re.search(rf"\b{cpu_flag}\b", cpuinfo):
-        pytest.skip(f"this CPU has no {cpu_flag}")
-    if _selected(flags) != (vnni, avx2):
-        pytest.skip(f"the compiler does not select the {request.param} path with -march=native {flags}")
-    monkeypatch.delenv("QCC_NO_NATIVE", raising=False)
-    monkeypatch.setenv("QCC_EXTRA_CFLAGS", flags)
-    return request.param
+    return use_path(request.param, VECTOR_PATHS[request.param], monkeypatch)
 
 
 def depthwise_case(rng: np.random.Generator, *, cin: int, mult: int, kernel: tuple[int, int], stride: tuple[int, int],

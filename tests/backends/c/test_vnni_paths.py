@@ -48,20 +48,26 @@ def _selected(flags: str) -> tuple[int, bool] | None:
     return (int(vnni.group(1)) if vnni else -1, "#define __AVX2__ 1" in r.stdout)
 
 
-@pytest.fixture(params=list(PATHS))
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Builds in this test use the kernel path named by the parameter."""
-    flags, cpu_flag, vnni, avx2 = PATHS[request.param]
+def use_path(name: str, spec: tuple[str, str, int, bool], monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make this test's builds use the kernel path ``name`` (flags, CPU flag, expected QCC_VNNI, AVX2),
+    or skip when this CPU or compiler cannot select it."""
+    flags, cpu_flag, vnni, avx2 = spec
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the vector paths are x86-64 ones")
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     if cpu_flag and not re.search(rf"\b{cpu_flag}\b", cpuinfo):
         pytest.skip(f"this CPU has no {cpu_flag}")
     if _selected(flags) != (vnni, avx2):
-        pytest.skip(f"the compiler does not select the {request.param} path with -march=native {flags}")
+        pytest.skip(f"the compiler does not select the {name} path with -march=native {flags}")
     monkeypatch.delenv("QCC_NO_NATIVE", raising=False)
     monkeypatch.setenv("QCC_EXTRA_CFLAGS", flags)
-    return request.param
+    return name
+
+
+@pytest.fixture(params=list(PATHS))
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Builds in this test use the kernel path named by the parameter."""
+    return use_path(request.param, PATHS[request.param], monkeypatch)
 
 
 def _requant(rng: np.random.Generator, cout: int) -> dict[str, Tensor]:
