@@ -98,6 +98,8 @@ void qcc_dequantize_s16_f32(const int16_t *q, float *y, int32_t count, float sca
     }
 }
 
+/* es = 1, 2 or 4 (int32 accumulator outputs); the difference is taken in int64, as an int32
+   value minus its zero point can leave int32. */
 static void dequantize_axis(const void *q, int32_t es, float *y, int32_t outer, int32_t channels, int32_t inner,
                             const float *scale, const int32_t *zp)
 {
@@ -106,7 +108,8 @@ static void dequantize_axis(const void *q, int32_t es, float *y, int32_t outer, 
     for (o = 0; o < outer; o++) {
         for (c = 0; c < channels; c++) {
             for (i = 0; i < inner; i++, k++) {
-                y[k] = (float)(qcc_load_elem(q, k, es) - zp[c]) * scale[c];
+                int64_t v = es == 4 ? (int64_t)((const int32_t *)q)[k] : (int64_t)qcc_load_elem(q, k, es);
+                y[k] = (float)(v - zp[c]) * scale[c];
             }
         }
     }
@@ -136,13 +139,5 @@ void qcc_dequantize_s32_f32(const int32_t *q, float *y, int32_t count, float sca
 void qcc_dequantize_axis_s32_f32(const int32_t *q, float *y, int32_t outer, int32_t channels, int32_t inner,
                                  const float *scale, const int32_t *zp)
 {
-    int32_t o, c, i;
-    size_t k = 0;
-    for (o = 0; o < outer; o++) {
-        for (c = 0; c < channels; c++) {
-            for (i = 0; i < inner; i++, k++) {
-                y[k] = (float)((int64_t)q[k] - zp[c]) * scale[c];
-            }
-        }
-    }
+    dequantize_axis(q, 4, y, outer, channels, inner, scale, zp);
 }
