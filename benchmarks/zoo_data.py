@@ -91,6 +91,17 @@ def ocr_gray(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return ((grey / 255.0 - 0.5) / 0.5)[None]
 
 
+def text_imagenet_nchw(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """PaddleOCR's detector input: a page as RGB, scaled to 0..1, ImageNet mean/std, channels first."""
+    return imagenet_nchw(img, shape)
+
+
+def ocr_rgb_nchw(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """PaddleOCR's recognizer and direction classifier input: RGB, scaled to 0..1, then (x - 0.5) / 0.5,
+    channels first."""
+    return ((resized(img, shape[1], shape[2]) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
+
+
 def magika_features(content: bytes) -> np.ndarray:
     """magika 1.0.3's features of a file (Magika._extract_features_from_seekable): the first block
     left-stripped, its first 1024 bytes padded at the end; the last block right-stripped, its last
@@ -114,6 +125,8 @@ PREPARATIONS: dict[str, Preparation] = {
     "imagenet": Preparation(PHOTOS, imagenet_nchw),
     "mtcnn_nhwc": Preparation(PHOTOS, mtcnn_nhwc),
     "ocr_gray": Preparation(TEXT_PAGES, ocr_gray),
+    "text_imagenet": Preparation(TEXT_PAGES, text_imagenet_nchw),
+    "ocr_rgb": Preparation(TEXT_PAGES, ocr_rgb_nchw),
     "file_bytes": Preparation(None, None),
 }
 

