@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quantize_vs_onnxruntime import folded  # noqa: E402  (the same ONNX preparation as the PTQ benchmark)
+from timing import median_seconds  # noqa: E402
 
 from qcc.backends.c.build import kernel_cache_dir  # noqa: E402
 from qcc.backends.c.kernel_cache import prebuild_kernels  # noqa: E402
@@ -70,17 +70,6 @@ class _Reader(CalibrationDataReader):
         return next(self.items, None)
 
 
-def _median_seconds(fn, runs: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -96,7 +85,7 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
     x = sample[None].astype(np.float32)
 
     float_session = _session(model_path)
-    ort_float = _median_seconds(lambda: float_session.run(None, {input_name: x}), runs)
+    ort_float = median_seconds(lambda: float_session.run(None, {input_name: x}), runs)
 
     prepared = workdir / f"{model_path.stem}_prepared.onnx"
     start = time.perf_counter()
@@ -106,7 +95,7 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
     ort_quantize = time.perf_counter() - start
     int8_session = _session(qdq)
-    ort_int8 = _median_seconds(lambda: int8_session.run(None, {input_name: x}), runs)
+    ort_int8 = median_seconds(lambda: int8_session.run(None, {input_name: x}), runs)
 
     calib_file = workdir / f"{name}_calib.npz"
     np.savez(calib_file, **{input_name: calib})  # keyed by the model's own input name
@@ -120,7 +109,7 @@ def bench(name: str, model_path: Path, input_name: str, calib: np.ndarray, sampl
     compile_seconds = time.perf_counter() - start
     model = result.model
     ints = model.quantize_inputs([x])
-    qcc_c = _median_seconds(lambda: model.run(ints), runs)
+    qcc_c = median_seconds(lambda: model.run(ints), runs)
     plan = result.program.plan
     return {"ort_float": ort_float, "ort_int8": ort_int8, "qcc_c": qcc_c, "compile": compile_seconds, "ort_quantize": ort_quantize,
             "arena": plan.arena_size, "lower_bound": plan.lower_bound}

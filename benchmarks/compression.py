@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from c_vs_onnxruntime import _median_seconds  # noqa: E402  (the latency timer of the C benchmark)
+from timing import median_seconds  # noqa: E402
 from zoo_data import samples as zoo_samples  # noqa: E402
 from zoo_models import DEFAULT_CACHE, ZooModel, fetch, select  # noqa: E402
 
@@ -82,7 +82,7 @@ def _c_row(label: str, model_file: Path, float_graph, float_sqnr: str, calib_fil
     result = compile_model(model_file, work / label, calibration=calib_file, pipeline=recipe_pipeline("fast"), context=ctx, verify=4)
     quantized = load(result.out / "model.qir")
     ints = result.model.quantize_inputs([test[:1]])
-    latency = _median_seconds(lambda: result.model.run(ints), runs)
+    latency = median_seconds(lambda: result.model.run(ints), runs)
     int_report = evaluate_quantized(float_graph, quantized, test_file, quant_evaluator=integer_node)
     int_sqnr = " / ".join(f"{s.sqnr_db:.1f}" for s in int_report.outputs.values())
     return f"| {label} | {graph_macs(quantized):,} | {float_sqnr} | {int_sqnr} | {1e3 * latency:.3f} ms |"

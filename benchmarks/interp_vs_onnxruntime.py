@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
@@ -25,19 +22,10 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import median_seconds  # noqa: E402
 from qcc.interp.interpreter import run  # noqa: E402
 from qcc.onnx.importer import import_model  # noqa: E402
 from tests.onnx.light_models import light_model_data, light_model_path  # noqa: E402
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def models() -> list[tuple[str, Path, dict[str, np.ndarray]]]:
@@ -68,8 +56,8 @@ def main() -> int:
             options.inter_op_num_threads = 1
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             with threadpool_limits(limits=threads):
-                ours = median_seconds(lambda: run(graph, ir_feeds), args.repeat)
-            theirs = median_seconds(lambda: session.run(None, feeds), args.repeat)
+                ours = median_seconds(lambda: run(graph, ir_feeds), args.repeat, warmup=1)
+            theirs = median_seconds(lambda: session.run(None, feeds), args.repeat, warmup=1)
             print(f"| {name} | {threads} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ours / theirs:.2f}x |")
     return 0
 
