@@ -189,7 +189,7 @@ def bench_model(model: ZooModel, args: argparse.Namespace) -> ModelResult:
         def ort_peer() -> Outcome:
             out = setup.work / "ort_qdq.onnx"
             seconds = ort_quantize(peer_model, setup.calib, out)
-            names, values = run_onnxruntime(out, setup.test)
+            names, values = run_onnxruntime(out, setup.test, simulate=True)
             return sqnr_outcome(names, setup.reference, values, seconds)
 
         attempt(result, "ort", ort_peer)
@@ -199,7 +199,7 @@ def bench_model(model: ZooModel, args: argparse.Namespace) -> ModelResult:
                 out = setup.work / f"quark_{config}.onnx"
                 seconds = quark_quantize(peer_model, setup.calib_npz, out, config, python=args.quark_python,
                                          adaround_iters=args.adaround_iters, timeout=args.timeout)
-                names, values = run_onnxruntime(out, setup.test)
+                names, values = run_onnxruntime(out, setup.test, simulate=True)
                 return sqnr_outcome(names, setup.reference, values, seconds)
 
             attempt(result, f"quark {config}", quark_peer)
@@ -268,6 +268,9 @@ only the models it names and kept the other rows):
   `--verify {args.verify}` on the test inputs.
 - ort: onnxruntime `quant_pre_process` + `quantize_static`, QDQ, per-channel QInt8 weights, QInt8 activations
   (onnxruntime's recommended S8S8 QDQ default), MinMax calibration on the same calibration samples.
+- Both peers' QDQ models run in onnxruntime with graph optimizations off (each QDQ group in float): their
+  quantization without this CPU's int8 kernels, which on machines without AVX-512 VNNI / AVX-VNNI add
+  products in saturating int16 and lose more (benchmarks/zoo_peers.py `run_onnxruntime`).
 - quark: AMD Quark's ONNX `ModelQuantizer`, int8 symmetric weights (per channel) and activations, MinMax,
   QDQ run in onnxruntime; `a8w8` alone, `cle` with its cross-layer equalization, `cle-adaround` with CLE then
   AdaRound ({args.adaround_iters} iterations per layer). Time includes starting its venv's Python.

@@ -3,7 +3,7 @@
 - float: onnxruntime on the original model, one test sample at a time.
 - ort: onnxruntime's ``quantize_static`` in its recommended setting (quant_pre_process, QDQ,
   per-channel QInt8 weights, QInt8 activations: the "S8S8 QDQ" default of onnxruntime's
-  quantization guide, MinMax calibration).
+  quantization guide, MinMax calibration). Both peers' QDQ models run simulated (``run_onnxruntime``).
 - quark: AMD Quark's ONNX quantizer, run by benchmarks/zoo_quark.py in Quark's own venv.
 """
 
@@ -37,11 +37,21 @@ def one_sample(feeds: Mapping[str, np.ndarray], index: int) -> dict[str, np.ndar
     return {name: arr[index : index + 1] for name, arr in feeds.items()}
 
 
-def run_onnxruntime(model: Path, feeds: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
-    """The model's outputs on every sample, each output's samples stacked on the batch axis."""
+def run_onnxruntime(model: Path, feeds: Mapping[str, np.ndarray], *, simulate: bool = False) -> tuple[list[str], list[np.ndarray]]:
+    """The model's outputs on every sample, each output's samples stacked on the batch axis.
+
+    ``simulate`` runs a QDQ model with onnxruntime's graph optimizations off, so every
+    DequantizeLinear -> op -> QuantizeLinear runs in float: the quantizer's choices without the CPU's
+    int8 kernels. Those differ by machine: without AVX-512 VNNI / AVX-VNNI onnxruntime's u8s8 kernels
+    add pairs of products in saturating int16 (vpmaddubsw); on this project's AVX2-only machine that
+    took onnxruntime's own mtcnn-rnet model from 27.89 dB (simulated) to 10.62 dB. The zoo judges
+    the peers' quantization, as qcc's is judged by its exact integer reference."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    if simulate:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     per_sample = [session.run(None, one_sample(feeds, i)) for i in range(sample_count(feeds))]
     return names, [np.concatenate([outs[k] for outs in per_sample]) for k in range(len(names))]
