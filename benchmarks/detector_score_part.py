@@ -6,7 +6,8 @@ model and the test inputs in its work folder).
         --model ~/.cache/qcc/zoo/exported/yolov8n-op17.onnx --axis 1 --boxes 4
 
 YOLOv8 writes [1, 4 + classes, anchors]: rows 0-3 are boxes in pixels, the rest sigmoid scores in
-0..1; one int8 scale for both rounds the scores away (docs/arithmetic.md §3.17).
+0..1; one int8 scale for both rounds the scores away (docs/arithmetic.md §3.17). onnxruntime's QDQ
+model runs with graph optimizations off (its quantization, not this CPU's int8 kernels).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def main() -> int:
     args = parser.parse_args()
     tests = dict(np.load(args.run / "test.npz"))
     float_session = ort.InferenceSession(str(args.model))
-    qdq_session = ort.InferenceSession(str(args.run / "ort_qdq.onnx"))
+    simulated = ort.SessionOptions()  # the QDQ groups in float, as the zoo runs its peers (benchmarks/zoo_peers.py)
+    simulated.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    qdq_session = ort.InferenceSession(str(args.run / "ort_qdq.onnx"), simulated)
     quantized = load_graph(args.run / "fast.qir")
     name = float_session.get_inputs()[0].name
     output = float_session.get_outputs()[0].name
