@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
 from qcc.backends.numpy_int.executor import run_integer_samples
 from qcc.cli import main
+from qcc.interop.agreement import qdq_session
 from qcc.model_io import load_graph
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -51,7 +51,7 @@ def silu(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _lsb_agreement(qir: Path, qdq: Path, feeds: dict[str, np.ndarray]) -> float:
     graph = load_graph(qir)
     ours = run_integer_samples(graph, feeds)
-    session = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"])
+    session = qdq_session(str(qdq))
     (name,) = [v.name for v in graph.outputs]
     theirs = np.concatenate([session.run(None, {"x": feeds["x"][i:i + 1]})[0] for i in range(len(feeds["x"]))])
     lsb = graph.outputs[0].producer.inputs[0].quant.scale_value()
@@ -118,7 +118,7 @@ def test_example_model_qdq_export(tmp_path: Path) -> None:
     test = dict(np.load(EXAMPLES / "test.npz"))
     graph = load_graph(qir)
     ours = run_integer_samples(graph, {"input": test["input"][:16]})["logits"]
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    session = qdq_session(str(out))
     theirs = np.concatenate([session.run(None, {"input": test["input"][i:i + 1]})[0] for i in range(16)])
     lsb = graph.outputs[0].producer.inputs[0].quant.scale_value()
     assert np.mean(np.abs(theirs - ours) <= 1.001 * lsb) >= 0.99
