@@ -90,6 +90,46 @@ def test_encodings_round_trip_gives_identical_graph(silu: dict[str, Path]) -> No
     assert again.read_text() == silu["qir"].read_text()
 
 
+@pytest.mark.parametrize("recipe", ["fast", "dfq"])
+def test_encodings_round_trip_compiles_to_identical_c(recipe: str, tmp_path: Path) -> None:
+    """compile, export encodings, compile the exported float model with --encodings and the same
+    recipe: the same model.qir (scales, zero points, integers) and byte-identical C. dfq changes the
+    weights (equalization, bias correction); the exported model carries them and the file's
+    param_encodings fix their grids, so nothing is re-derived from float32 weights."""
+    calib = tmp_path / "calib16.npz"
+    np.savez(calib, input=np.load(EXAMPLES / "calib.npz")["input"][:16])
+    first, again, enc = tmp_path / "first", tmp_path / "again", tmp_path / "export" / "digits_mbv2.encodings"
+    enc.parent.mkdir()
+    assert main(["compile", str(EXAMPLES / "digits_mbv2.onnx"), "--calib", str(calib), "-o", str(first), "--recipe", recipe]) == 0
+    assert main(["export", str(first / "model.qir"), "--format", "encodings", "-o", str(enc)]) == 0
+    assert main(["compile", str(enc.with_suffix(".onnx")), "--encodings", str(enc), "--calib", str(calib), "-o", str(again),
+                 "--recipe", recipe]) == 0
+    assert (again / "model.qir").read_text() == (first / "model.qir").read_text()
+    assert (again / "model.c").read_bytes() == (first / "model.c").read_bytes()
+
+
+def _encodings_doc(silu: dict[str, Path], name: str) -> tuple[Path, dict]:
+    enc = silu["tmp"] / f"{name}.encodings"
+    assert main(["export", str(silu["qir"]), "--format", "encodings", "-o", str(enc), "--float", str(silu["model"])]) == 0
+    return enc, json.loads(enc.read_text())
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda doc: doc["param_encodings"].pop("fw"), "has no parameter encoding for weight 'fw' of node"),
+    (lambda doc: doc["param_encodings"]["w"].pop(), "weight 'w' has 3 encodings, but the scheme quantizes it per channel along axis 0: 4"),
+    (lambda doc: doc["param_encodings"]["w"][0].update(scale=doc["param_encodings"]["w"][0]["scale"] / 4),
+     "weight 'w' reaches 508 steps of its encoding's scale, beyond the 8-bit weight range [-127, 127]"),
+    (lambda doc: doc["param_encodings"]["w"][1].update(offset=-120), "weight 'w': qcc quantizes weights symmetrically"),
+])
+def test_bad_parameter_encodings_are_named(silu: dict[str, Path], capsys: pytest.CaptureFixture[str], change, message: str) -> None:
+    enc, doc = _encodings_doc(silu, "params")
+    change(doc)
+    enc.write_text(json.dumps(doc))
+    assert main(["quantize", str(enc.with_suffix(".onnx")), "--encodings", str(enc), "-o", str(silu["tmp"] / "x.qir")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
 def test_encodings_missing_tensor_is_named(silu: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     enc = silu["tmp"] / "partial.encodings"
     assert main(["export", str(silu["qir"]), "--format", "encodings", "-o", str(enc), "--float", str(silu["model"])]) == 0
