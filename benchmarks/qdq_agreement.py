@@ -18,12 +18,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from qcc.analysis.error import ErrorStats
 from qcc.backends.numpy_int.executor import run_integer_samples
 from qcc.cli import main as qcc_main
-from qcc.interop.agreement import TensorAgreement, compare_tensors, rounded_once
+from qcc.interop.agreement import TensorAgreement, compare_tensors, qdq_session, rounded_once
 from qcc.interop.qdq import export_qdq
 from qcc.interop.reference import float_reference
 from qcc.interp.batching import run_samples_batched
@@ -41,7 +40,7 @@ def measure(label: str, qir: Path, float_model: Path, test: Path, limit: int, si
     if per_op:
         return per_op_table(label, graph, reference, np.load(test), limit)
     model = export_qdq(graph, reference)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = qdq_session(model)
     names = [i.name for i in session.get_inputs()]
     data = np.load(test)
     feeds = {n: data[n][:limit] for n in names}

@@ -185,16 +185,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _with_encodings(pipeline: str, args: argparse.Namespace) -> str:
-    """--encodings: the pipeline's calibrate becomes load-encodings (ranges from the file)."""
+    """--encodings: the pipeline's calibrate becomes load-encodings (ranges and weight grids from the
+    file), and the passes that would change the file's model are left out (said on stderr)."""
     if not getattr(args, "encodings", None):
         return pipeline
-    from qcc.passes.load_encodings import LoadEncodings
-    from qcc.pipeline import Pass, format_pipeline, parse_pipeline
+    from qcc.passes.load_encodings import with_encodings
+    from qcc.pipeline import format_pipeline, parse_pipeline
 
-    passes = parse_pipeline(pipeline)
-    if not any(isinstance(p, Pass) and p.name == "calibrate" for p in passes):
-        raise QccError("--encodings replaces the pipeline's calibrate pass, and this pipeline has none")
-    return format_pipeline([LoadEncodings(path=args.encodings) if isinstance(p, Pass) and p.name == "calibrate" else p for p in passes])
+    passes, dropped = with_encodings(parse_pipeline(pipeline), args.encodings)
+    if dropped:
+        print(f"--encodings: the file's model already carries its weights; left out {', '.join(dropped)}", file=sys.stderr)
+    return format_pipeline(passes)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """AIMET-style quantization encodings: written from a quantized graph, read back as activation
-parameters.
+and parameter (weight) quantization parameters.
 
 Layout: AIMET's "Encoding Format Specification", version 0.6.1
 (https://quic.github.io/aimet-pages/AimetDocs/quantsim/encoding_spec.html): ``activation_encodings``
@@ -8,13 +8,18 @@ channel), each with ``bitwidth``, ``dtype``, ``is_symmetric`` (the strings "True
 ``scale``, ``offset``, ``min`` and ``max``. AIMET's grid is unsigned: ``real = scale * (q + offset)``
 for ``q`` in ``[0, 2^bitwidth - 1]``; qcc's signed ``real = scale * (q - zp)`` is the same grid with
 ``offset = -(zp + 2^(bitwidth-1))``. Activation names are the model's own (the names ``calibrate``
-sees), so a file written here sets exactly the parameters ``calibrate`` chose.
+sees), so a file written here sets exactly the parameters ``calibrate`` chose. An int32 accumulator
+output (``outputs=accumulator``, docs/arithmetic.md §3.20) has no activation grid a consumer could use
+and no calibrated range: it is left out. Parameter names are the float model's constants; their
+encodings fix the grids ``quantize`` puts those constants on, so the float model written next to
+the file (its weights ``w_int * s_w``) gives back qcc's integers exactly.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +30,18 @@ from qcc.ir.types import QuantParams
 SPEC_VERSION = "0.6.1"
 
 
+ACCUMULATOR_BITS = 32  # an int32 accumulator output: no activation encoding (docs/arithmetic.md §3.20)
+
+
 def activation_names(graph: Graph) -> dict[int, str]:
     """Each quantized activation's name as the float graph knows it: a graph input's integer copy
-    (``quantize``) is the input, an output's integer value is the output it is dequantized to."""
-    names = {id(v): v.name for v in graph.values() if v.type.quant is not None and not v.is_const}
+    (``quantize``) is the input, an output's integer value is the output it is dequantized to.
+    Accumulator outputs are not activations of any grid and are left out."""
+    names = {id(v): v.name for v in graph.values() if v.type.quant is not None and not v.is_const and v.type.quant.bits < ACCUMULATOR_BITS}
     for node in graph.nodes:
         if node.op == "quantize":
             names[id(node.result)] = node.inputs[0].name
-        elif node.op == "dequantize" and node.result in graph.outputs:
+        elif node.op == "dequantize" and node.result in graph.outputs and id(node.inputs[0]) in names:
             names[id(node.inputs[0])] = node.result.name
     return names
 
@@ -74,8 +83,31 @@ def write_encodings(graph: Graph, path: Path) -> None:
     path.write_text(json.dumps(encodings_of(graph), indent=1) + "\n")
 
 
-def read_activation_encodings(path: str | Path) -> dict[str, QuantParams]:
-    """Per-tensor activation parameters by tensor name; one InputError naming the file and the
+@dataclass(frozen=True)
+class Encodings:
+    """What an encodings file gives: per-tensor activation parameters and per-constant parameter
+    encodings (one entry, or one per channel: the axis is the layer's to say), by tensor name."""
+
+    activations: dict[str, QuantParams]
+    params: dict[str, ParamEncoding]
+
+
+@dataclass(frozen=True)
+class ParamEncoding:
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    bits: int
+
+    def params(self, axis: int | None) -> QuantParams:
+        """The parameters along ``axis`` (None: per tensor, which needs exactly one entry)."""
+        if axis is None:
+            return QuantParams(self.scales[0], self.zero_points[0], None, self.bits)
+        zero_point: int | tuple[int, ...] = self.zero_points if len(set(self.zero_points)) > 1 else self.zero_points[0]
+        return QuantParams(self.scales, zero_point, axis, self.bits)
+
+
+def read_encodings(path: str | Path) -> Encodings:
+    """Activation and parameter encodings by tensor name; one InputError naming the file and the
     tensor for anything malformed."""
     try:
         doc = json.loads(Path(path).read_text())
@@ -84,18 +116,47 @@ def read_activation_encodings(path: str | Path) -> dict[str, QuantParams]:
     table = doc.get("activation_encodings") if isinstance(doc, dict) else None
     if not isinstance(table, dict):
         raise InputError(f"--encodings '{path}': no 'activation_encodings' object")
-    return {name: _params(path, name, entries) for name, entries in table.items()}
+    params = doc.get("param_encodings", {})
+    if not isinstance(params, dict):
+        raise InputError(f"--encodings '{path}': 'param_encodings' is not an object")
+    activations = {name: _activation(path, name, entries) for name, entries in table.items()}
+    return Encodings(activations, {name: _param(path, name, entries) for name, entries in params.items()})
 
 
-def _params(path: str | Path, name: str, entries: Any) -> QuantParams:
-    entry = entries[0] if isinstance(entries, list) and len(entries) == 1 else entries if isinstance(entries, dict) else None
+def read_activation_encodings(path: str | Path) -> dict[str, QuantParams]:
+    """Per-tensor activation parameters by tensor name."""
+    return read_encodings(path).activations
+
+
+def _fields(path: str | Path, kind: str, name: str, entry: Any) -> tuple[int, float, int]:
+    """(bits, scale, qcc zero point) of one entry."""
     if not isinstance(entry, dict):
-        raise InputError(f"--encodings '{path}': activation '{name}' must have exactly one encoding (per-tensor)")
+        raise InputError(f"--encodings '{path}': {kind} '{name}': an encoding must be an object")
     try:
         bits, scale, offset = int(entry["bitwidth"]), float(entry["scale"]), int(entry["offset"])
     except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"--encodings '{path}': activation '{name}' lacks a valid {e} field") from None
-    if entry.get("dtype", "int") != "int" or bits not in (8, 16) or not (math.isfinite(scale) and scale > 0):
+        raise InputError(f"--encodings '{path}': {kind} '{name}' lacks a valid {e} field") from None
+    if entry.get("dtype", "int") != "int" or not (math.isfinite(scale) and scale > 0):
+        raise InputError(f"--encodings '{path}': {kind} '{name}': qcc takes int encodings with a scale > 0")
+    return bits, scale, -offset - (1 << (bits - 1))
+
+
+def _activation(path: str | Path, name: str, entries: Any) -> QuantParams:
+    entry = entries[0] if isinstance(entries, list) and len(entries) == 1 else entries if isinstance(entries, dict) else None
+    if not isinstance(entry, dict):
+        raise InputError(f"--encodings '{path}': activation '{name}' must have exactly one encoding (per-tensor)")
+    bits, scale, zero_point = _fields(path, "activation", name, entry)
+    if bits not in (8, 16):
         raise InputError(f"--encodings '{path}': activation '{name}': qcc takes int encodings of 8 or 16 bits with a scale > 0")
-    zero_point = -offset - (1 << (bits - 1))
     return QuantParams(scale, zero_point, None, bits)
+
+
+def _param(path: str | Path, name: str, entries: Any) -> ParamEncoding:
+    listed = entries if isinstance(entries, list) else [entries]
+    if not listed:
+        raise InputError(f"--encodings '{path}': parameter '{name}' has no encoding")
+    fields = [_fields(path, "parameter", name, e) for e in listed]
+    widths = {bits for bits, _, _ in fields}
+    if len(widths) != 1 or not widths <= set(range(2, 17)):
+        raise InputError(f"--encodings '{path}': parameter '{name}': every channel needs the same bit width, 2 to 16")
+    return ParamEncoding(tuple(s for _, s, _ in fields), tuple(z for _, _, z in fields), widths.pop())

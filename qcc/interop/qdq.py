@@ -6,7 +6,9 @@ computed (CLE, AdaRound and bias correction included) as int8/int4 initializers 
 per-channel DequantizeLinear, biases int32 with scale ``s_in * s_w``. A table (``q.lut``) or an op
 whose float parameters the quantized graph no longer holds (``q.prelu``, ``q.layer_norm``, ...) is
 written as the float node of the same name in ``reference``: the float graph before ``quantize``
-(``qcc.interop.reference``). The opset is the lowest that carries the types and ops used.
+(``qcc.interop.reference``). An int32 accumulator output (``q.conv_acc``/``q.gemm_acc``) is the float
+op it came from, left unquantized up to the graph output. The opset is the lowest that carries the
+types and ops used.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from qcc.arith.fixedpoint import activation_range
+from qcc.arith.fixedpoint import INT32_MAX, INT32_MIN, activation_range
 from qcc.interop.onnx_builder import ExportError, OnnxBuilder, emit_float_op, onnx_dtype
 from qcc.ir.core import Graph, Node, Value
 from qcc.ir.types import QuantParams
@@ -26,7 +28,7 @@ from qcc.ir.types import QuantParams
 # Ops whose float form is read from the reference graph: their integer form dropped the float function or parameters.
 FROM_REFERENCE = frozenset({"q.lut", "q.lut2", "q.prelu", "q.layer_norm", "q.lrn", "q.resize", "q.from_int"})
 _BINARY = {"q.mul": "Mul", "q.div": "Div", "q.max": "Max", "q.min": "Min", "q.matmul": "MatMul"}
-ACCUMULATOR_OPS = ("q.conv_acc", "q.gemm_acc")
+ACCUMULATOR_BITS = 32  # q.conv_acc / q.gemm_acc results: int32 accumulators (docs/arithmetic.md §3.20)
 _Q_TYPES = {4: TensorProto.INT4, 8: TensorProto.INT8, 16: TensorProto.INT16, 32: TensorProto.INT32}
 
 
@@ -128,6 +130,11 @@ class QdqExporter:
         if node.op == "dequantize":
             (x,) = node.inputs
             is_output = node.result in self.graph.outputs
+            if id(x) in self.float_names and x.type.quant is not None and x.quant.bits == ACCUMULATOR_BITS:  # already real (_accumulator)
+                name = self.float_names[id(x)]
+                name = self.b.node("Identity", [name], node.result.name, output=node.result.name)[0] if is_output else name
+                self.float_names[id(node.result)] = name
+                return
             name = self.dequantize(self.int_names[id(x)], x.quant, node.result.name, output=node.result.name if is_output else None)
             self.float_names[id(node.result)] = name
             return
@@ -137,9 +144,6 @@ class QdqExporter:
             outs = [emit(self, node, hint)]
         elif node.op in FROM_REFERENCE:
             outs = self.from_reference(node, hint)
-        elif node.op in ACCUMULATOR_OPS:  # ONNX's QuantizeLinear cannot make the int32 tensor a DequantizeLinear would read
-            raise ExportError(f"node '{node.name}' ({node.op}): an int32 accumulator output (quant-scheme outputs=accumulator) has no QDQ export; "
-                              "quantize with outputs=int8 to export")
         elif node.op.startswith("q."):
             raise ExportError(f"node '{node.name}': integer op '{node.op}' has no QDQ export yet")
         else:
@@ -149,6 +153,9 @@ class QdqExporter:
 
     def finish(self, result: Value, out: str) -> None:
         is_output = result in self.graph.outputs
+        if result.type.quant is not None and result.quant.bits == ACCUMULATOR_BITS:
+            self.float_names[id(result)] = out  # an accumulator stays real up to the graph output (_accumulator)
+            return
         if result.type.quant is None:
             if is_output and out != result.name:
                 out = self.b.node("Identity", [out], result.name, output=result.name)[0]
@@ -265,9 +272,55 @@ def _requantize(ex: QdqExporter, node: Node, hint: str) -> str:
     return ex.clamp(node, ex.real(node.inputs[0]), hint)
 
 
+def _accumulator(ex: QdqExporter, node: Node, hint: str) -> str:
+    """q.conv_acc / q.gemm_acc (outputs=accumulator, docs/arithmetic.md §3.20): the float op on the
+    dequantized input, weights and int32 bias, left unquantized: ONNX's QuantizeLinear cannot make an
+    int32 tensor, and the real value the accumulator stands for, ``s_c * acc``, is exactly this
+    float op's result up to float rounding. Gemm's alpha is in the accumulator's scale
+    (``alpha * s_x * s_w[c]``); the fused clamp is the float clip its integer bounds came from."""
+    x, w, *rest = node.inputs
+    args = [ex.real(x), ex.real(w)] + ([ex.bias(node, x, w, rest[0])] if rest else [])
+    conv = node.op == "q.conv_acc"
+    axis = 1 if conv else node.result.type.rank - 1
+    scales = _channel_scales(node.result.quant, node.result.type.static_shape[axis])
+    if conv:
+        attrs: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in node.attrs.items() if k in ("strides", "pads", "dilations", "group")}
+        out = ex.b.node("Conv", args, hint, **attrs)[0]
+    else:
+        alpha = float(scales[0] / (x.quant.scale_value() * _channel_scales(w.quant, len(scales))[0]))
+        scaled: dict[str, Any] = {"alpha": alpha, "beta": alpha} if abs(alpha - 1.0) > 1e-6 else {}
+        out = ex.b.node("Gemm", args, hint, transA=int(node.attrs.get("trans_a", False)), transB=int(node.attrs.get("trans_b", False)), **scaled)[0]
+    lo = accumulator_clamp(node.attr("acc_min").array, scales, lower=True)
+    hi = accumulator_clamp(node.attr("acc_max").array, scales, lower=False)
+    return out if lo is None and hi is None else ex.b.clip(out, lo, hi, f"{hint}_clamp")
+
+
+def _channel_scales(q: QuantParams, channels: int) -> np.ndarray:
+    return np.asarray(q.scale, np.float64) if q.axis is not None else np.full(channels, q.scale_value())
+
+
+def accumulator_clamp(bounds: np.ndarray, scales: np.ndarray, lower: bool) -> float | None:
+    """The real clamp bound behind per-channel accumulator bounds (``acc_min[c] = ceil(lo / s_c)``,
+    ``acc_max[c] = floor(hi / s_c)``; None where every channel is at the int32 limit): a value that
+    gives back every channel's bound, so the float model imports to the same integers; within one
+    accumulator step ``s_c`` of qcc's per-channel clamp. 0 or a whole number when one does."""
+    limit = INT32_MIN if lower else INT32_MAX
+    ints = np.asarray(bounds, np.float64)
+    keep = ints != limit
+    if not keep.any():
+        return None
+    ints, s = ints[keep], np.asarray(scales, np.float64)[keep]
+    # lo in ((a - 1) s, a s] for acc_min a; hi in [a s, (a + 1) s) for acc_max a, every channel
+    low, high = (np.max((ints - 1) * s), np.min(ints * s)) if lower else (np.max(ints * s), np.min((ints + 1) * s))
+    for nice in (0.0, float(round(low)), float(round(high))):
+        if low < nice < high or nice == 0.0 == (high if lower else low):  # strictly inside, or 0 (exact in any scale)
+            return nice
+    return float((low + high) / 2)
+
+
 _Q_EMITTERS: dict[str, Callable[[QdqExporter, Node, str], str]] = {
     "q.conv": _conv, "q.conv_transpose": _conv, "q.gemm": _gemm, "q.add": _add, "q.mean": _mean, "q.avg_pool": _avg_pool,
-    "q.softmax": _softmax, "q.requantize": _requantize, "q.requantize_axis": _requantize,
+    "q.softmax": _softmax, "q.requantize": _requantize, "q.requantize_axis": _requantize, "q.conv_acc": _accumulator, "q.gemm_acc": _accumulator,
     **{op: _binary for op in _BINARY},
 }
 

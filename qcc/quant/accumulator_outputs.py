@@ -52,3 +52,16 @@ def _moves_axis(user: Node, value: Value, axis: int, outputs: set[int]) -> bool:
     else:
         moved = reshaped_axis(value.type.static_shape, user.result.type.static_shape, axis)
     return moved is not None and _reaches_boundary(user.result, moved, outputs)
+
+
+def accumulator_values(graph: Graph) -> frozenset[int]:
+    """Ids of the values that stay int32 accumulators under ``outputs=accumulator``: the results of
+    ``accumulator_output_nodes`` and of the movement ops that carry them to the outputs. They get
+    no activation grid, so calibration ranges and activation encodings are not needed for them."""
+    ids: set[int] = set()
+    pending = [node.result for node in graph.nodes if id(node) in accumulator_output_nodes(graph)]
+    while pending:
+        value = pending.pop()
+        ids.add(id(value))
+        pending.extend(user.result for user in value.users if user.op in ACCUMULATOR_MOVEMENT_OPS)
+    return frozenset(ids)

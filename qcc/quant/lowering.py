@@ -26,6 +26,7 @@ from qcc.arith.fixedpoint import (
     quantize_multiplier,
     quantize_multipliers,
     quantize_real,
+    weight_range,
 )
 from qcc.arith.params import activation_params, activation_range, params_range, quantize_weight_ints
 from qcc.errors import PipelineError, QccError
@@ -227,7 +228,9 @@ class Lowerer:
         data = np.asarray(value.data, dtype=np.float64)
         if not value.type.dtype.is_float:
             return self.dst.add_const(value.data, value.name)  # indices and shapes stay as they are
-        q = activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), bits)
+        given = value.type.quant  # an encodings file's grid (load-encodings)
+        q = given if given is not None and given.bits == bits and given.axis is None else \
+            activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), bits)
         qmin, qmax = activation_range(bits)
         ints = quantize_real(data, q.scale_value(), q.zero_point_value(), qmin, qmax, dtype=np.float64).astype(int_dtype(bits).numpy)
         const = self.dst.add_const(ints, value.name)
@@ -319,19 +322,46 @@ class Lowerer:
 
     # ---- weights -----------------------------------------------------------------------------
 
-    def quantize_weight(self, weight: np.ndarray, bits: int, axis: int | None, name: str, min_scale: np.ndarray | float = 0.0) -> Value:
+    def quantize_weight(self, weight: Value, bits: int, axis: int | None, min_scale: np.ndarray | float = 0.0) -> Value:
         """Symmetric weight constant (int8 storage for 4 and 8 bits) with per-channel or per-tensor
-        parameters, no scale below ``min_scale``. Nodes that use the same weight with the same grid
-        (the steps of an unrolled recurrent layer) share one integer constant."""
+        parameters, no scale below ``min_scale``; or, when the float constant carries parameters
+        (an encodings file's grid, ``load-encodings``), on exactly that grid. Nodes that use the
+        same weight with the same grid (the steps of an unrolled recurrent layer) share one
+        integer constant."""
+        data = weight.const_array
         floor = np.asarray(min_scale, dtype=np.float64)
-        cached = self._weights.get((name, bits, axis))
-        if cached is not None and np.array_equal(cached[0], weight) and np.array_equal(cached[1], floor):
+        cached = self._weights.get((weight.name, bits, axis))
+        if cached is not None and np.array_equal(cached[0], data) and np.array_equal(cached[1], floor):
             return cached[2]
-        ints, q, _ = quantize_weight_ints(weight, bits, axis, min_scale)
-        const = self.dst.add_const(ints, name)
+        given = weight.type.quant
+        if given is None:
+            ints, q, _ = quantize_weight_ints(data, bits, axis, min_scale)
+        else:
+            ints, q = self._weight_on_grid(weight, given, bits, axis)
+        const = self.dst.add_const(ints, weight.name)
         const.type = TensorType(DType.I8, const.type.shape, q)
-        self._weights[(name, bits, axis)] = (np.asarray(weight), floor, const)
+        self._weights[(weight.name, bits, axis)] = (np.asarray(data), floor, const)
         return const
+
+    def _weight_on_grid(self, weight: Value, q: QuantParams, bits: int, axis: int | None) -> tuple[np.ndarray, QuantParams]:
+        """A weight's integers on a given grid (round half to even, as ``quantize_weight_ints``),
+        which must be the node's width and granularity and must hold every weight."""
+        if q.bits != bits or q.axis != axis:
+            have = f"{q.bits}-bit " + ("per-tensor" if q.axis is None else f"per-channel (axis {q.axis})")
+            want = f"{bits}-bit " + ("per-tensor" if axis is None else f"per-channel (axis {axis})")
+            raise PipelineError(f"node '{self.where}': weight '{weight.name}' has a {have} encoding but the node quantizes it {want}")
+        scale = np.asarray(q.scale, dtype=np.float64)
+        if axis is not None:
+            shape = [1] * weight.type.rank
+            shape[axis] = -1
+            scale = scale.reshape(shape)
+        ints = np.rint(np.asarray(weight.const_array, np.float64) / scale)
+        lo, hi = weight_range(bits)
+        if ints.size and (ints.min() < lo or ints.max() > hi):
+            worst = float(np.abs(ints).max())
+            raise PipelineError(f"node '{self.where}': weight '{weight.name}' reaches {worst:.0f} steps of its encoding's scale, "
+                                f"beyond the {bits}-bit weight range [{lo}, {hi}]")
+        return ints.astype(np.int8 if bits <= 8 else np.int16), q
 
     def quantize_bias(self, bias: np.ndarray, scales: np.ndarray, name: str) -> Value:
         """int32 bias at scale s_x * s_w[c] (float64 division, docs/arithmetic.md §1.2)."""

@@ -25,13 +25,12 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
     if not w_float.is_const:
         raise NoLowering(f"node '{node.name}' ({node.op}): weights computed at run time cannot be quantized offline")
     x = lw.operand(x_float, s.activation_bits)
-    out_q = lw.qparams(node.result, s.activation_bits)
     channels = node.result.type.static_shape[1]
     x_scale = x.quant.scale_value()
     bias_data = _real_bias(node, float_op, channels)
     axis = channel_axis if s.per_channel else None
     floor = _weight_scale_floor(bias_data, x_scale, w_float.type.static_shape[channel_axis], axis)
-    w = lw.quantize_weight(w_float.const_array, s.weight_bits, axis, w_float.name, floor)
+    w = lw.quantize_weight(w_float, s.weight_bits, axis, floor)
     w_scales = scales_of(w.quant, w.type.static_shape[channel_axis])
     if len(w_scales) != channels:  # grouped conv_transpose: weight axis 1 holds C_out/group channels
         w_scales = np.tile(w_scales, channels // len(w_scales))
@@ -47,6 +46,7 @@ def lower_weight_layer(lw: Lowerer, node: Node, float_op: str, channel_axis: int
     if returns_accumulator(lw, node, acc_bits):  # a graph output that is never requantized (§3.20)
         lower_accumulator_output(lw, node, float_op, operands, alpha * x_scale * w_scales, extra_attrs)
         return
+    out_q = lw.qparams(node.result, s.activation_bits)
     bound = accumulator_bound(lw.max_centered(x), max_w, reduction, bias_max)
     multiplier, shift = lw.multipliers(alpha * x_scale * w_scales / out_q.scale_value(), bound=bound)
     qmin, qmax = lw.clamp_bounds(out_q, _fused_clamp(node))

@@ -1,7 +1,7 @@
 """Graph outputs that stay int32 accumulators (``outputs=accumulator``, docs/arithmetic.md §3.20):
 a gemm output is not clipped where the calibration saw a smaller range, the example model compiles
-to C byte-equal to the reference with an int32 output, the recipe option reaches the scheme, and
-the QDQ export refuses the option in one line."""
+to C byte-equal to the reference with an int32 output, and the recipe option reaches the scheme
+(the QDQ and encodings exports of such outputs: tests/interop/test_export.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from qcc.backends.numpy_int.executor import run_integer
 from qcc.cli import main
 from qcc.errors import QccError
 from qcc.interp.interpreter import run
-from qcc.ir import parse, to_text
+from qcc.ir import parse
 from qcc.ir.core import Graph
 from qcc.ir.types import DType
 from qcc.pipeline import PassContext, run_pipeline
@@ -65,11 +65,3 @@ def test_the_recipe_option_states_it_in_the_scheme() -> None:
     assert "outputs" not in recipe_pipeline("fast{outputs=int8}")
     with pytest.raises(QccError, match="'outputs': 'wide' is not one of int8, accumulator"):
         recipe_pipeline("fast{outputs=wide}")
-
-
-def test_qdq_export_refuses_an_accumulator_output_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    qir = tmp_path / "head.qir"
-    qir.write_text(to_text(_quantized("accumulator")))
-    assert main(["export", str(qir), "--format", "qdq", "-o", str(tmp_path / "head.onnx")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "outputs=accumulator" in err and "q.gemm_acc" in err
