@@ -5,9 +5,14 @@ use which).
               groups into tables, calibrate, round weights to nearest
     dfq       + cross-layer equalization (kept only where it helps), high-bias absorption, the
               calibration method searched (calibrate's method=search), empirical bias correction
-              (Nagel et al., ICCV 2019, arXiv:1906.04721)
-    adaround  dfq's equalization, absorption and search, then AdaRound instead of bias correction
-              (Nagel et al., ICML 2020, arXiv:2004.10568)
+              (Nagel et al., ICCV 2019, arXiv:1906.04721), conv/gemm graph outputs as their int32
+              accumulators (outputs=accumulator: no last requantization, no calibrated clip)
+    adaround  dfq's equalization, absorption, search and accumulator outputs, then AdaRound
+              instead of bias correction (Nagel et al., ICML 2020, arXiv:2004.10568)
+
+dfq and adaround exist to get the best output quality, so they return conv/gemm outputs unrequantized
+by default (measured: mtcnn-rnet 28.9 -> 31.0 dB, mtcnn-onet 32.1 -> 38.1 dB, docs/arithmetic.md
+§3.20); ``dfq{outputs=int8}`` opts out (int8 outputs: a quarter of the output bytes).
 
 A recipe is written like a pass in pipeline text, ``adaround{weights=4 per-channel=false}``. Its
 options are the quantization scheme's (``weights``, ``acts``, ``per-channel``, ``method``,
@@ -47,6 +52,7 @@ class Recipe:
     summary: str
     steps: tuple[str, ...]  # one pass each; the word $adaround is filled in
     method: str = ""  # the calibration method when the user gives none ("": the target's default)
+    outputs: str = "int8"  # how conv/gemm graph outputs leave when the user gives none (docs/arithmetic.md §3.20)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -62,12 +68,14 @@ RECIPES: dict[str, Recipe] = {
             "fast + cross-layer equalization, high-bias absorption, calibration search and empirical bias correction (seconds)",
             (*_PREPARE, *_FOLD_ACTIVATIONS, *_EQUALIZE, "calibrate", "correct-bias{mode=empirical}", "quantize"),
             method="search",
+            outputs="accumulator",
         ),
         Recipe(
             "adaround",
             "dfq's equalization, absorption and calibration search, then AdaRound learns every weight's rounding (minutes)",
             (*_PREPARE, *_FOLD_ACTIVATIONS, *_EQUALIZE, "calibrate", "adaround{$adaround}", "quantize"),
             method="search",
+            outputs="accumulator",
         ),
     )
 }
@@ -130,8 +138,9 @@ def recipe_pipeline(text: str = DEFAULT_RECIPE) -> str:
     method = options.get("method") or recipe.method
     if method:
         scheme.append(f"method={method}")
-    if options.get("outputs", "int8") != "int8":
-        scheme.append(f"outputs={options['outputs']}")
+    outputs = options.get("outputs", recipe.outputs)
+    if outputs != "int8":
+        scheme.append(f"outputs={outputs}")
     steps = ([f"quant-scheme{{{' '.join(scheme)}}}"] if scheme else []) + list(recipe.steps)
     if options.get("mixed"):
         at = steps.index("calibrate") + 1  # after the ranges exist, before any pass that rounds weights

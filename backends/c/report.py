@@ -39,7 +39,7 @@ def _bits(step: Step) -> str:
     act = f"a{result.type.dtype.bits}"
     if node is None:
         return act
-    if node.op in ("q.conv", "q.conv_transpose", "q.gemm"):
+    if node.op in ("q.conv", "q.conv_transpose", "q.gemm", "q.conv_acc", "q.gemm_acc"):
         q = node.inputs[1].type.quant
         return f"w{q.bits if q is not None else 8}{act}"
     return act

@@ -9,7 +9,7 @@ from qcc.ir.core import Graph, Node
 
 def node_macs(node: Node) -> int:
     """MACs of one node (0 for ops without a reduction)."""
-    op = node.op.removeprefix("q.")
+    op = node.op.removeprefix("q.").removesuffix("_acc")  # q.conv_acc / q.gemm_acc reduce as conv / gemm do
     out = node.results[0].type
     if op in ("conv", "conv_transpose"):
         w = node.inputs[1].type.static_shape

@@ -38,15 +38,27 @@ def test_every_recipe_is_canonical_pipeline_text(name: str) -> None:
     text = recipe_pipeline(name)
     assert format_pipeline(parse_pipeline(text)) == text
     assert "weights=" not in text and "acts=" not in text, "without options a recipe leaves the widths to the target"
-    assert text.startswith("quant-scheme{method=search},") == (RECIPES[name].method == "search")
+    quality = RECIPES[name].method == "search"  # dfq and adaround: searched calibration, accumulator outputs
+    assert text.startswith("quant-scheme{method=search outputs=accumulator},") == quality
+    assert text.startswith("quant-scheme{") == quality
 
 
 def test_options_are_stated_once_in_the_scheme() -> None:
     text = recipe_pipeline("adaround{weights=4 per-channel=false iters=50 method=mse}")
-    assert text.startswith("quant-scheme{weights=4 per-channel=false method=mse},")
+    assert text.startswith("quant-scheme{weights=4 per-channel=false method=mse outputs=accumulator},")
     assert "adaround{iters=50}" in text and text.endswith(",quantize")
     dfq = recipe_pipeline("dfq{acts=16}")
-    assert dfq.startswith("quant-scheme{acts=16 method=search},") and "correct-bias," in dfq
+    assert dfq.startswith("quant-scheme{acts=16 method=search outputs=accumulator},") and "correct-bias," in dfq
+
+
+def test_quality_recipes_return_accumulator_outputs_unless_told_not_to() -> None:
+    """dfq and adaround maximize output quality: conv/gemm graph outputs stay int32 accumulators
+    (docs/arithmetic.md §3.20); `outputs=int8` opts out; fast keeps int8 outputs."""
+    assert "outputs=accumulator" in recipe_pipeline("dfq").split(",")[0]
+    assert "outputs=accumulator" in recipe_pipeline("adaround").split(",")[0]
+    assert recipe_pipeline("dfq{outputs=int8}").startswith("quant-scheme{method=search},")
+    assert "outputs" not in recipe_pipeline("fast")
+    assert recipe_pipeline("fast{outputs=accumulator}").startswith("quant-scheme{outputs=accumulator},")
 
 
 def test_passes_agree_on_the_grid_because_they_read_one_scheme() -> None:
@@ -87,7 +99,7 @@ def test_cli_recipe(tmp_path: Path, small_calib: Path) -> None:
     proc = qcc("quantize", MODEL, "--calib", small_calib, "-o", out, "--recipe", "dfq", "--target", "mcu-int8-per-tensor", "-v")
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    assert ("pipeline: quant-scheme{method=search},fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,"
+    assert ("pipeline: quant-scheme{method=search outputs=accumulator},fold-constants,canonicalize,matmul-to-gemm,fold-batchnorm,fuse-activation,fuse-elementwise,dce,"
             "equalize{relu6-as-relu=true guard=true},absorb-high-bias,calibrate,correct-bias,quantize") in proc.stderr
     assert "equalize: output SQNR on" in proc.stderr  # the guarded equalization judged itself
     assert "correct-bias: output SQNR on" in proc.stderr  # and so did bias correction

@@ -58,6 +58,8 @@ def test_the_example_model_compiles_byte_equal_with_an_int32_output(tmp_path: Pa
     assert "q.gemm_acc" in (out / "model.qir").read_text()
     header = (out / "model.h").read_text()
     assert "int32_t *q, float *y" in header and "an int32 accumulator" in header
+    row = next(line for line in (out / "report.md").read_text().splitlines() if "| q.gemm_acc |" in line)
+    assert "| w8a32 | 320 |" in row  # the 1x32 -> 1x10 layer's weight width and MACs, as for q.gemm
 
 
 def test_the_recipe_option_states_it_in_the_scheme() -> None:
