@@ -42,12 +42,37 @@ int_kernel = INT_KERNELS.register  # @int_kernel("q.op", ...) registers the refe
 
 
 def _exact(values: np.ndarray) -> np.ndarray:
-    """float64 results of integer products back to int64 (exact below 2^53)."""
+    """Float results of integer products back to int64 (exact: see ``_product_dtype``)."""
     return np.rint(values).astype(np.int64)
 
 
-def _centered(x: np.ndarray, zp: int) -> np.ndarray:
-    return x.astype(np.float64) - float(zp)
+FLOAT64 = np.dtype(np.float64)
+
+
+def _centered(x: np.ndarray, zp: int, dtype: np.dtype = FLOAT64) -> np.ndarray:
+    return x.astype(dtype) - dtype.type(zp)
+
+
+FLOAT32_EXACT = 1 << 24  # every integer of magnitude up to 2^24 is a float32
+
+
+def _max_centered(x: np.ndarray, zp: int) -> int:
+    """max |x - zp| over the array (0 when empty)."""
+    if not x.size:
+        return 0
+    return max(int(x.max()) - zp, zp - int(x.min()), 0)
+
+
+def _product_dtype(x_bound: int, weight_sums: np.ndarray) -> np.dtype:
+    """The float type an integer sum of products is computed in, exactly: float32 when every partial
+    sum is an integer of magnitude at most 2^24 (``x_bound`` = max |x|, ``weight_sums`` = sum of
+    |w| over each output's terms, so every partial sum is within x_bound * max(weight_sums)); then
+    any summation order BLAS picks, fused multiply-adds included, gives the exact integer. float64
+    otherwise (exact below 2^53, which the int32 accumulator check and int64 widths stay far under).
+    float32 halves the memory and roughly doubles BLAS speed: the PTQ guards and the calibration
+    search run this reference on every candidate (docs/recipes.md, "PTQ wall time")."""
+    worst = x_bound * (int(weight_sums.max()) if weight_sums.size else 0)
+    return np.dtype(np.float32) if worst <= FLOAT32_EXACT else np.dtype(np.float64)
 
 
 def _check_accumulator(acc: np.ndarray, attrs: Mapping[str, Any], node: Node) -> None:
@@ -107,7 +132,13 @@ def conv_accumulator(node: Node, xs: Sequence[np.ndarray], float_op: str) -> np.
     against the accumulator width the quantize pass proved."""
     attrs = node.attrs
     keys = ("strides", "pads", "dilations", "group") + (("output_padding",) if float_op == "conv_transpose" else ())
-    products = evaluate(float_op, [_centered(xs[0], attrs["in_zp"]), xs[1].astype(np.float64)], {k: attrs[k] for k in keys})[0]
+    w = xs[1]
+    # |w| summed per output channel: conv [C_out, C_in/g, k...] over all but axis 0; conv_transpose
+    # [C_in, C_out/g, k...] over all but axis 1 (all groups together: a bound, never too small)
+    out_axis = 1 if float_op == "conv_transpose" else 0
+    sums = np.abs(w.astype(np.int64)).sum(axis=tuple(a for a in range(w.ndim) if a != out_axis))
+    dtype = _product_dtype(_max_centered(xs[0], attrs["in_zp"]), sums)
+    products = evaluate(float_op, [_centered(xs[0], attrs["in_zp"], dtype), w.astype(dtype)], {k: attrs[k] for k in keys})[0]
     acc = _exact(products)
     if len(xs) > 2:
         acc += xs[2].astype(np.int64).reshape((1, -1) + (1,) * (acc.ndim - 2))
@@ -118,11 +149,11 @@ def conv_accumulator(node: Node, xs: Sequence[np.ndarray], float_op: str) -> np.
 def gemm_accumulator(node: Node, xs: Sequence[np.ndarray]) -> np.ndarray:
     """bias + (a - in_zp) @ op(b) of a q.gemm-like node, int64, checked like ``conv_accumulator``."""
     attrs = node.attrs
-    a = _centered(xs[0], attrs["in_zp"])
-    b = xs[1].astype(np.float64)
+    b = xs[1].T if attrs["trans_b"] else xs[1]  # [K, N]
+    dtype = _product_dtype(_max_centered(xs[0], attrs["in_zp"]), np.abs(b.astype(np.int64)).sum(axis=0))
+    a = _centered(xs[0], attrs["in_zp"], dtype)
     a = a.T if attrs["trans_a"] else a
-    b = b.T if attrs["trans_b"] else b
-    acc = _exact(a @ b)
+    acc = _exact(a @ b.astype(dtype))
     if len(xs) > 2:
         acc += xs[2].astype(np.int64)
     _check_accumulator(acc, attrs, node)
@@ -144,7 +175,9 @@ def qgemm(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 @int_kernel("q.matmul")
 def qmatmul(node: Node, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     attrs = node.attrs
-    acc = _exact(np.matmul(_centered(xs[0], attrs["a_zp"]), _centered(xs[1], attrs["b_zp"])))
+    b = xs[1].astype(np.int64) - attrs["b_zp"]  # [..., K, N] or [K]
+    dtype = _product_dtype(_max_centered(xs[0], attrs["a_zp"]), np.abs(b).sum(axis=-2 if b.ndim > 1 else 0))
+    acc = _exact(np.matmul(_centered(xs[0], attrs["a_zp"], dtype), b.astype(dtype)))
     _check_accumulator(acc, attrs, node)
     return [_output_stage(acc, attrs, channel_axis=acc.ndim - 1)]
 

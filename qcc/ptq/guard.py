@@ -25,6 +25,7 @@ from qcc.analysis.error import ErrorStats
 from qcc.backends.numpy_int.executor import run_integer
 from qcc.calibration.source import calibration_set
 from qcc.interp.interpreter import run
+from qcc.interp.threads import limited_blas_threads
 from qcc.ir.core import Graph, Node
 from qcc.ir.rewrite import set_const_operand
 from qcc.quant.lowering import Lowerer, Settings
@@ -41,17 +42,19 @@ class OutputCheck:
 
     @staticmethod
     def of(graph: Graph, samples: Sequence[Feeds]) -> OutputCheck:
-        return OutputCheck(samples, [run(graph, feeds) for feeds in samples])
+        with limited_blas_threads():
+            return OutputCheck(samples, [run(graph, feeds) for feeds in samples])
 
     def sqnr_db(self, graph: Graph, settings: Settings) -> float:
         """Output SQNR of the integer network the quantize pass would build from ``graph`` now (its
         inputs and outputs keep the float graph's names, so the samples and references apply)."""
         quantized = Lowerer(graph, settings).run()
         stats = ErrorStats()
-        for feeds, ref in zip(self.samples, self.reference):
-            got = run_integer(quantized, feeds)
-            for name, r in ref.items():
-                stats.add(np.asarray(r), np.asarray(got[name]))
+        with limited_blas_threads():  # BLAS threads beyond the idle cores stall (qcc.interp.threads)
+            for feeds, ref in zip(self.samples, self.reference):
+                got = run_integer(quantized, feeds)
+                for name, r in ref.items():
+                    stats.add(np.asarray(r), np.asarray(got[name]))
         return stats.sqnr_db
 
 
