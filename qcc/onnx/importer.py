@@ -128,6 +128,8 @@ class _Importer:
         self.input_shapes = input_shapes
         self.bind = bind
         self.values: dict[str, Value] = {}
+        self.unsupported: list[tuple[str, str, str]] = []  # (node label, op, reason): ops qcc cannot import
+        self.missing: set[str] = set()  # values those nodes (and nodes fed by them) would have made
         self.symbols: dict[str, int] = {}  # named dynamic dims fixed by one input, for the others
         self.opset = self._default_opset()
 
@@ -166,6 +168,7 @@ class _Importer:
                 self.values[info.name] = self.graph.add_input(info.name, self._input_type(info))
         for proto in self._topological_nodes():
             self._convert(proto)
+        self._refuse_unsupported()
         self._set_outputs()
         remove_dead_code(self.graph)
         return self.graph
@@ -244,9 +247,19 @@ class _Importer:
 
     def _convert(self, proto: onnx.NodeProto) -> None:
         ctx = NodeContext(proto, self.opset, self.graph, self.values)
-        if proto.domain not in ("", "ai.onnx"):
-            raise UnsupportedOpError(f"{ctx.where}: op domain '{proto.domain}' is not supported")
         ctx.check_outputs()
+        if any(name in self.missing for name in [*proto.input, *_captured_names(proto)]):
+            # downstream of a refused op: its operands are unknown, so only its op can be judged
+            if proto.domain in ("", "ai.onnx") and proto.op_type not in CONVERTERS:
+                self.unsupported.append((ctx.name, proto.op_type, f"op '{proto.op_type}' is not supported by qcc"))
+            elif proto.domain not in ("", "ai.onnx"):
+                self.unsupported.append((ctx.name, proto.op_type, f"op domain '{proto.domain}' is not supported"))
+            self.missing |= set(proto.output)
+            return
+        if proto.domain not in ("", "ai.onnx"):
+            self.unsupported.append((ctx.name, proto.op_type, f"op domain '{proto.domain}' is not supported"))
+            self.missing |= set(proto.output)
+            return
         for name in proto.input:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
@@ -257,7 +270,9 @@ class _Importer:
             self._fold_unconverted(proto, ctx)
             return
         if fn is None:
-            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
+            self.unsupported.append((ctx.name, proto.op_type, f"op '{proto.op_type}' is not supported by qcc"))
+            self.missing |= set(proto.output)
+            return
         try:
             outputs = fn(ctx)
         except ModelImportError:
@@ -267,6 +282,19 @@ class _Importer:
         for name, value in zip(proto.output, outputs):
             if name:
                 self.values[name] = value
+
+    def _refuse_unsupported(self) -> None:
+        """One error naming every node whose op qcc has no converter for, grouped by op."""
+        if not self.unsupported:
+            return
+        if len(self.unsupported) == 1:
+            name, op, reason = self.unsupported[0]
+            raise UnsupportedOpError(f"node '{name}' ({op}): {reason}")
+        by_reason: dict[str, list[str]] = {}
+        for name, _op, reason in self.unsupported:
+            by_reason.setdefault(reason, []).append(f"'{name}'")
+        listed = "; ".join(f"{reason} ({len(names)}: {', '.join(names)})" for reason, names in by_reason.items())
+        raise UnsupportedOpError(f"{len(self.unsupported)} nodes have ops qcc cannot import: {listed}")
 
     def _inline_constant_if(self, proto: onnx.NodeProto) -> bool:
         """An If whose condition is known at import (a shape test, once input shapes are fixed)

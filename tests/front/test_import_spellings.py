@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from qcc.onnx.importer import import_model
+from tests.test_cli import assert_clean_error, qcc
 
 
 def test_shared_dim_name_takes_the_value_another_input_fixes() -> None:
@@ -46,3 +49,19 @@ def test_if_on_a_shape_test_becomes_the_branch_it_takes() -> None:
         g = import_model(model, input_shapes={"x": (1, length)})
         assert [n.op for n in g.nodes] == ["mul"]
         assert float(np.asarray(g.nodes[0].inputs[1].data)) == scale
+
+
+def test_every_op_qcc_cannot_import_is_named_in_one_line(tmp_path: Path) -> None:
+    """Two unsupported ops, one fed by the other (as ConvInteger follows DynamicQuantizeLinear in an
+    onnxruntime dynamically quantized model): one error names both nodes, not only the first."""
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dql"),
+             helper.make_node("MatMulInteger", ["q", "w", "z"], ["acc"], name="mmi"),
+             helper.make_node("Cast", ["acc"], ["y"], to=TensorProto.FLOAT, name="cast")]
+    w = numpy_helper.from_array(np.ones((4, 2), np.uint8), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "dq", [x], [y], [w]), opset_imports=[helper.make_opsetid("", 17)]), path)
+    proc = qcc("import", path)
+    assert_clean_error(proc, "2 nodes have ops qcc cannot import", "'DynamicQuantizeLinear' is not supported by qcc (1: 'dql')",
+                       "'MatMulInteger' is not supported by qcc (1: 'mmi')")
