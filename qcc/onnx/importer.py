@@ -89,6 +89,19 @@ def import_model(
     return _Importer(model, name, dict(input_shapes or {}), dict(bind or {})).run()
 
 
+def _captured_names(proto: onnx.NodeProto) -> set[str]:
+    """The outer values a node's subgraphs (If branches, Loop bodies) read by name: its inputs as
+    much as the ones it lists, for the order of the nodes."""
+    names: set[str] = set()
+    for attribute in proto.attribute:
+        for sub in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+            defined = {t.name for t in sub.initializer} | {i.name for i in sub.input}
+            for node in sub.node:
+                names |= {n for n in [*node.input, *_captured_names(node)] if n and n not in defined}
+                defined |= set(node.output)
+    return names
+
+
 Dim = int | str
 """A declared input dim: a fixed size, or how the model spells a dynamic one."""
 
@@ -115,6 +128,9 @@ class _Importer:
         self.input_shapes = input_shapes
         self.bind = bind
         self.values: dict[str, Value] = {}
+        self.unsupported: list[tuple[str, str, str]] = []  # (node label, op, reason): ops qcc cannot import
+        self.missing: set[str] = set()  # values those nodes (and nodes fed by them) would have made
+        self.symbols: dict[str, int] = {}  # named dynamic dims fixed by one input, for the others
         self.opset = self._default_opset()
 
     def _default_opset(self) -> int:
@@ -142,6 +158,7 @@ class _Importer:
         for name in self.bind:
             if name not in {i.name for i in g.input}:
                 raise ModelImportError(f"cannot bind '{name}': not a model input")
+        self.symbols = self._dim_symbols()
         for info in g.input:
             if info.name in self.values:
                 continue  # opset-9 style: an initializer listed as an input is a constant
@@ -151,6 +168,7 @@ class _Importer:
                 self.values[info.name] = self.graph.add_input(info.name, self._input_type(info))
         for proto in self._topological_nodes():
             self._convert(proto)
+        self._refuse_unsupported()
         self._set_outputs()
         remove_dead_code(self.graph)
         return self.graph
@@ -173,7 +191,9 @@ class _Importer:
                 )
             return TensorType(dtype, tuple(given))
         shape = []
-        for axis, d in enumerate(dims):
+        for axis, (d, proto) in enumerate(zip(dims, tt.shape.dim)):
+            if not isinstance(d, int) and proto.dim_param in self.symbols:
+                d = self.symbols[proto.dim_param]
             if not isinstance(d, int) and axis == 0:
                 d = 1  # a dynamic batch runs one sample at a time
             if not isinstance(d, int):
@@ -185,13 +205,33 @@ class _Importer:
             shape.append(d)
         return TensorType(dtype, tuple(shape))
 
+    def _dim_symbols(self) -> dict[str, int]:
+        """The value of each named dynamic dim (a ``dim_param``) that one input fixes, for every
+        other input that names the same dim: PyTorch names the batch of a recurrent state
+        ``[2, 'batch', 128]`` like the batch of the data ``['batch', 'sequence']``. ``--input-shape``
+        fixes a name first; a leading batch dim left dynamic fixes its name to 1."""
+        symbols: dict[str, int] = {}
+        inputs = [i for i in self.model.graph.input if i.name not in self.values and i.type.HasField("tensor_type")]
+        for info in inputs:
+            given = self.input_shapes.get(info.name)
+            dims = info.type.tensor_type.shape.dim
+            if given is not None and len(given) == len(dims):
+                for dim, value in zip(dims, given):
+                    if dim.dim_param:
+                        symbols.setdefault(dim.dim_param, int(value))
+        for info in inputs:
+            dims = info.type.tensor_type.shape.dim
+            if info.name not in self.input_shapes and dims and dims[0].dim_param:
+                symbols.setdefault(dims[0].dim_param, 1)
+        return symbols
+
     def _topological_nodes(self) -> list[onnx.NodeProto]:
         nodes = list(self.model.graph.node)
         producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
         dag = nx.DiGraph()
         dag.add_nodes_from(range(len(nodes)))
         for i, n in enumerate(nodes):
-            for name in n.input:
+            for name in [*n.input, *sorted(_captured_names(n))]:
                 if name in producer and producer[name] != i:
                     dag.add_edge(producer[name], i)
                 elif name in producer:
@@ -207,18 +247,32 @@ class _Importer:
 
     def _convert(self, proto: onnx.NodeProto) -> None:
         ctx = NodeContext(proto, self.opset, self.graph, self.values)
-        if proto.domain not in ("", "ai.onnx"):
-            raise UnsupportedOpError(f"{ctx.where}: op domain '{proto.domain}' is not supported")
         ctx.check_outputs()
+        if any(name in self.missing for name in [*proto.input, *_captured_names(proto)]):
+            # downstream of a refused op: its operands are unknown, so only its op can be judged
+            if proto.domain in ("", "ai.onnx") and proto.op_type not in CONVERTERS:
+                self.unsupported.append((ctx.name, proto.op_type, f"op '{proto.op_type}' is not supported by qcc"))
+            elif proto.domain not in ("", "ai.onnx"):
+                self.unsupported.append((ctx.name, proto.op_type, f"op domain '{proto.domain}' is not supported"))
+            self.missing |= set(proto.output)
+            return
+        if proto.domain not in ("", "ai.onnx"):
+            self.unsupported.append((ctx.name, proto.op_type, f"op domain '{proto.domain}' is not supported"))
+            self.missing |= set(proto.output)
+            return
         for name in proto.input:
             if name and name not in self.values:
                 raise ModelImportError(f"{ctx.where}: input '{name}' is not defined by any node, initializer or graph input")
+        if proto.op_type == "If" and self._inline_constant_if(proto):
+            return
         fn = CONVERTERS.get(proto.op_type)
         if fn is None and can_fold(proto) and self._all_operands_constant(proto):
             self._fold_unconverted(proto, ctx)
             return
         if fn is None:
-            raise UnsupportedOpError(f"{ctx.where}: op '{proto.op_type}' is not supported by qcc")
+            self.unsupported.append((ctx.name, proto.op_type, f"op '{proto.op_type}' is not supported by qcc"))
+            self.missing |= set(proto.output)
+            return
         try:
             outputs = fn(ctx)
         except ModelImportError:
@@ -228,6 +282,41 @@ class _Importer:
         for name, value in zip(proto.output, outputs):
             if name:
                 self.values[name] = value
+
+    def _refuse_unsupported(self) -> None:
+        """One error naming every node whose op qcc has no converter for, grouped by op."""
+        if not self.unsupported:
+            return
+        if len(self.unsupported) == 1:
+            name, op, reason = self.unsupported[0]
+            raise UnsupportedOpError(f"node '{name}' ({op}): {reason}")
+        by_reason: dict[str, list[str]] = {}
+        for name, _op, reason in self.unsupported:
+            by_reason.setdefault(reason, []).append(f"'{name}'")
+        listed = "; ".join(f"{reason} ({len(names)}: {', '.join(names)})" for reason, names in by_reason.items())
+        raise UnsupportedOpError(f"{len(self.unsupported)} nodes have ops qcc cannot import: {listed}")
+
+    def _inline_constant_if(self, proto: onnx.NodeProto) -> bool:
+        """An If whose condition is known at import (a shape test, once input shapes are fixed)
+        becomes the nodes of the branch it takes; the branch reads the outer graph's values by
+        name. False when the condition is computed at run time."""
+        cond = self.values[proto.input[0]]
+        if not cond.is_const or cond.data is None or np.asarray(cond.data).size != 1:
+            return False
+        taken = "then_branch" if bool(np.asarray(cond.data).reshape(-1)[0]) else "else_branch"
+        branch = next((a.g for a in proto.attribute if a.name == taken), None)
+        if branch is None:
+            raise ModelImportError(f"node '{node_label(proto)}' (If): has no {taken}")
+        for tensor in branch.initializer:
+            self.values[tensor.name] = self.graph.add_const(read_tensor(tensor, f"initializer '{tensor.name}'"), tensor.name)
+        for node in branch.node:
+            self._convert(node)
+        if len(branch.output) != len(proto.output):
+            raise ModelImportError(f"node '{node_label(proto)}' (If): its {taken} has {len(branch.output)} outputs, the node {len(proto.output)}")
+        for name, out in zip(proto.output, branch.output):
+            if name:
+                self.values[name] = self.values[out.name]
+        return True
 
     def _all_operands_constant(self, proto: onnx.NodeProto) -> bool:
         return all(self.values[name].is_const for name in proto.input if name)
