@@ -13,7 +13,6 @@ Runs in a torch interpreter, never qcc's (torch is not a qcc dependency):
 
 from __future__ import annotations
 
-import argparse
 import sys
 import types
 from collections.abc import Callable
@@ -26,6 +25,9 @@ import torch
 sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 import torchvision  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import zoo_export  # noqa: E402  (the export and its command line; this file only adds architectures)
 
 
 class _OutOnly(torch.nn.Module):
@@ -62,47 +64,8 @@ ARCHITECTURES: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], i
 }
 
 
-def with_data_statistics(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module:
-    """Batch-norm running statistics re-estimated on random normal inputs, so every layer sees
-    unit-scale activations as in a trained net (fresh statistics let them shrink layer by layer)."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    if norms:
-        model.train()
-        with torch.no_grad():
-            for _ in range(4):
-                model(torch.randn(8, *shape[1:]))
-    return model.eval()
-
-
-def export(name: str, out_dir: Path) -> Path:
-    build, shape, opset = ARCHITECTURES[name]
-    torch.manual_seed(0)
-    model = with_data_statistics(build(), shape)
-    path = out_dir / f"{name}.onnx"
-    tmp = path.with_suffix(".onnx.tmp")
-    with torch.no_grad():
-        # the TorchScript exporter: the dynamo one starts at opset 18
-        torch.onnx.export(model, (torch.rand(shape),), str(tmp), input_names=["input"], output_names=["output"],
-                          opset_version=opset, dynamo=False)
-    tmp.replace(path)
-    return path
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, type=Path, help="folder for NAME.onnx")
-    parser.add_argument("names", nargs="*", help=f"default: all ({', '.join(ARCHITECTURES)})")
-    args = parser.parse_args()
-    unknown = [n for n in args.names if n not in ARCHITECTURES]
-    if unknown:
-        parser.error(f"unknown architecture(s): {', '.join(unknown)}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or ARCHITECTURES:
-        print(f"exported {export(name, args.out)}", flush=True)
-    return 0
+    return zoo_export.main(ARCHITECTURES, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -88,8 +88,12 @@ def with_data_statistics(model: torch.nn.Module, shape: tuple[int, ...]) -> torc
     return model.eval()
 
 
-def export(name: str, out_dir: Path) -> Path:
-    build, shape, opset = ARCHITECTURES[name]
+Architectures = dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], int]]
+
+
+def export(name: str, out_dir: Path, architectures: Architectures | None = None) -> Path:
+    """``name`` of ``architectures`` (default: the zoo's) exported with BN statistics from data, seed 0."""
+    build, shape, opset = (architectures or ARCHITECTURES)[name]
     torch.manual_seed(0)
     model = with_data_statistics(build(), shape)
     path = out_dir / f"{name}.onnx"
@@ -102,17 +106,19 @@ def export(name: str, out_dir: Path) -> Path:
     return path
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(architectures: Architectures | None = None, description: str | None = None) -> int:
+    """The command line of this exporter, and of benchmarks/coverage_export.py with its own table."""
+    table = architectures or ARCHITECTURES
+    parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="folder for NAME.onnx")
-    parser.add_argument("names", nargs="*", help=f"default: all ({', '.join(ARCHITECTURES)})")
+    parser.add_argument("names", nargs="*", help=f"default: all ({', '.join(table)})")
     args = parser.parse_args()
-    unknown = [n for n in args.names if n not in ARCHITECTURES]
+    unknown = [n for n in args.names if n not in table]
     if unknown:
         parser.error(f"unknown architecture(s): {', '.join(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or ARCHITECTURES:
-        print(f"exported {export(name, args.out)}")
+    for name in args.names or table:
+        print(f"exported {export(name, args.out, table)}", flush=True)
     return 0
 
 
