@@ -19,10 +19,10 @@ def observed_values(graph: Graph) -> list[Value]:
     return values
 
 
-def _moves_data(op: str) -> bool:
-    """A float op that may lower to pure data movement (its result is its input's values, reordered,
+def _data_movement_ops() -> frozenset[str]:
+    """Float ops that may lower to pure data movement (the result is the input's values, reordered,
     selected or clamped), per the integer op table."""
-    return any(integer.kind == "movement" for integer in lowered_float_ops().get(op, []))
+    return frozenset(op for op, lowered in lowered_float_ops().items() if any(i.kind == "movement" for i in lowered))
 
 
 def whole_range_values(graph: Graph) -> set[int]:
@@ -35,8 +35,9 @@ def whole_range_values(graph: Graph) -> set[int]:
     output (through a reshape/transpose/softmax) cost 5 to 11 dB of output SQNR. So graph outputs,
     and the values reaching one through data movement or softmax, keep min-max."""
     keep = {id(v) for v in graph.outputs}
+    passes_range = _data_movement_ops() | RANGE_PRESERVING_OPS
     for node in reversed(list(graph.nodes)):  # topological order reversed: consumers before producers
-        if not (node.op in RANGE_PRESERVING_OPS or _moves_data(node.op)):
+        if node.op not in passes_range:
             continue
         if any(id(r) in keep for r in node.results):
             keep.update(id(v) for v in node.inputs if not v.is_const and v.type.dtype.is_float)
